@@ -1,0 +1,90 @@
+import FerryCore
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Builds the Ferry HTTP application from its parts.
+///
+/// The parts are handed in, not made here, so that a test or an embedding app chooses the
+/// stores, the registry and the clock. ``makeRouter(eventLog:tokens:metrics:configuration:logger:)``
+/// gives the routes alone; ``makeApplication(eventLog:tokens:metrics:configuration:serverConfiguration:logger:onServerRunning:)``
+/// wraps them in a server ready to run as a `Service`.
+public enum FerryApplication {
+    /// The routes of the protocol, with error, metrics and auth middleware.
+    public static func makeRouter(
+        eventLog: any EventLog,
+        tokens: any TokenStore,
+        metrics: ServerMetrics,
+        configuration: ServerConfiguration,
+        logger: Logger
+    ) -> Router<FerryRequestContext> {
+        let router = Router(context: FerryRequestContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: ErrorMiddleware(logger: logger))
+
+        router.get("healthz") { _, _ -> Response in
+            do {
+                try await eventLog.checkHealth()
+                return try JSONResponse.make(HealthStatus(status: "ok", error: nil))
+            } catch {
+                let detail = ErrorResponse(FerryError(.unavailable, "the storage does not answer")).error
+                return try JSONResponse.make(HealthStatus(status: "unavailable", error: detail), status: .serviceUnavailable)
+            }
+        }
+        router.get("metrics") { _, _ -> Response in
+            let bytes = metrics.render()
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        router.get("openapi.yaml") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/yaml"
+            return Response(
+                status: .ok,
+                headers: headers,
+                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml))
+            )
+        }
+
+        let controller = SyncController(eventLog: eventLog, tokens: tokens, metrics: metrics, configuration: configuration)
+        controller.addAuthRoutes(to: router)
+        controller.addSyncRoutes(to: router.group("sync").add(middleware: AuthMiddleware(tokens: tokens)))
+        return router
+    }
+
+    /// A server on `serverConfiguration.address` serving the routes of
+    /// ``makeRouter(eventLog:tokens:metrics:configuration:logger:)``.
+    ///
+    /// Run it with `runService()` (which shuts down gracefully on SIGINT and SIGTERM: requests
+    /// in flight finish, long-polls answer at once) or in a `ServiceGroup`.
+    public static func makeApplication(
+        eventLog: any EventLog,
+        tokens: any TokenStore,
+        metrics: ServerMetrics,
+        configuration: ServerConfiguration,
+        serverConfiguration: ApplicationConfiguration,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = makeRouter(
+            eventLog: eventLog,
+            tokens: tokens,
+            metrics: metrics,
+            configuration: configuration,
+            logger: logger
+        )
+        return Application(
+            router: router,
+            configuration: serverConfiguration,
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+    }
+}
+
+/// The body of `GET /healthz`.
+struct HealthStatus: Codable, Sendable {
+    var status: String
+    var error: ErrorResponse.Detail?
+}

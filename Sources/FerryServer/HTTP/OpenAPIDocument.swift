@@ -1,0 +1,244 @@
+/// The OpenAPI 3 document of the API this server serves, answered by `GET /openapi.yaml`.
+///
+/// A test walks every path and method listed here against a running server, so the
+/// document cannot name a route the server does not have.
+public enum OpenAPIDocument {
+    /// The document, as YAML.
+    public static let yaml = """
+        openapi: 3.0.3
+        info:
+          title: Ferry sync API
+          version: "1"
+          description: >
+            The wire contract between Ferry clients and a Ferry server: one ordered,
+            deduplicated log of mutations per space, pushed and pulled over HTTP.
+            Every error answers {"error": {"code", "message"}}.
+        servers:
+          - url: http://127.0.0.1:8080
+        components:
+          securitySchemes:
+            bearer:
+              type: http
+              scheme: bearer
+          schemas:
+            Error:
+              type: object
+              required: [error]
+              properties:
+                error:
+                  type: object
+                  required: [code, message]
+                  properties:
+                    code:
+                      type: string
+                      enum: [bad_request, unauthorized, forbidden, not_found, cursor_ahead, conflict,
+                             payload_too_large, rate_limited, internal, unavailable]
+                    message: {type: string}
+            MutationInput:
+              type: object
+              required: [client_action_id, entity, entity_key, op]
+              properties:
+                client_action_id: {type: integer, format: int64, minimum: 1}
+                entity: {type: string, pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"}
+                entity_key: {type: string, minLength: 1, maxLength: 256}
+                op: {type: string, enum: [upsert, patch, delete]}
+                payload: {type: object, additionalProperties: true}
+                base_seq: {type: integer, format: int64, minimum: 0}
+                client_timestamp: {type: string, format: date-time}
+            LoggedMutation:
+              type: object
+              required: [seq, device_id, session_id, client_action_id, entity, entity_key, op, occurred_at]
+              properties:
+                seq: {type: integer, format: int64}
+                device_id: {type: string}
+                session_id: {type: string}
+                client_action_id: {type: integer, format: int64}
+                entity: {type: string}
+                entity_key: {type: string}
+                op: {type: string, enum: [upsert, patch, delete]}
+                payload: {type: object, additionalProperties: true}
+                base_seq: {type: integer, format: int64}
+                client_timestamp: {type: string, format: date-time}
+                occurred_at: {type: string, format: date-time}
+            PushRequest:
+              type: object
+              required: [space, device_id, session_id, mutations]
+              properties:
+                space: {type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$"}
+                device_id: {type: string, minLength: 1, maxLength: 128}
+                session_id: {type: string, minLength: 1, maxLength: 128}
+                mutations:
+                  type: array
+                  maxItems: 1000
+                  items: {$ref: "#/components/schemas/MutationInput"}
+            PushResponse:
+              type: object
+              required: [accepted, acks, rejected, conflicts, head_seq, log_id]
+              properties:
+                accepted: {type: integer}
+                acks:
+                  type: array
+                  items:
+                    type: object
+                    required: [client_action_id, seq]
+                    properties:
+                      client_action_id: {type: integer, format: int64}
+                      seq: {type: integer, format: int64}
+                rejected:
+                  type: array
+                  items:
+                    type: object
+                    required: [client_action_id, reason]
+                    properties:
+                      client_action_id: {type: integer, format: int64}
+                      reason: {type: string, enum: [duplicate, invalid]}
+                      seq: {type: integer, format: int64}
+                      message: {type: string}
+                conflicts:
+                  type: array
+                  items:
+                    type: object
+                    required: [client_action_id, entity, entity_key, base_seq, current_seq]
+                    properties:
+                      client_action_id: {type: integer, format: int64}
+                      entity: {type: string}
+                      entity_key: {type: string}
+                      base_seq: {type: integer, format: int64}
+                      current_seq: {type: integer, format: int64}
+                head_seq: {type: integer, format: int64}
+                log_id: {type: string}
+            PullResponse:
+              type: object
+              required: [mutations, has_more, latest_seq, head_seq, log_id]
+              properties:
+                mutations:
+                  type: array
+                  items: {$ref: "#/components/schemas/LoggedMutation"}
+                has_more: {type: boolean}
+                latest_seq: {type: integer, format: int64}
+                head_seq: {type: integer, format: int64}
+                log_id: {type: string}
+            TokenPair:
+              type: object
+              required: [access_token, refresh_token, expires_in]
+              properties:
+                access_token: {type: string}
+                refresh_token: {type: string}
+                expires_in: {type: integer}
+          responses:
+            Error:
+              description: An error; the status and `error.code` say which.
+              content:
+                application/json:
+                  schema: {$ref: "#/components/schemas/Error"}
+        paths:
+          /sync/mutations/push:
+            post:
+              summary: Append mutations to a space's log.
+              description: >
+                Every mutation appears once, in acks or in rejected. A mutation that breaks a
+                rule is rejected as invalid and the others are accepted; a repeated
+                (device_id, session_id, client_action_id) is rejected as duplicate with the
+                seq it was stored under. More mutations than the limit answer 400; a body or
+                one payload over its limit answers 413; nothing is stored then.
+              security: [{bearer: []}]
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema: {$ref: "#/components/schemas/PushRequest"}
+              responses:
+                "200":
+                  description: The outcome of every mutation.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/PushResponse"}
+                "400": {$ref: "#/components/responses/Error"}
+                "401": {$ref: "#/components/responses/Error"}
+                "403": {$ref: "#/components/responses/Error"}
+                "413": {$ref: "#/components/responses/Error"}
+                "503": {$ref: "#/components/responses/Error"}
+          /sync/mutations/pull:
+            get:
+              summary: Read a page of a space's log, optionally waiting for new mutations.
+              security: [{bearer: []}]
+              parameters:
+                - {name: space, in: query, required: true, schema: {type: string}}
+                - {name: since_seq, in: query, required: true, schema: {type: integer, format: int64, minimum: 0}}
+                - {name: limit, in: query, required: false, schema: {type: integer, minimum: 1, default: 500},
+                   description: "At most 5000; a larger value is treated as 5000."}
+                - {name: exclude_device, in: query, required: false, schema: {type: string}}
+                - {name: wait, in: query, required: false, schema: {type: number, minimum: 0, maximum: 60},
+                   description: "Long-poll: hold the request up to this many seconds until a mutation is committed."}
+              responses:
+                "200":
+                  description: A page of the log.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/PullResponse"}
+                "400": {$ref: "#/components/responses/Error"}
+                "401": {$ref: "#/components/responses/Error"}
+                "403": {$ref: "#/components/responses/Error"}
+                "409": {$ref: "#/components/responses/Error"}
+                "503": {$ref: "#/components/responses/Error"}
+          /auth/refresh:
+            post:
+              summary: Spend a refresh token for a new access token and refresh token.
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema:
+                      type: object
+                      required: [refresh_token]
+                      properties:
+                        refresh_token: {type: string}
+              responses:
+                "200":
+                  description: The new pair; the refresh token just used stops working.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/TokenPair"}
+                "400": {$ref: "#/components/responses/Error"}
+                "401": {$ref: "#/components/responses/Error"}
+          /healthz:
+            get:
+              summary: Whether the storage answers.
+              responses:
+                "200":
+                  description: The storage answers.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          status: {type: string, enum: [ok]}
+                "503":
+                  description: The storage does not answer.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          status: {type: string, enum: [unavailable]}
+                          error: {type: object}
+          /metrics:
+            get:
+              summary: Prometheus metrics.
+              responses:
+                "200":
+                  description: Prometheus text exposition format.
+                  content:
+                    text/plain:
+                      schema: {type: string}
+          /openapi.yaml:
+            get:
+              summary: This document.
+              responses:
+                "200":
+                  description: The OpenAPI document.
+                  content:
+                    application/yaml:
+                      schema: {type: string}
+        """
+}

@@ -1,0 +1,90 @@
+import FerryCore
+
+/// Checks a push request against the protocol's rules, the same for every store.
+///
+/// Problems with the request as a whole (names, ids, too many mutations) are thrown as
+/// `400`; a payload over the limit is thrown as `413`; problems of one mutation become an
+/// `invalid` rejection of that mutation only, and the others go on.
+struct PushValidator {
+    let configuration: ServerConfiguration
+
+    /// A mutation that passed, with its position in the request.
+    struct Checked {
+        var valid: [(index: Int, mutation: NewMutation)] = []
+        var invalid: [(index: Int, rejection: MutationRejection)] = []
+    }
+
+    func checkEnvelope(_ request: PushRequest) throws {
+        guard ProtocolRules.isValidSpace(request.space) else {
+            throw FerryError(.badRequest, "space must match ^[a-z0-9][a-z0-9._-]{0,63}$")
+        }
+        guard ProtocolRules.isValidClientID(request.deviceID) else {
+            throw FerryError(.badRequest, "device_id must be 1 to 128 printable ASCII characters")
+        }
+        guard ProtocolRules.isValidClientID(request.sessionID) else {
+            throw FerryError(.badRequest, "session_id must be 1 to 128 printable ASCII characters")
+        }
+        guard request.mutations.count <= configuration.maxMutationsPerPush else {
+            throw FerryError(
+                .badRequest,
+                "a push holds at most \(configuration.maxMutationsPerPush) mutations, this one has \(request.mutations.count)"
+            )
+        }
+    }
+
+    func checkMutations(_ mutations: [MutationInput]) throws -> Checked {
+        var checked = Checked()
+        checked.valid.reserveCapacity(mutations.count)
+        for (index, input) in mutations.enumerated() {
+            if let problem = problem(with: input) {
+                checked.invalid.append(
+                    (index, MutationRejection(clientActionID: input.clientActionID, reason: .invalid, message: problem))
+                )
+                continue
+            }
+            let payload = input.payload.map { $0.serialized() }
+            if let payload, payload.count > configuration.maxPayloadBytes {
+                throw FerryError(
+                    .payloadTooLarge,
+                    "the payload of client_action_id \(input.clientActionID) is \(payload.count) bytes; at most \(configuration.maxPayloadBytes) are accepted"
+                )
+            }
+            checked.valid.append(
+                (
+                    index,
+                    NewMutation(
+                        clientActionID: input.clientActionID,
+                        entity: input.entity,
+                        entityKey: input.entityKey,
+                        op: input.op,
+                        payload: payload,
+                        baseSeq: input.baseSeq,
+                        clientTimestamp: input.clientTimestamp
+                    )
+                )
+            )
+        }
+        return checked
+    }
+
+    /// What is wrong with one mutation, or `nil`.
+    private func problem(with input: MutationInput) -> String? {
+        guard input.clientActionID > 0 else { return "client_action_id must be a positive integer" }
+        guard ProtocolRules.isValidEntity(input.entity) else { return "entity must match ^[A-Za-z][A-Za-z0-9_.-]{0,63}$" }
+        guard ProtocolRules.isValidEntityKey(input.entityKey) else { return "entity_key must be 1 to 256 characters" }
+        guard input.op.isKnown else { return "op must be upsert, patch or delete" }
+        switch input.payload {
+        case .none:
+            if input.op != .delete { return "payload is required for \(input.op)" }
+        case .some(.object):
+            break
+        case .some:
+            return "payload must be a JSON object"
+        }
+        if let base = input.baseSeq, base < 0 { return "base_seq must not be negative" }
+        if let timestamp = input.clientTimestamp, !RFC3339.isValid(timestamp) {
+            return "client_timestamp must be an RFC 3339 date-time"
+        }
+        return nil
+    }
+}

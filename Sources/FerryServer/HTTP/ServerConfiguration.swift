@@ -1,0 +1,37 @@
+/// The limits and timings of the HTTP API, with the protocol's defaults.
+public struct ServerConfiguration: Sendable {
+    /// The largest request body accepted, in bytes; larger ones get `413`. Default 8 MiB.
+    public var maxBodyBytes: Int
+    /// The most mutations in one push; more get `400`. Default 1000.
+    public var maxMutationsPerPush: Int
+    /// The largest payload of one mutation, encoded, in bytes; a push holding a larger one
+    /// gets `413`. Default 1 MiB.
+    public var maxPayloadBytes: Int
+    /// The page size of a pull without `limit`. Default 500.
+    public var defaultPullLimit: Int
+    /// The largest page of a pull; a larger `limit` is treated as this. Default 5000.
+    public var maxPullLimit: Int
+    /// The longest long-poll `wait`, in seconds; a larger one gets `400`. Default 60.
+    public var maxWaitSeconds: Int
+    /// The clock that measures long-poll waits.
+    public var clock: any Clock<Duration>
+
+    /// Creates a configuration with the documented defaults.
+    public init(
+        maxBodyBytes: Int = 8 << 20,
+        maxMutationsPerPush: Int = 1000,
+        maxPayloadBytes: Int = 1 << 20,
+        defaultPullLimit: Int = 500,
+        maxPullLimit: Int = 5000,
+        maxWaitSeconds: Int = 60,
+        clock: any Clock<Duration> = ContinuousClock()
+    ) {
+        self.maxBodyBytes = maxBodyBytes
+        self.maxMutationsPerPush = maxMutationsPerPush
+        self.maxPayloadBytes = maxPayloadBytes
+        self.defaultPullLimit = defaultPullLimit
+        self.maxPullLimit = maxPullLimit
+        self.maxWaitSeconds = maxWaitSeconds
+        self.clock = clock
+    }
+}

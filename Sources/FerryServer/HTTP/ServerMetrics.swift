@@ -1,0 +1,86 @@
+import Hummingbird
+import Metrics
+import Prometheus
+
+/// The server's metrics, recorded through swift-metrics into one Prometheus registry and
+/// exposed by `GET /metrics`.
+///
+/// The metrics are made with an explicit factory rather than the process-wide
+/// `MetricsSystem`, so that several servers in one process (as in tests) keep apart.
+public final class ServerMetrics: Sendable {
+    /// The registry `GET /metrics` renders.
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let accepted: Metrics.Counter
+    private let duplicates: Metrics.Counter
+    private let rejected: Metrics.Counter
+    private let conflicts: Metrics.Counter
+    private let waiters: Metrics.Meter
+
+    /// Creates the metrics in `registry`.
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        self.factory = PrometheusMetricsFactory(registry: registry)
+        self.accepted = Metrics.Counter(label: "ferry_mutations_accepted_total", factory: factory)
+        self.duplicates = Metrics.Counter(label: "ferry_mutations_duplicate_total", factory: factory)
+        self.rejected = Metrics.Counter(label: "ferry_mutations_rejected_total", factory: factory)
+        self.conflicts = Metrics.Counter(label: "ferry_conflicts_reported_total", factory: factory)
+        self.waiters = Metrics.Meter(label: "ferry_longpoll_waiters", factory: factory)
+    }
+
+    /// Records one answered request.
+    func recordRequest(method: String, route: String, status: Int, duration: Duration) {
+        Metrics.Counter(
+            label: "ferry_http_requests_total",
+            dimensions: [("method", method), ("route", route), ("status", String(status))],
+            factory: factory
+        ).increment()
+        Metrics.Timer(
+            label: "ferry_http_request_duration_seconds",
+            dimensions: [("method", method), ("route", route)],
+            factory: factory
+        ).record(duration: duration)
+    }
+
+    /// Records the outcome of one push.
+    func recordPush(accepted: Int, duplicates: Int, rejected: Int, conflicts: Int) {
+        if accepted > 0 { self.accepted.increment(by: accepted) }
+        if duplicates > 0 { self.duplicates.increment(by: duplicates) }
+        if rejected > 0 { self.rejected.increment(by: rejected) }
+        if conflicts > 0 { self.conflicts.increment(by: conflicts) }
+    }
+
+    /// Records long-poll waiters starting (a positive delta) or stopping (a negative one);
+    /// hand it to ``CommitWatcher/init(clock:onWaitersChanged:)``.
+    @Sendable public func waitersChanged(by delta: Int) {
+        if delta > 0 { waiters.increment(by: Double(delta)) } else { waiters.decrement(by: Double(-delta)) }
+    }
+
+    /// The registry in Prometheus text format.
+    func render() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}
+
+/// Times every request and counts it by method, route and status.
+struct MetricsMiddleware: RouterMiddleware {
+    let metrics: ServerMetrics
+
+    func handle(
+        _ request: Request,
+        context: FerryRequestContext,
+        next: (Request, FerryRequestContext) async throws -> Response
+    ) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        metrics.recordRequest(
+            method: request.method.rawValue,
+            route: context.endpointPath ?? "NotFound",
+            status: response.status.code,
+            duration: ContinuousClock.now - start
+        )
+        return response
+    }
+}

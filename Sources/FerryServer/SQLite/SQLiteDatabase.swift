@@ -1,0 +1,116 @@
+import FerryCore
+import Foundation
+import GRDB
+
+/// Settings of the SQLite file that holds a server's logs and tokens.
+public struct SQLiteConfiguration: Sendable {
+    /// How hard a commit waits for the disk.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// `synchronous=FULL`: a commit survives a power loss once answered. The default.
+        case full
+        /// `synchronous=NORMAL`: a commit survives a crash of the process, but the last
+        /// transactions may be lost on a power loss. Faster.
+        case normal
+    }
+
+    /// The database file's path.
+    public var path: String
+    /// How hard a commit waits for the disk. Default ``Durability/full``.
+    public var durability: Durability
+    /// How long a statement waits for another process's lock (for example `ferry token
+    /// create` run beside a server). Default 5 seconds.
+    public var busyTimeout: Duration
+    /// The most concurrent readers. Default 8.
+    public var maximumReaderCount: Int
+
+    /// Creates a configuration with the documented defaults.
+    public init(path: String, durability: Durability = .full, busyTimeout: Duration = .seconds(5), maximumReaderCount: Int = 8) {
+        self.path = path
+        self.durability = durability
+        self.busyTimeout = busyTimeout
+        self.maximumReaderCount = maximumReaderCount
+    }
+}
+
+/// The server's SQLite database: one file in WAL mode, migrated when opened, shared by
+/// ``SQLiteEventLog`` and ``SQLiteTokenStore``.
+public final class SQLiteDatabase: Sendable {
+    /// The pool of connections: one writer, several readers on WAL snapshots.
+    public let pool: DatabasePool
+
+    /// Opens (creating when absent) and migrates the database at `configuration.path`.
+    public init(configuration: SQLiteConfiguration) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(TimeInterval(configuration.busyTimeout.components.seconds))
+        config.maximumReaderCount = configuration.maximumReaderCount
+        let synchronous = configuration.durability == .full ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        let directory = URL(fileURLWithPath: configuration.path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        pool = try DatabasePool(path: configuration.path, configuration: config)
+        try Self.migrator.migrate(pool)
+    }
+
+    /// The schema's history; a later version adds migrations, never edits these.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE space (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL UNIQUE,
+                        log_id TEXT NOT NULL,
+                        head_seq INTEGER NOT NULL DEFAULT 0,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE mutation (
+                        space_id INTEGER NOT NULL REFERENCES space(id),
+                        seq INTEGER NOT NULL,
+                        device_id TEXT NOT NULL,
+                        session_id TEXT NOT NULL,
+                        client_action_id INTEGER NOT NULL,
+                        entity TEXT NOT NULL,
+                        entity_key TEXT NOT NULL,
+                        op TEXT NOT NULL,
+                        payload BLOB,
+                        base_seq INTEGER,
+                        client_timestamp TEXT,
+                        occurred_at INTEGER NOT NULL,
+                        PRIMARY KEY (space_id, seq)
+                    ) WITHOUT ROWID;
+                    CREATE UNIQUE INDEX mutation_triple
+                        ON mutation (space_id, device_id, session_id, client_action_id);
+                    CREATE TABLE record_head (
+                        space_id INTEGER NOT NULL,
+                        entity TEXT NOT NULL,
+                        entity_key TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        device_id TEXT NOT NULL,
+                        other_seq INTEGER NOT NULL,
+                        PRIMARY KEY (space_id, entity, entity_key)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE token_grant (
+                        id TEXT PRIMARY KEY,
+                        spaces TEXT NOT NULL,
+                        access_ttl INTEGER NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        revoked_at INTEGER
+                    );
+                    CREATE TABLE token (
+                        hash TEXT PRIMARY KEY,
+                        grant_id TEXT NOT NULL REFERENCES token_grant(id),
+                        kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+                        expires_at INTEGER,
+                        used_at INTEGER,
+                        created_at INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX token_by_grant ON token (grant_id);
+                    """
+            )
+        }
+        return migrator
+    }
+}

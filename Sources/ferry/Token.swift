@@ -1,0 +1,117 @@
+import ArgumentParser
+import FerryCore
+import FerryServer
+import Foundation
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create, list and revoke access tokens.",
+        subcommands: [Create.self, List.self, Revoke.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an access token and a refresh token for one or more spaces.",
+            discussion: "A token may name spaces that have no log yet: the first push to a space creates its log."
+        )
+
+        /// The default lifetime of an access token: one day.
+        static let defaultTTL: Int64 = 86_400
+
+        @OptionGroup var storage: StorageOptions
+
+        @Option(name: .long, help: "A space the token may read and write; repeat for more.")
+        var space: [String] = []
+
+        @Option(name: .long, help: "The access token's lifetime in seconds (default 86400).")
+        var ttl: Int64 = Create.defaultTTL
+
+        @Flag(name: .long, help: "Print the tokens as one JSON object.")
+        var json = false
+
+        func validate() throws {
+            guard !space.isEmpty else { throw ValidationError("name at least one --space") }
+            for name in space where !ProtocolRules.isValidSpace(name) {
+                throw ValidationError("'\(name)' is not a space name: it must match ^[a-z0-9][a-z0-9._-]{0,63}$")
+            }
+            guard ttl > 0 else { throw ValidationError("--ttl must be a positive number of seconds") }
+        }
+
+        func run() async throws {
+            let database = try SQLiteDatabase(configuration: try storage.sqliteConfiguration())
+            var seen = Set<String>()
+            let spaces = space.filter { seen.insert($0).inserted }
+            let issued = try await SQLiteTokenStore(database: database).issue(spaces: spaces, accessTTL: ttl)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(issued), as: UTF8.self))
+            } else {
+                print(
+                    """
+                    access token:  \(issued.accessToken)
+                    refresh token: \(issued.refreshToken)
+                    expires in:    \(issued.expiresIn) s
+                    spaces:        \(issued.spaces.joined(separator: ", "))
+                    grant:         \(issued.grantID)
+                    """
+                )
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the token grants, newest first.")
+
+        @OptionGroup var storage: StorageOptions
+
+        @Flag(name: .long, help: "Print one JSON object per grant.")
+        var json = false
+
+        func run() async throws {
+            let database = try SQLiteDatabase(configuration: try storage.sqliteConfiguration())
+            let grants = try await SQLiteTokenStore(database: database).grants()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                for grant in grants { print(String(decoding: try encoder.encode(grant), as: UTF8.self)) }
+                return
+            }
+            if grants.isEmpty {
+                print("no tokens")
+                return
+            }
+            for grant in grants {
+                let state: String
+                if let revoked = grant.revokedAt {
+                    state = "revoked \(RFC3339.format(millisecondsSince1970: revoked))"
+                } else if let expires = grant.accessExpiresAt {
+                    state = "access token expires \(RFC3339.format(millisecondsSince1970: expires))"
+                } else {
+                    state = "active"
+                }
+                let created = RFC3339.format(millisecondsSince1970: grant.createdAt)
+                print("\(grant.id)  spaces: \(grant.spaces.joined(separator: ","))  created \(created)  \(state)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a grant: its access and refresh tokens stop working at once."
+        )
+
+        @OptionGroup var storage: StorageOptions
+
+        @Argument(help: "The grant id, as `ferry token list` shows it.")
+        var grant: String
+
+        func run() async throws {
+            let database = try SQLiteDatabase(configuration: try storage.sqliteConfiguration())
+            guard try await SQLiteTokenStore(database: database).revoke(grantID: grant) else {
+                throw ValidationError("no grant '\(grant)'")
+            }
+            print("revoked \(grant)")
+        }
+    }
+}
