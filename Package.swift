@@ -6,7 +6,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "FerryCore", targets: ["FerryCore"]),
+        .library(name: "FerryClient", targets: ["FerryClient"]),
+        .library(name: "FerryHTTP", targets: ["FerryHTTP"]),
         .library(name: "FerryServer", targets: ["FerryServer"]),
+        .library(name: "FerryTestKit", targets: ["FerryTestKit"]),
         .executable(name: "ferry", targets: ["ferry"]),
     ],
     dependencies: [
@@ -31,6 +34,26 @@ let package = Package(
             ]
         ),
         .target(
+            name: "FerryClient",
+            dependencies: [
+                "FerryCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "FerryHTTP",
+            dependencies: [
+                "FerryCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "FerryServer",
             dependencies: [
                 "FerryCore",
@@ -45,36 +68,84 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "FerryTestKit",
+            dependencies: ["FerryCore", "FerryClient"]
+        ),
         .executableTarget(
             name: "ferry",
             dependencies: [
+                "FerryClient",
                 "FerryCore",
+                "FerryHTTP",
                 "FerryServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "FerryTestSupport",
+            dependencies: [
+                "FerryCore",
+                "FerryServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/FerryTestSupport"
+        ),
         .testTarget(
             name: "FerryCoreTests",
             dependencies: ["FerryCore"]
+        ),
+        .testTarget(
+            name: "FerryClientTests",
+            dependencies: [
+                "FerryClient",
+                "FerryCore",
+                "FerryTestKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "FerryServerTests",
             dependencies: [
                 "FerryCore",
                 "FerryServer",
+                "FerryTestKit",
+                "FerryTestSupport",
                 "ferry",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(
+            name: "FerryIntegrationTests",
+            dependencies: [
+                "FerryClient",
+                "FerryCore",
+                "FerryHTTP",
+                "FerryServer",
+                "FerryTestKit",
+                "FerryTestSupport",
+                "ferry",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
     ]

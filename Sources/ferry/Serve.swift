@@ -69,14 +69,15 @@ struct Serve: AsyncParsableCommand {
         let host = self.host ?? Environment.value("FERRY_HOST") ?? "127.0.0.1"
         let port = try Environment.integer(self.port, "FERRY_PORT", default: 8080)
 
-        let isNew = !FileManager.default.fileExists(atPath: storage.databasePath)
         let database = try SQLiteDatabase(configuration: try storage.sqliteConfiguration())
         let metrics = ServerMetrics()
         let watcher = CommitWatcher(onWaitersChanged: metrics.waitersChanged(by:))
         let eventLog = SQLiteEventLog(database: database, watcher: watcher)
         let tokens = SQLiteTokenStore(database: database)
 
-        if isNew {
+        // A first start: no grant was ever issued (a start that died before issuing one
+        // counts as not having happened).
+        if try await tokens.grants().isEmpty {
             _ = try await eventLog.read(space: "default", since: 0, limit: 1, excludingDevice: nil)
             let issued = try await tokens.issue(spaces: ["default"], accessTTL: Token.Create.defaultTTL)
             print(

@@ -1,4 +1,5 @@
 import FerryServer
+import FerryTestKit
 import Synchronization
 import Testing
 

@@ -1,5 +1,6 @@
 import FerryCore
 import FerryServer
+import FerryTestSupport
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FerryCore
+import FerryTestSupport
 import Foundation
 import Testing
 

@@ -1,31 +1,30 @@
 import Foundation
 import Synchronization
-import Testing
 
 /// A real `ferry serve` child process.
-final class ServerProcess: Sendable {
-    let process: Process
+public final class ServerProcess: Sendable {
+    public let process: Process
     private final class Output: Sendable {
         let text = Mutex("")
         func withLock<T>(_ body: (inout String) -> T) -> T { text.withLock { body(&$0) } }
     }
 
     private let output: Output
-    let port: Int
+    public let port: Int
 
     /// The path of the built `ferry` executable: `FERRY_BIN`, or beside the test binary, or
     /// in the package's `.build/debug`.
-    static var executable: String {
+    public static var executable: String {
         if let path = ProcessInfo.processInfo.environment["FERRY_BIN"] { return path }
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ferry")
         if FileManager.default.isExecutableFile(atPath: beside.path) { return beside.path }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         return root.appendingPathComponent(".build/debug/ferry").path
     }
 
     /// Starts `ferry serve` on a free port and returns once it listens.
-    init(arguments: [String]) async throws {
+    public init(arguments: [String]) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
         process.arguments = ["serve", "--port", "0"] + arguments
@@ -68,13 +67,13 @@ final class ServerProcess: Sendable {
         self.port = port!
     }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Everything the process printed on standard output so far.
-    var printed: String { output.withLock { $0 } }
+    public var printed: String { output.withLock { $0 } }
 
     /// The value of the first printed line that starts with `label`.
-    func printedValue(after label: String) -> String? {
+    public func printedValue(after label: String) -> String? {
         printed.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .first { $0.hasPrefix(label) }
             .map { String($0.dropFirst(label.count)).trimmingCharacters(in: .whitespaces) }
@@ -82,7 +81,7 @@ final class ServerProcess: Sendable {
 
     /// Sends `signal` and waits for the process to end; answers its exit status.
     @discardableResult
-    func stop(signal: Int32) async throws -> Int32 {
+    public func stop(signal: Int32) async throws -> Int32 {
         kill(process.processIdentifier, signal)
         let deadline = ContinuousClock.now + .seconds(30)
         while process.isRunning {
@@ -97,7 +96,7 @@ final class ServerProcess: Sendable {
     }
 }
 
-struct ProcessError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
+public struct ProcessError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }

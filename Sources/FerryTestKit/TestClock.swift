@@ -1,14 +1,22 @@
 import Synchronization
 
-/// A clock that moves only when a test advances it, so that timeouts are tested without
-/// sleeping.
-final class TestClock: Clock, Sendable {
-    struct Instant: InstantProtocol {
-        var offset: Duration
+/// A clock that moves only when a test advances it, so that timeouts, debounces and
+/// backoffs are tested without sleeping.
+///
+/// A task that sleeps on it stays asleep until ``advance(by:)`` moves the clock past its
+/// deadline, or until it is cancelled (then `sleep` throws `CancellationError`).
+public final class TestClock: Clock, Sendable {
+    /// A point in the test clock's time: an offset from its start.
+    public struct Instant: InstantProtocol {
+        /// Time since the clock's start.
+        public var offset: Duration
 
-        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        func duration(to other: Instant) -> Duration { other.offset - offset }
-        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+        /// Creates an instant at `offset` from the start.
+        public init(offset: Duration) { self.offset = offset }
+
+        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        public func duration(to other: Instant) -> Duration { other.offset - offset }
+        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
     }
 
     private struct Sleeper {
@@ -24,13 +32,16 @@ final class TestClock: Clock, Sendable {
 
     private let state = Mutex(State())
 
-    var now: Instant { state.withLock { $0.now } }
-    var minimumResolution: Duration { .zero }
+    /// Creates a clock at offset zero.
+    public init() {}
+
+    public var now: Instant { state.withLock { $0.now } }
+    public var minimumResolution: Duration { .zero }
 
     /// The number of tasks sleeping on this clock now.
-    var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
-    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+    public func sleep(until deadline: Instant, tolerance: Duration?) async throws {
         let id = state.withLock { state -> UInt64 in
             state.nextID += 1
             return state.nextID
@@ -52,7 +63,7 @@ final class TestClock: Clock, Sendable {
     }
 
     /// Moves time forward and wakes the sleepers whose deadline has come.
-    func advance(by duration: Duration) {
+    public func advance(by duration: Duration) {
         let due: [CheckedContinuation<Void, any Error>] = state.withLock { state in
             state.now = state.now.advanced(by: duration)
             let now = state.now
@@ -64,7 +75,7 @@ final class TestClock: Clock, Sendable {
     }
 
     /// Yields until at least `count` tasks sleep on the clock.
-    func waitForSleepers(_ count: Int = 1) async {
+    public func waitForSleepers(_ count: Int = 1) async {
         while sleeperCount < count { await Task.yield() }
     }
 }

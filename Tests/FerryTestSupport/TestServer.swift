@@ -9,60 +9,69 @@ import NIOFoundationCompat
 import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
-import Testing
 
 /// A wall clock that tests move by hand.
-final class ManualWallClock: Sendable {
+public final class ManualWallClock: Sendable {
     private let now: Mutex<Int64>
 
-    init(_ start: Int64 = 1_790_000_000_000) { now = Mutex(start) }
+    public init(_ start: Int64 = 1_790_000_000_000) { now = Mutex(start) }
 
-    func advance(seconds: Int64) { now.withLock { $0 += seconds * 1000 } }
+    public func advance(seconds: Int64) { now.withLock { $0 += seconds * 1000 } }
 
-    var clock: WallClock { WallClock { [self] in self.now.withLock { $0 } } }
+    public var clock: WallClock { WallClock { [self] in self.now.withLock { $0 } } }
 }
 
 /// A temporary folder, removed when the last copy goes away.
-final class TemporaryFolder: Sendable {
-    let url: URL
+public final class TemporaryFolder: Sendable {
+    public let url: URL
 
-    init() throws {
+    public init() throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
 /// An HTTP answer, read whole.
-struct HTTPAnswer: Sendable {
-    var status: Int
-    var headers: HTTPHeaders
-    var body: Data
+public struct HTTPAnswer: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: Data
 
-    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: body)
         } catch {
-            Issue.record("could not decode \(T.self) from \(status) \(String(decoding: body, as: UTF8.self))")
-            throw error
+            throw DecodeFailure(message: "could not decode \(T.self) from \(status) \(text): \(error)")
         }
     }
 
     /// The protocol error code of an error body, or `nil`.
-    var errorCode: String? { (try? JSONDecoder().decode(ErrorResponse.self, from: body))?.error.code.rawValue }
+    public var errorCode: String? { (try? JSONDecoder().decode(ErrorResponse.self, from: body))?.error.code.rawValue }
 
-    var text: String { String(decoding: body, as: UTF8.self) }
+    public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// A body that was not what a test expected.
+public struct DecodeFailure: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }
 
 /// Sends requests to a Ferry server over real HTTP.
-struct FerryTestClient: Sendable {
-    let baseURL: String
-    let client: HTTPClient
+public struct FerryTestClient: Sendable {
+    public let baseURL: String
+    public let client: HTTPClient
 
-    func request(
+    public init(baseURL: String, client: HTTPClient) {
+        self.baseURL = baseURL
+        self.client = client
+    }
+
+    public func request(
         _ method: HTTPMethod,
         _ path: String,
         token: String? = nil,
@@ -83,16 +92,16 @@ struct FerryTestClient: Sendable {
         return HTTPAnswer(status: Int(response.status.code), headers: response.headers, body: Data(buffer: bytes))
     }
 
-    func push(_ push: PushRequest, token: String) async throws -> HTTPAnswer {
+    public func push(_ push: PushRequest, token: String) async throws -> HTTPAnswer {
         try await request(.POST, "/sync/mutations/push", token: token, body: try JSONEncoder().encode(push))
     }
 
-    func pull(_ query: String, token: String) async throws -> HTTPAnswer {
+    public func pull(_ query: String, token: String) async throws -> HTTPAnswer {
         try await request(.GET, "/sync/mutations/pull?\(query)", token: token)
     }
 
     /// Runs `body` with an HTTP client that is shut down when it returns.
-    static func withHTTPClient<T: Sendable>(_ body: (HTTPClient) async throws -> T) async throws -> T {
+    public static func withHTTPClient<T: Sendable>(_ body: (HTTPClient) async throws -> T) async throws -> T {
         let client = makeHTTPClient()
         let result: Result<T, any Error>
         do {
@@ -104,7 +113,7 @@ struct FerryTestClient: Sendable {
         return try result.get()
     }
 
-    static func makeHTTPClient() -> HTTPClient {
+    public static func makeHTTPClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -113,18 +122,18 @@ struct FerryTestClient: Sendable {
 
 /// A real Ferry server on 127.0.0.1 with a free port and a temporary SQLite file, and an
 /// HTTP client that talks to it over loopback.
-struct TestServer: Sendable {
-    let http: FerryTestClient
-    let eventLog: SQLiteEventLog
-    let tokens: SQLiteTokenStore
-    let database: SQLiteDatabase
+public struct TestServer: Sendable {
+    public let http: FerryTestClient
+    public let eventLog: SQLiteEventLog
+    public let tokens: SQLiteTokenStore
+    public let database: SQLiteDatabase
 
     /// Issues a token for `spaces` and answers its access token.
-    func token(_ spaces: String...) async throws -> String {
+    public func token(_ spaces: String...) async throws -> String {
         try await tokens.issue(spaces: spaces, accessTTL: 3600).accessToken
     }
 
-    func request(
+    public func request(
         _ method: HTTPMethod,
         _ path: String,
         token: String? = nil,
@@ -135,21 +144,21 @@ struct TestServer: Sendable {
         try await http.request(method, path, token: token, body: body, headers: headers, timeout: timeout)
     }
 
-    func push(_ push: PushRequest, token: String) async throws -> HTTPAnswer {
+    public func push(_ push: PushRequest, token: String) async throws -> HTTPAnswer {
         try await http.push(push, token: token)
     }
 
-    func pull(_ query: String, token: String) async throws -> HTTPAnswer {
+    public func pull(_ query: String, token: String) async throws -> HTTPAnswer {
         try await http.pull(query, token: token)
     }
 
     /// The number of mutations stored in all spaces, read from the database itself.
-    func storedMutationCount() async throws -> Int {
+    public func storedMutationCount() async throws -> Int {
         try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM mutation") ?? 0 }
     }
 
     /// Runs `body` with a server that is shut down when it returns.
-    static func with<T: Sendable>(
+    public static func with<T: Sendable>(
         configuration: ServerConfiguration = ServerConfiguration(),
         wallClock: WallClock = .system,
         _ body: (TestServer) async throws -> T
@@ -208,7 +217,7 @@ struct TestServer: Sendable {
 
 /// Shorthands for building requests.
 extension PushRequest {
-    static func make(
+    public static func make(
         space: String,
         device: String = "dev-a",
         session: String = "s-1",
@@ -221,7 +230,7 @@ extension PushRequest {
 }
 
 extension MutationInput {
-    static func upsert(_ id: Int64, key: String, title: String = "t", baseSeq: Int64? = nil) -> MutationInput {
+    public static func upsert(_ id: Int64, key: String, title: String = "t", baseSeq: Int64? = nil) -> MutationInput {
         MutationInput(
             clientActionID: id,
             entity: "note",

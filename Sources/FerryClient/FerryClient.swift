@@ -1,0 +1,2 @@
+// The local store and sync manager: see the files of this module.
+enum FerryClientNamespace {}
