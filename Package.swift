@@ -70,7 +70,11 @@ let package = Package(
         ),
         .target(
             name: "FerryTestKit",
-            dependencies: ["FerryCore", "FerryClient"]
+            dependencies: [
+                "FerryClient",
+                "FerryCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .executableTarget(
             name: "ferry",
@@ -114,6 +118,18 @@ let package = Package(
                 "FerryCore",
                 "FerryTestKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "FerryHTTPTests",
+            dependencies: [
+                "FerryCore",
+                "FerryHTTP",
+                "FerryServer",
+                "FerryTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(

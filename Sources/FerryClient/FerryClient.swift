@@ -1,2 +1,0 @@
-// The local store and sync manager: see the files of this module.
-enum FerryClientNamespace {}

@@ -1,0 +1,438 @@
+import FerryCore
+import Foundation
+import GRDB
+
+extension LocalStore {
+    /// Where this device is in a space's log.
+    public struct Cursor: Sendable, Hashable {
+        /// The last seq applied; the next pull asks for what follows.
+        public var lastSeq: Int64
+        /// The id of the log the cursor belongs to; `nil` before the first pull.
+        public var logID: String?
+    }
+
+    /// What applying a page did.
+    public struct ApplyReport: Sendable, Hashable {
+        /// Mutations applied (own echoes included).
+        public var applied = 0
+        /// Conflicts recorded.
+        public var conflicts = 0
+        /// Mutations that went to the dead letters.
+        public var deadLetters = 0
+    }
+
+    /// The cursor of `space`.
+    public func cursor(space: String) throws -> Cursor {
+        try writer.read { db in try Self.cursor(space: space, db) }
+    }
+
+    static func cursor(space: String, _ db: Database) throws -> Cursor {
+        let row = try Row.fetchOne(db, sql: "SELECT last_seq, log_id FROM ferry_cursor WHERE space = ?", arguments: [space])
+        return Cursor(lastSeq: row?[0] ?? 0, logID: row?[1])
+    }
+
+    /// Applies a pulled page in one transaction: the shadow and the app's rows change, own
+    /// echoes confirm outbox entries, conflicts are recorded and settled by each table's
+    /// policy, mutations the database refuses go to the dead letters, and the cursor moves to
+    /// the page's `latest_seq`. Mutations at or below the cursor are skipped, so a page
+    /// applied twice changes nothing the second time.
+    /// - Throws: ``FerryError`` `conflict` when the page's `log_id` differs from the cursor's
+    ///   (the caller resets the space first); database errors other than a refused row
+    ///   (busy, I/O), after which nothing of the page was applied.
+    @discardableResult
+    public func apply(_ page: PullResponse, space: String) throws -> ApplyReport {
+        try writer.write { db in try self.apply(page, space: space, db) }
+    }
+
+    /// Async variant of ``apply(_:space:)``.
+    @discardableResult
+    public func applyAsync(_ page: PullResponse, space: String) async throws -> ApplyReport {
+        try await writer.write { db in try self.apply(page, space: space, db) }
+    }
+
+    /// Forgets this device's copy of `space` so that it can pull from the start: removes the
+    /// rows that came from the server, clears the shadow, puts acknowledged local mutations
+    /// back in the outbox (the new log may not have them) and sets the cursor to 0. Pending
+    /// local changes are kept and shown.
+    public func reset(space: String, logID: String?) throws {
+        try writer.write { db in
+            try self.withApplyGuard(db) {
+                let tables = try Self.syncedTables(db)
+                for table in tables {
+                    try db.execute(
+                        sql: """
+                            DELETE FROM \(table.name.quotedDatabaseIdentifier)
+                            WHERE CAST(\(table.keyColumn.quotedDatabaseIdentifier) AS TEXT) IN
+                                (SELECT entity_key FROM ferry_shadow WHERE entity = ?)
+                            """,
+                        arguments: [table.name]
+                    )
+                }
+                try db.execute(sql: "DELETE FROM ferry_shadow")
+                try db.execute(sql: "UPDATE ferry_outbox SET state = 'pending', server_seq = NULL WHERE state = 'acked'")
+                try db.execute(
+                    sql: """
+                        INSERT INTO ferry_cursor (space, last_seq, log_id) VALUES (?, 0, ?)
+                        ON CONFLICT (space) DO UPDATE SET last_seq = 0, log_id = excluded.log_id
+                        """,
+                    arguments: [space, logID]
+                )
+                let byName = Dictionary(uniqueKeysWithValues: tables.map { ($0.name, $0) })
+                for row in try Row.fetchAll(db, sql: "SELECT DISTINCT entity, entity_key FROM ferry_outbox WHERE state = 'pending'") {
+                    guard let table = byName[row[0]] else { continue }
+                    try self.rebuildVisibleRow(table, key: row[1], appliedSeq: 0, db)
+                }
+            }
+        }
+        logger.notice("reset the local copy of the space", metadata: ["space": "\(space)"])
+    }
+
+    private struct PendingEntry {
+        var clientActionID: Int64
+        var op: MutationOp
+        var payload: RecordMath.Record?
+        var acked: Bool
+
+        /// The fields it changes; `nil` for all of them.
+        var fields: Set<String>? { op == .patch ? Set((payload ?? [:]).keys) : nil }
+    }
+
+    private func apply(_ page: PullResponse, space: String, _ db: Database) throws -> ApplyReport {
+        let cursor = try Self.cursor(space: space, db)
+        if let stored = cursor.logID, stored != page.logID {
+            throw FerryError(.conflict, "the server's log_id changed from \(stored) to \(page.logID): reset first")
+        }
+        var report = ApplyReport()
+        let tables = Dictionary(uniqueKeysWithValues: try Self.syncedTables(db).map { ($0.name, $0) })
+        let storedPolicies = Dictionary(
+            uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, policy FROM ferry_tables").map {
+                ($0[0] as String, $0[1] as String)
+            }
+        )
+        var pendingKeys = Set<String>()
+        for row in try Row.fetchAll(db, sql: "SELECT DISTINCT entity, entity_key FROM ferry_outbox WHERE state IN ('pending', 'acked')") {
+            pendingKeys.insert(Self.recordID(row[0], row[1]))
+        }
+        try withApplyGuard(db) {
+            for mutation in page.mutations where mutation.seq > cursor.lastSeq {
+                try self.applyOne(
+                    mutation,
+                    space: space,
+                    table: tables[mutation.entity],
+                    policy: self.policy(for: mutation.entity, stored: storedPolicies[mutation.entity] ?? ""),
+                    hasPending: pendingKeys.contains(Self.recordID(mutation.entity, mutation.entityKey)),
+                    report: &report,
+                    db
+                )
+            }
+            let latest = max(cursor.lastSeq, page.latestSeq)
+            try db.execute(
+                sql: """
+                    INSERT INTO ferry_cursor (space, last_seq, log_id, pulled_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (space) DO UPDATE SET last_seq = excluded.last_seq, log_id = excluded.log_id,
+                        pulled_at = excluded.pulled_at
+                    """,
+                arguments: [space, latest, page.logID, RFC3339.format(millisecondsSince1970: clock.nowMilliseconds())]
+            )
+            // Confirmed local mutations the cursor has passed are part of the shadow now.
+            try db.execute(sql: "DELETE FROM ferry_outbox WHERE state = 'acked' AND server_seq <= ?", arguments: [latest])
+        }
+        return report
+    }
+
+    private static func recordID(_ entity: String, _ key: String) -> String { "\(entity)\u{0}\(key)" }
+
+    private func applyOne(
+        _ mutation: LoggedMutation,
+        space: String,
+        table: SyncedTable?,
+        policy: ConflictPolicy,
+        hasPending: Bool,
+        report: inout ApplyReport,
+        _ db: Database
+    ) throws {
+        let payload = mutation.payload?.objectValue
+        guard mutation.op.isKnown, mutation.op == .delete || payload != nil else {
+            try deadLetter(
+                mutation,
+                space: space,
+                error: "malformed mutation: op \(mutation.op) with payload \(String(describing: mutation.payload))",
+                db
+            )
+            report.deadLetters += 1
+            return
+        }
+        let shadowRow = try Row.fetchOne(
+            db,
+            sql: "SELECT row FROM ferry_shadow WHERE entity = ? AND entity_key = ?",
+            arguments: [mutation.entity, mutation.entityKey]
+        )
+        let before = RecordMath.decode(shadowRow?[0])
+        let after = RecordMath.apply(mutation.op, payload: payload, to: before)
+        try db.execute(
+            sql: """
+                INSERT INTO ferry_shadow (entity, entity_key, row, seq) VALUES (?, ?, ?, ?)
+                ON CONFLICT (entity, entity_key) DO UPDATE SET row = excluded.row, seq = excluded.seq
+                """,
+            arguments: [mutation.entity, mutation.entityKey, RecordMath.encode(after), mutation.seq]
+        )
+        report.applied += 1
+
+        if mutation.deviceID == deviceID {
+            // Our own mutation came back: the log itself confirms the outbox entry, even when
+            // the push's answer was lost.
+            try db.execute(
+                sql:
+                    "UPDATE ferry_outbox SET state = 'acked', server_seq = ? WHERE client_action_id = ? AND session_id = ? AND state <> 'rejected'",
+                arguments: [mutation.seq, mutation.clientActionID, mutation.sessionID]
+            )
+        } else if hasPending, let table {
+            let pending = try pendingEntries(table.name, mutation.entityKey, after: mutation.seq, db)
+            let remoteFields = RecordMath.changedFields(before, after)
+            let conflicting = pending.filter { entry in
+                guard let fields = entry.fields else { return !remoteFields.isEmpty }
+                return !fields.isDisjoint(with: remoteFields)
+            }
+            if !conflicting.isEmpty {
+                try settleConflict(
+                    mutation,
+                    table: table,
+                    policy: policy,
+                    remote: after,
+                    remoteFields: remoteFields,
+                    conflicting: conflicting,
+                    db
+                )
+                report.conflicts += 1
+            }
+        }
+
+        guard let table else { return }  // Kept in the shadow; written when the table is registered.
+        do {
+            try db.inSavepoint {
+                try rebuildVisibleRow(table, key: mutation.entityKey, appliedSeq: mutation.seq, db)
+                return .commit
+            }
+        } catch let error as DatabaseError where Self.isRefusal(error) {
+            try deadLetter(mutation, space: space, error: error.message ?? error.description, db)
+            report.deadLetters += 1
+        }
+    }
+
+    /// Errors that mean "this database will not take this row", as opposed to "try again".
+    private static func isRefusal(_ error: DatabaseError) -> Bool {
+        [.SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG, .SQLITE_RANGE, .SQLITE_ERROR].contains(error.resultCode)
+    }
+
+    private func deadLetter(_ mutation: LoggedMutation, space: String, error: String, _ db: Database) throws {
+        logger.warning(
+            "could not apply a remote mutation; it is kept in the dead letters",
+            metadata: ["seq": "\(mutation.seq)", "entity": "\(mutation.entity)", "error": "\(error)"]
+        )
+        try db.execute(
+            sql: """
+                INSERT INTO ferry_dead_letters (space, seq, entity, entity_key, op, payload, device_id, error, failed_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (space, seq) DO UPDATE SET error = excluded.error, failed_at = excluded.failed_at
+                """,
+            arguments: [
+                space, mutation.seq, mutation.entity, mutation.entityKey, mutation.op.rawValue,
+                mutation.payload.map { String(decoding: $0.serialized(), as: UTF8.self) }, mutation.deviceID, error,
+                RFC3339.format(millisecondsSince1970: clock.nowMilliseconds()),
+            ]
+        )
+    }
+
+    /// Local mutations of a record not yet in the shadow: unpushed ones, and acknowledged
+    /// ones whose seq is above `seq`.
+    private func pendingEntries(_ entity: String, _ key: String, after seq: Int64, _ db: Database) throws -> [PendingEntry] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT client_action_id, op, payload, state FROM ferry_outbox
+                WHERE entity = ? AND entity_key = ? AND (state = 'pending' OR (state = 'acked' AND server_seq > ?))
+                ORDER BY client_action_id
+                """,
+            arguments: [entity, key, seq]
+        ).map { row in
+            PendingEntry(
+                clientActionID: row[0],
+                op: MutationOp(rawValue: row[1]),
+                payload: RecordMath.decode(row[2]),
+                acked: (row[3] as String) == "acked"
+            )
+        }
+    }
+
+    /// Writes the app's row of `key`: the shadow with the pending local mutations replayed.
+    func rebuildVisibleRow(_ table: SyncedTable, key: String, appliedSeq: Int64, _ db: Database) throws {
+        var record = RecordMath.decode(
+            try String.fetchOne(
+                db,
+                sql: "SELECT row FROM ferry_shadow WHERE entity = ? AND entity_key = ?",
+                arguments: [table.name, key]
+            )
+        )
+        for entry in try pendingEntries(table.name, key, after: appliedSeq, db) {
+            record = RecordMath.apply(entry.op, payload: entry.payload, to: record)
+        }
+        try writeRow(table, key: key, record: record, db)
+    }
+
+    /// Writes `record` as the app's row of `key` (deletes the row when `nil`). Capture
+    /// triggers see it unless the apply guard is on.
+    func writeRow(_ table: SyncedTable, key: String, record: RecordMath.Record?, _ db: Database) throws {
+        let quotedTable = table.name.quotedDatabaseIdentifier
+        let quotedKey = table.keyColumn.quotedDatabaseIdentifier
+        guard let record else {
+            try db.cachedStatement(sql: "DELETE FROM \(quotedTable) WHERE \(quotedKey) = ?").execute(arguments: [key])
+            return
+        }
+        // Columns the record lacks are left out of the insert, so that SQLite gives them
+        // their default (or NULL), and the update copies that same value: a record replaces
+        // the whole row.
+        let present = table.columns.filter { record[$0] != nil || $0 == table.keyColumn }
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO \(quotedTable) (\(present.map(\.quotedDatabaseIdentifier).joined(separator: ", ")))
+                VALUES (\(present.map { _ in "?" }.joined(separator: ", ")))
+                ON CONFLICT (\(quotedKey)) DO UPDATE SET
+                \(table.columns.map { "\($0.quotedDatabaseIdentifier) = excluded.\($0.quotedDatabaseIdentifier)" }.joined(separator: ", "))
+                """
+        )
+        let values = present.map { column in
+            column == table.keyColumn
+                ? (record[column].map(RecordMath.databaseValue) ?? key.databaseValue) : RecordMath.databaseValue(record[column])
+        }
+        try statement.execute(arguments: StatementArguments(values))
+    }
+
+    /// The app's current row of `key`, as fields.
+    func visibleRow(_ table: SyncedTable, key: String, _ db: Database) throws -> RecordMath.Record? {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: "SELECT * FROM \(table.name.quotedDatabaseIdentifier) WHERE \(table.keyColumn.quotedDatabaseIdentifier) = ?",
+                arguments: [key]
+            )
+        else { return nil }
+        var record: RecordMath.Record = [:]
+        for (column, value) in row { record[column] = RecordMath.jsonValue(value) }
+        return record
+    }
+
+    private func settleConflict(
+        _ mutation: LoggedMutation,
+        table: SyncedTable,
+        policy: ConflictPolicy,
+        remote: RecordMath.Record?,
+        remoteFields: Set<String>,
+        conflicting: [PendingEntry],
+        _ db: Database
+    ) throws {
+        let local = try visibleRow(table, key: mutation.entityKey, db)
+        var fields = Set<String>()
+        for entry in conflicting { fields.formUnion(entry.fields.map { $0.intersection(remoteFields) } ?? remoteFields) }
+        let resolution: ConflictResolution
+        switch policy {
+        case .lastWriterWins:
+            resolution = .localWins
+        case .remoteWins:
+            for entry in conflicting {
+                if entry.acked {
+                    // The server already ordered it after the remote change: restore the remote values.
+                    if let remote, entry.op == .patch {
+                        var restore: RecordMath.Record = [:]
+                        for field in fields { restore[field] = remote[field] ?? .null }
+                        try enqueue(table.name, mutation.entityKey, .patch, restore, baseSeq: mutation.seq, db)
+                    } else {
+                        try enqueue(table.name, mutation.entityKey, remote == nil ? .delete : .upsert, remote, baseSeq: mutation.seq, db)
+                    }
+                } else if entry.op == .patch, remote != nil, var payload = entry.payload {
+                    // Keep the fields the remote change did not touch.
+                    for field in remoteFields { payload[field] = nil }
+                    if payload.isEmpty {
+                        try dropOutboxEntry(entry.clientActionID, db)
+                    } else {
+                        try db.execute(
+                            sql: "UPDATE ferry_outbox SET payload = ? WHERE client_action_id = ?",
+                            arguments: [RecordMath.encode(payload), entry.clientActionID]
+                        )
+                    }
+                } else {
+                    try dropOutboxEntry(entry.clientActionID, db)
+                }
+            }
+            resolution = .remoteWins
+        case .custom(let resolver):
+            let context = ConflictContext(
+                entity: table.name,
+                entityKey: mutation.entityKey,
+                local: local,
+                remote: remote,
+                remoteSeq: mutation.seq,
+                fields: fields
+            )
+            let merged = resolver(context)
+            for entry in conflicting where !entry.acked { try dropOutboxEntry(entry.clientActionID, db) }
+            try enqueue(table.name, mutation.entityKey, merged == nil ? .delete : .upsert, merged, baseSeq: mutation.seq, db)
+            resolution = .merged
+        }
+        try recordConflict(
+            entity: table.name,
+            key: mutation.entityKey,
+            local: local,
+            remote: remote,
+            baseSeq: nil,
+            localSeq: nil,
+            remoteSeq: mutation.seq,
+            resolution: resolution,
+            db
+        )
+    }
+
+    private func dropOutboxEntry(_ clientActionID: Int64, _ db: Database) throws {
+        try db.execute(sql: "DELETE FROM ferry_outbox WHERE client_action_id = ? AND state = 'pending'", arguments: [clientActionID])
+    }
+
+    /// Adds a mutation made by Ferry itself (a conflict's resolution) to the outbox.
+    func enqueue(_ entity: String, _ key: String, _ op: MutationOp, _ payload: RecordMath.Record?, baseSeq: Int64, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO ferry_outbox (session_id, entity, entity_key, op, payload, base_seq, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                sessionID, entity, key, op.rawValue, op == .delete ? nil : RecordMath.encode(payload), baseSeq,
+                RFC3339.format(millisecondsSince1970: clock.nowMilliseconds()),
+            ]
+        )
+    }
+
+    func recordConflict(
+        entity: String,
+        key: String,
+        local: RecordMath.Record?,
+        remote: RecordMath.Record?,
+        baseSeq: Int64?,
+        localSeq: Int64?,
+        remoteSeq: Int64,
+        resolution: ConflictResolution,
+        _ db: Database
+    ) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO ferry_conflicts (entity, entity_key, local, remote, base_seq, local_seq, remote_seq, detected_at, resolution)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (entity, entity_key, remote_seq) DO UPDATE SET
+                    local = coalesce(excluded.local, local), remote = excluded.remote,
+                    base_seq = coalesce(excluded.base_seq, base_seq), local_seq = coalesce(excluded.local_seq, local_seq),
+                    resolution = CASE WHEN excluded.resolution = 'reported' THEN resolution ELSE excluded.resolution END
+                """,
+            arguments: [
+                entity, key, RecordMath.encode(local), RecordMath.encode(remote), baseSeq, localSeq, remoteSeq,
+                RFC3339.format(millisecondsSince1970: clock.nowMilliseconds()), resolution.rawValue,
+            ]
+        )
+    }
+}

@@ -1,0 +1,156 @@
+import FerryCore
+import Foundation
+import GRDB
+
+extension LocalStore {
+    /// Ferry's tables in the app's database; a later version adds migrations, never edits these.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("ferry-v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE ferry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    CREATE TABLE ferry_guard (id INTEGER PRIMARY KEY CHECK (id = 1), applying INTEGER NOT NULL);
+                    INSERT INTO ferry_guard (id, applying) VALUES (1, 0);
+                    CREATE TABLE ferry_tables (
+                        name TEXT PRIMARY KEY,
+                        key_column TEXT NOT NULL,
+                        policy TEXT NOT NULL,
+                        columns TEXT NOT NULL
+                    );
+                    CREATE TABLE ferry_outbox (
+                        client_action_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        session_id TEXT NOT NULL,
+                        entity TEXT NOT NULL,
+                        entity_key TEXT NOT NULL,
+                        op TEXT NOT NULL,
+                        payload TEXT,
+                        base_seq INTEGER NOT NULL DEFAULT 0,
+                        created_at TEXT NOT NULL,
+                        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'acked', 'rejected')),
+                        server_seq INTEGER,
+                        reason TEXT
+                    );
+                    CREATE INDEX ferry_outbox_record ON ferry_outbox (entity, entity_key);
+                    CREATE INDEX ferry_outbox_state ON ferry_outbox (state, client_action_id);
+                    CREATE TABLE ferry_shadow (
+                        entity TEXT NOT NULL,
+                        entity_key TEXT NOT NULL,
+                        row TEXT,
+                        seq INTEGER NOT NULL,
+                        PRIMARY KEY (entity, entity_key)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE ferry_cursor (
+                        space TEXT PRIMARY KEY,
+                        last_seq INTEGER NOT NULL,
+                        log_id TEXT,
+                        pulled_at TEXT
+                    );
+                    CREATE TABLE ferry_conflicts (
+                        id INTEGER PRIMARY KEY,
+                        entity TEXT NOT NULL,
+                        entity_key TEXT NOT NULL,
+                        local TEXT,
+                        remote TEXT,
+                        base_seq INTEGER,
+                        local_seq INTEGER,
+                        remote_seq INTEGER NOT NULL,
+                        detected_at TEXT NOT NULL,
+                        resolution TEXT NOT NULL,
+                        acknowledged_at TEXT,
+                        UNIQUE (entity, entity_key, remote_seq)
+                    );
+                    CREATE TABLE ferry_dead_letters (
+                        id INTEGER PRIMARY KEY,
+                        space TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        entity TEXT NOT NULL,
+                        entity_key TEXT NOT NULL,
+                        op TEXT NOT NULL,
+                        payload TEXT,
+                        device_id TEXT NOT NULL,
+                        error TEXT NOT NULL,
+                        failed_at TEXT NOT NULL,
+                        UNIQUE (space, seq)
+                    );
+                    CREATE TABLE ferry_lease (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        owner TEXT NOT NULL,
+                        expires_at INTEGER NOT NULL
+                    );
+                    """
+            )
+        }
+        return migrator
+    }
+
+    /// `text` as an SQL string literal.
+    static func sqlString(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    /// `json_object('a', p"a", 'b', p"b", …)` over `columns`.
+    static func jsonObjectSQL(columns: [String], prefix: String) -> String {
+        let members = columns.map { "\(sqlString($0)), \(prefix)\($0.quotedDatabaseIdentifier)" }
+        return "json_object(\(members.joined(separator: ", ")))"
+    }
+
+    /// The capture triggers of `table`: they write the outbox in the same transaction as the
+    /// change, unless the store itself is applying server changes (`ferry_guard.applying`).
+    static func triggerSQL(for table: SyncedTable) -> [String] {
+        let name = table.name
+        let quoted = name.quotedDatabaseIdentifier
+        let key = table.keyColumn.quotedDatabaseIdentifier
+        let entity = sqlString(name)
+        let guardClause = "(SELECT applying FROM ferry_guard WHERE id = 1) = 0"
+        let session = "(SELECT value FROM ferry_meta WHERE key = 'session_id')"
+        let now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+        func baseSeq(_ row: String) -> String {
+            "coalesce((SELECT seq FROM ferry_shadow WHERE entity = \(entity) AND entity_key = CAST(\(row).\(key) AS TEXT)), 0)"
+        }
+        func insert(op: String, row: String, payload: String) -> String {
+            """
+            INSERT INTO ferry_outbox (session_id, entity, entity_key, op, payload, base_seq, created_at)
+            VALUES (\(session), \(entity), CAST(\(row).\(key) AS TEXT), '\(op)', \(payload), \(baseSeq(row)), \(now));
+            """
+        }
+        let changed = table.columns.map { "NEW.\($0.quotedDatabaseIdentifier) IS NOT OLD.\($0.quotedDatabaseIdentifier)" }
+        let changedMembers = table.columns.map { column in
+            let c = column.quotedDatabaseIdentifier
+            return "SELECT \(sqlString(column)) AS name, NEW.\(c) AS value WHERE NEW.\(c) IS NOT OLD.\(c)"
+        }
+        let patch = "(SELECT json_group_object(name, value) FROM (\(changedMembers.joined(separator: " UNION ALL "))))"
+        let prefix = "ferry_\(name)"
+        return [
+            "DROP TRIGGER IF EXISTS \("\(prefix)_insert".quotedDatabaseIdentifier)",
+            "DROP TRIGGER IF EXISTS \("\(prefix)_update".quotedDatabaseIdentifier)",
+            "DROP TRIGGER IF EXISTS \("\(prefix)_rekey".quotedDatabaseIdentifier)",
+            "DROP TRIGGER IF EXISTS \("\(prefix)_delete".quotedDatabaseIdentifier)",
+            """
+            CREATE TRIGGER \("\(prefix)_insert".quotedDatabaseIdentifier) AFTER INSERT ON \(quoted)
+            WHEN \(guardClause) BEGIN
+            \(insert(op: "upsert", row: "NEW", payload: jsonObjectSQL(columns: table.columns, prefix: "NEW.")))
+            END
+            """,
+            """
+            CREATE TRIGGER \("\(prefix)_update".quotedDatabaseIdentifier) AFTER UPDATE ON \(quoted)
+            WHEN \(guardClause) AND NEW.\(key) IS OLD.\(key) AND (\(changed.joined(separator: " OR "))) BEGIN
+            \(insert(op: "patch", row: "NEW", payload: patch))
+            END
+            """,
+            """
+            CREATE TRIGGER \("\(prefix)_rekey".quotedDatabaseIdentifier) AFTER UPDATE ON \(quoted)
+            WHEN \(guardClause) AND NEW.\(key) IS NOT OLD.\(key) BEGIN
+            \(insert(op: "delete", row: "OLD", payload: "NULL"))
+            \(insert(op: "upsert", row: "NEW", payload: jsonObjectSQL(columns: table.columns, prefix: "NEW.")))
+            END
+            """,
+            """
+            CREATE TRIGGER \("\(prefix)_delete".quotedDatabaseIdentifier) AFTER DELETE ON \(quoted)
+            WHEN \(guardClause) BEGIN
+            \(insert(op: "delete", row: "OLD", payload: "NULL"))
+            END
+            """,
+        ]
+    }
+}

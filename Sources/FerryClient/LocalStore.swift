@@ -1,0 +1,214 @@
+import FerryCore
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+
+/// A table whose writes sync: its name (the mutations' `entity`) and its key column.
+public struct SyncedTable: Sendable, Hashable {
+    /// The table's name, used as the mutations' entity.
+    public var name: String
+    /// The column that identifies a row (the mutations' `entity_key`).
+    public var keyColumn: String
+    /// The table's columns when it was registered.
+    public var columns: [String]
+}
+
+/// Ferry's side of an app's SQLite database: the outbox of local changes, the copy of the
+/// server's state, the cursor, conflicts, dead letters and the sync lease.
+///
+/// Open it on the app's GRDB `DatabaseQueue` or `DatabasePool` and register the tables that
+/// sync. From then on every insert, update and delete of those tables, by the app or by any
+/// other program, is captured into the outbox in the same transaction by SQLite triggers:
+/// inserts as `upsert`, updates as `patch` of the changed columns, deletes as `delete`.
+///
+/// The store keeps, per record, the server's version (the *shadow*). The app's tables always
+/// show the shadow with the pending local changes replayed on top, so remote changes never
+/// overwrite a local change the server has not ordered yet, and all devices hold the same rows
+/// once their outboxes are empty.
+public final class LocalStore: Sendable {
+    /// The app's database.
+    public let writer: any DatabaseWriter
+    /// This installation's id, kept in the database.
+    public let deviceID: String
+    /// This opening's id: new each time a store is opened.
+    public let sessionID: String
+    let clock: WallClock
+    let logger: Logger
+    private let policies = Mutex<[String: ConflictPolicy]>([:])
+
+    /// Opens the store: migrates Ferry's tables, creates the device id on first use, and
+    /// starts a new session.
+    public init(
+        _ writer: any DatabaseWriter,
+        clock: WallClock = .system,
+        logger: Logger = Logger(label: "ferry.client")
+    )
+        throws
+    {
+        self.writer = writer
+        self.clock = clock
+        self.logger = logger
+        try Self.migrator.migrate(writer)
+        let session = "s-" + UUID().uuidString.lowercased()
+        self.sessionID = session
+        self.deviceID = try writer.write { db in
+            let device: String
+            if let existing = try String.fetchOne(db, sql: "SELECT value FROM ferry_meta WHERE key = 'device_id'") {
+                device = existing
+            } else {
+                device = "d-" + UUID().uuidString.lowercased()
+                try db.execute(sql: "INSERT INTO ferry_meta (key, value) VALUES ('device_id', ?)", arguments: [device])
+            }
+            try db.execute(
+                sql: "INSERT INTO ferry_meta (key, value) VALUES ('session_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                arguments: [session]
+            )
+            return device
+        }
+    }
+
+    // MARK: Registration
+
+    /// Makes `table`'s writes sync, with `policy` for its conflicts.
+    ///
+    /// Creates the capture triggers (again, if the table's columns changed), writes the
+    /// rows the server already sent for this entity, and puts every existing row that
+    /// neither came from the server nor waits in the outbox into the outbox as an `upsert`,
+    /// so that the first sync of an existing database loses nothing.
+    /// - Parameter keyColumn: A column with a primary key or unique index; `nil` for the
+    ///   table's single-column primary key.
+    public func register(table: String, keyColumn: String? = nil, policy: ConflictPolicy = .lastWriterWins) throws {
+        guard ProtocolRules.isValidEntity(table) else {
+            throw FerryError(.badRequest, "table name '\(table)' cannot be an entity name (^[A-Za-z][A-Za-z0-9_.-]{0,63}$)")
+        }
+        try writer.write { db in
+            guard try db.tableExists(table) else { throw FerryError(.notFound, "no table '\(table)'") }
+            let columns = try db.columns(in: table).map(\.name)
+            let key: String
+            if let keyColumn {
+                key = keyColumn
+            } else {
+                let primaryKey = try db.primaryKey(table)
+                guard primaryKey.columns.count == 1, let primary = primaryKey.columns.first, columns.contains(primary) else {
+                    throw FerryError(.badRequest, "table '\(table)' has no single-column primary key: name --key")
+                }
+                key = primary
+            }
+            guard columns.contains(key) else { throw FerryError(.badRequest, "table '\(table)' has no column '\(key)'") }
+            guard try db.table(table, hasUniqueKey: [key]) else {
+                throw FerryError(.badRequest, "column '\(key)' of '\(table)' is neither the primary key nor unique")
+            }
+            let columnsJSON = String(decoding: JSONValue.array(columns.map { .string($0) }).serialized(), as: UTF8.self)
+            try db.execute(
+                sql: """
+                    INSERT INTO ferry_tables (name, key_column, policy, columns) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (name) DO UPDATE SET key_column = excluded.key_column, policy = excluded.policy,
+                        columns = excluded.columns
+                    """,
+                arguments: [table, key, policy.storedName, columnsJSON]
+            )
+            let synced = SyncedTable(name: table, keyColumn: key, columns: columns)
+            for statement in Self.triggerSQL(for: synced) { try db.execute(sql: statement) }
+            try self.withApplyGuard(db) {
+                // Rows the server sent before the table was registered.
+                let applied = try Int64.fetchOne(db, sql: "SELECT max(last_seq) FROM ferry_cursor") ?? 0
+                let keys = try String.fetchAll(db, sql: "SELECT entity_key FROM ferry_shadow WHERE entity = ?", arguments: [table])
+                for entityKey in keys { try self.rebuildVisibleRow(synced, key: entityKey, appliedSeq: applied, db) }
+            }
+            try self.backfill(synced, db)
+        }
+        policies.withLock { $0[table] = policy }
+    }
+
+    /// Sets the conflict policy of a registered table for this process (a `custom` resolver
+    /// lives in memory only; a table registered as `custom` by another process settles by
+    /// ``ConflictPolicy/lastWriterWins`` until its resolver is set).
+    public func setPolicy(_ policy: ConflictPolicy, for table: String) {
+        policies.withLock { $0[table] = policy }
+    }
+
+    /// The registered tables.
+    public func syncedTables() throws -> [SyncedTable] {
+        try writer.read { db in try Self.syncedTables(db) }
+    }
+
+    func policy(for table: String, stored: String) -> ConflictPolicy {
+        if let policy = policies.withLock({ $0[table] }) { return policy }
+        return stored == "remote_wins" ? .remoteWins : .lastWriterWins
+    }
+
+    static func syncedTables(_ db: Database) throws -> [SyncedTable] {
+        try Row.fetchAll(db, sql: "SELECT name, key_column, columns FROM ferry_tables ORDER BY name").map { row in
+            let columnsText: String = row[2]
+            let columns = (try? JSONDecoder().decode([String].self, from: Data(columnsText.utf8))) ?? []
+            return SyncedTable(name: row[0], keyColumn: row[1], columns: columns)
+        }
+    }
+
+    /// Runs `body` with capture triggers switched off, for writes that come from the server.
+    func withApplyGuard<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try db.execute(sql: "UPDATE ferry_guard SET applying = 1")
+        defer { try? db.execute(sql: "UPDATE ferry_guard SET applying = 0") }
+        return try body()
+    }
+
+    /// Puts rows that are neither in the shadow nor in the outbox into the outbox.
+    private func backfill(_ table: SyncedTable, _ db: Database) throws {
+        let key = table.keyColumn.quotedDatabaseIdentifier
+        let payload = Self.jsonObjectSQL(columns: table.columns, prefix: "t.")
+        try db.execute(
+            sql: """
+                INSERT INTO ferry_outbox (session_id, entity, entity_key, op, payload, base_seq, created_at)
+                SELECT ?, ?, CAST(t.\(key) AS TEXT), 'upsert', \(payload), 0, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                FROM \(table.name.quotedDatabaseIdentifier) t
+                WHERE t.\(key) IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM ferry_shadow s WHERE s.entity = ? AND s.entity_key = CAST(t.\(key) AS TEXT))
+                  AND NOT EXISTS (SELECT 1 FROM ferry_outbox o WHERE o.entity = ? AND o.entity_key = CAST(t.\(key) AS TEXT))
+                ORDER BY t.\(key)
+                """,
+            arguments: [sessionID, table.name, table.name, table.name]
+        )
+        if db.changesCount > 0 {
+            logger.info("queued existing rows for their first push", metadata: ["table": "\(table.name)", "rows": "\(db.changesCount)"])
+        }
+    }
+
+    // MARK: Status
+
+    /// Counts for the sync status: pending (not yet acknowledged) and rejected local
+    /// mutations, dead letters, unacknowledged conflicts.
+    public func counts() throws -> (pending: Int, rejected: Int, deadLetters: Int, conflicts: Int) {
+        try writer.read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT count(*) FROM ferry_outbox WHERE state = 'pending'),
+                           (SELECT count(*) FROM ferry_outbox WHERE state = 'rejected'),
+                           (SELECT count(*) FROM ferry_dead_letters),
+                           (SELECT count(*) FROM ferry_conflicts WHERE acknowledged_at IS NULL)
+                    """
+            )!
+            return (row[0], row[1], row[2], row[3])
+        }
+    }
+
+    /// The dead letters, oldest first.
+    public func deadLetters() throws -> [DeadLetter] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, seq, entity, entity_key, op, error, failed_at FROM ferry_dead_letters ORDER BY id")
+                .map { DeadLetter(id: $0[0], seq: $0[1], entity: $0[2], entityKey: $0[3], op: $0[4], error: $0[5], failedAt: $0[6]) }
+        }
+    }
+
+    /// The outbox entries the server rejected, with their reasons.
+    public func rejectedMutations() throws -> [(clientActionID: Int64, entity: String, entityKey: String, reason: String)] {
+        try writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT client_action_id, entity, entity_key, coalesce(reason, '') FROM ferry_outbox WHERE state = 'rejected' ORDER BY client_action_id"
+            ).map { ($0[0], $0[1], $0[2], $0[3]) }
+        }
+    }
+}

@@ -1,0 +1,283 @@
+import FerryCore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Keeps a local store in sync in the background: a swift-service-lifecycle `Service`.
+///
+/// It pushes and pulls in cycles: after local writes (``notifyDirty()``, debounced), on
+/// ``syncNow()``, every poll interval when idle, and, in live mode, through a long-poll
+/// pull that brings other devices' changes within milliseconds. Failures back off
+/// exponentially with jitter and never stop it for good; an error inside a cycle never ends
+/// ``run()``. Only the process that holds the database's lease syncs; the manager renews it
+/// each cycle and releases it when it stops.
+///
+/// The decisions live in ``SyncStateMachine``; this type only carries them out. It is
+/// generic over its clock so that tests drive time.
+public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == Duration {
+    private struct State {
+        var machine: SyncStateMachine<C.Instant>
+        var running = false
+        var status = SyncStatus()
+        var subscribers: [UUID: AsyncStream<SyncStatus>.Continuation] = [:]
+    }
+
+    /// The engine the cycles run.
+    public let engine: SyncEngine
+    /// The lease owner's name: unique per manager.
+    public let leaseOwner: String
+    private let clock: C
+    private let wallClock: WallClock
+    private let random: @Sendable () -> Double
+    private let logger: Logger
+    private let state: Mutex<State>
+    private let signal = Signal()
+
+    /// Creates a manager.
+    /// - Parameters:
+    ///   - schedule: When cycles run and how failures back off.
+    ///   - clock: Measures debounces, polls and backoffs.
+    ///   - wallClock: Timestamps the status and the lease.
+    ///   - random: Numbers in 0...1 that pick the backoff jitter.
+    public init(
+        engine: SyncEngine,
+        schedule: SyncSchedule = SyncSchedule(),
+        clock: C,
+        wallClock: WallClock = .system,
+        leaseOwner: String = "ferry-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))",
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
+        logger: Logger = Logger(label: "ferry.sync-manager")
+    ) {
+        self.engine = engine
+        self.clock = clock
+        self.wallClock = wallClock
+        self.leaseOwner = leaseOwner
+        self.random = random
+        self.logger = logger
+        self.state = Mutex(State(machine: SyncStateMachine(schedule: schedule)))
+    }
+
+    /// The current status.
+    public var status: SyncStatus { state.withLock { $0.status } }
+
+    /// The status now and after every change, until the manager's `run()` ends or the
+    /// consumer stops listening.
+    public func statusUpdates() -> AsyncStream<SyncStatus> {
+        let (stream, continuation) = AsyncStream.makeStream(of: SyncStatus.self, bufferingPolicy: .bufferingNewest(16))
+        let id = UUID()
+        let current = state.withLock { state in
+            state.subscribers[id] = continuation
+            return state.status
+        }
+        continuation.yield(current)
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// Tells the manager the app wrote synced tables: a cycle starts after the debounce.
+    public func notifyDirty() {
+        update { $0.notifyDirty(now: clock.now) }
+        signal.fire()
+    }
+
+    /// Asks for a cycle now, skipping the debounce and any backoff.
+    public func syncNow() {
+        update { $0.requestSync() }
+        signal.fire()
+    }
+
+    /// Stops cycles (phase `disabled`) without giving up the lease, so that no other process
+    /// takes over during an upgrade.
+    public func stopForUpgrade() {
+        update { $0.stopForUpgrade() }
+        signal.fire()
+    }
+
+    /// Resumes cycles after ``stopForUpgrade()``.
+    public func resumeAfterUpgrade() {
+        update { $0.resumeAfterUpgrade() }
+        signal.fire()
+    }
+
+    /// Runs cycles until the task is cancelled or a graceful shutdown; then releases the
+    /// lease. A second `run()` while one runs returns at once.
+    public func run() async throws {
+        let claimed = state.withLock { state -> Bool in
+            if state.running { return false }
+            state.running = true
+            return true
+        }
+        guard claimed else {
+            logger.warning("run() called while the manager already runs; returning")
+            return
+        }
+        defer {
+            let subscribers = state.withLock { state in
+                state.running = false
+                return Array(state.subscribers.values)
+            }
+            for subscriber in subscribers { subscriber.finish() }
+        }
+        await refreshCounts()
+        await cancelWhenGracefulShutdown {
+            await self.loop()
+        }
+        try? await engine.store.releaseLease(owner: leaseOwner)
+    }
+
+    private func loop() async {
+        while !Task.isCancelled {
+            let action = state.withLock { $0.machine.nextAction(now: clock.now) }
+            switch action {
+            case .runCycle:
+                await runCycle(wait: nil)
+            case .longPoll:
+                await raceWithSignal { await self.runCycle(wait: self.state.withLock { $0.machine.schedule.liveWait }) }
+            case .sleep(let deadline):
+                await raceWithSignal { try? await self.clock.sleep(until: deadline, tolerance: nil) }
+            case .waitForSignal:
+                await signal.wait()
+            }
+        }
+    }
+
+    /// Runs `operation` until it ends or a signal comes, whichever is first.
+    private func raceWithSignal(_ operation: @escaping @Sendable () async -> Void) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await operation() }
+            group.addTask { await self.signal.wait() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func runCycle(wait: Duration?) async {
+        update { $0.cycleWillStart(now: clock.now) }
+        do {
+            let leaseDuration = state.withLock { $0.machine.schedule.leaseDuration }
+            guard try await engine.store.acquireLease(owner: leaseOwner, duration: leaseDuration) else {
+                update { $0.leaseDenied(now: clock.now) }
+                return
+            }
+            var report = SyncEngine.Report()
+            try await engine.push(into: &report)
+            update { $0.pullWillStart() }
+            try await engine.pull(wait: wait, into: &report)
+            let wall = wallClock.nowMilliseconds()
+            update { $0.cycleSucceeded(now: clock.now, wallMilliseconds: wall) }
+        } catch {
+            if Task.isCancelled {
+                // Cut short by a signal or a shutdown: not a failure.
+                update { $0.cycleInterrupted(now: clock.now) }
+            } else {
+                let (reason, message, retryAfter) = Self.describe(error)
+                logger.warning("sync cycle failed", metadata: ["reason": "\(reason)", "error": "\(message)"])
+                let wall = wallClock.nowMilliseconds()
+                let unit = random()
+                update {
+                    $0.cycleFailed(
+                        now: clock.now,
+                        reason: reason,
+                        message: message,
+                        retryAfter: retryAfter,
+                        jitterUnit: unit,
+                        wallMilliseconds: wall
+                    )
+                }
+            }
+        }
+        await refreshCounts()
+    }
+
+    private static func describe(_ error: any Error) -> (String, String, Duration?) {
+        if let error = error as? SyncTransportError {
+            return (error.kind.rawValue, error.description, error.retryAfter)
+        }
+        if let error = error as? FerryError {
+            return (error.code == .unavailable ? "transient" : "internal_error", error.description, nil)
+        }
+        return ("internal_error", String(describing: error), nil)
+    }
+
+    private func refreshCounts() async {
+        guard let counts = try? engine.store.counts() else { return }
+        publish { status in
+            status.pending = counts.pending
+            status.rejected = counts.rejected
+            status.deadLetters = counts.deadLetters
+            status.conflicts = counts.conflicts
+        }
+    }
+
+    /// Changes the machine and publishes the status it implies.
+    private func update(_ change: (inout SyncStateMachine<C.Instant>) -> Void) {
+        publish({ _ in }, machine: change)
+    }
+
+    private func publish(
+        _ counts: (inout SyncStatus) -> Void,
+        machine change: (inout SyncStateMachine<C.Instant>) -> Void = { _ in }
+    ) {
+        let (status, subscribers) = state.withLock { state in
+            change(&state.machine)
+            var status = state.machine.status
+            status.pending = state.status.pending
+            status.rejected = state.status.rejected
+            status.deadLetters = state.status.deadLetters
+            status.conflicts = state.status.conflicts
+            counts(&status)
+            let changed = status != state.status
+            state.status = status
+            return (status, changed ? Array(state.subscribers.values) : [])
+        }
+        for subscriber in subscribers { subscriber.yield(status) }
+    }
+}
+
+/// A wake-up call for one waiter: ``fire()`` before ``wait()`` is remembered, so no signal
+/// is lost between a decision and the wait that follows it.
+final class Signal: Sendable {
+    private struct State {
+        var fired = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func fire() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.fired = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.fired || Task.isCancelled {
+                        state.fired = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+}

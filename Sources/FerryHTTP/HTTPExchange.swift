@@ -1,0 +1,97 @@
+import AsyncHTTPClient
+import FerryCore
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+/// One server and the client that reaches it: sends a request and reads its answer whole.
+struct HTTPExchange: Sendable {
+    /// An answer read whole.
+    struct Answer: Sendable {
+        /// The HTTP status code.
+        var status: Int
+        /// The answer's headers.
+        var headers: HTTPHeaders
+        /// The answer's body.
+        var body: ByteBuffer
+    }
+
+    /// The client requests go through.
+    let client: HTTPClient
+    /// The server's root, without a trailing slash.
+    let baseURL: String
+    /// The largest body read.
+    let maxResponseBytes: Int
+    /// Where requests are logged.
+    let logger: Logger
+
+    /// Creates an exchange; trailing slashes of `baseURL` are dropped.
+    init(client: HTTPClient, baseURL: String, maxResponseBytes: Int, logger: Logger) {
+        var root = Substring(baseURL)
+        while root.hasSuffix("/") { root = root.dropLast() }
+        self.client = client
+        self.baseURL = String(root)
+        self.maxResponseBytes = maxResponseBytes
+        self.logger = logger
+    }
+
+    /// Sends a request and reads its answer, whatever its status.
+    ///
+    /// - Parameters:
+    ///   - target: The path and query, starting with `/`.
+    ///   - bearer: The access token for `Authorization`, if any.
+    ///   - body: A JSON body, if any.
+    ///   - timeout: How long until the answer's head must have arrived.
+    /// - Throws: ``SyncTransportError`` of kind `transient` carrying the underlying error when
+    ///   the server could not be reached or the answer not read; `CancellationError` when the
+    ///   calling task was cancelled.
+    func send(
+        _ method: HTTPMethod,
+        _ target: String,
+        bearer: String?,
+        body: ByteBuffer? = nil,
+        timeout: Duration
+    ) async throws -> Answer {
+        var request = HTTPClientRequest(url: baseURL + target)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(body)
+        }
+        logger.debug("sending request", metadata: ["method": "\(method.rawValue)", "target": "\(target)"])
+        do {
+            let response = try await client.execute(request, timeout: Self.timeAmount(timeout), logger: logger)
+            let bytes = try await response.body.collect(upTo: maxResponseBytes)
+            let status = Int(response.status.code)
+            logger.debug("answer received", metadata: ["target": "\(target)", "status": "\(status)"])
+            return Answer(status: status, headers: response.headers, body: bytes)
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            logger.debug("request failed", metadata: ["target": "\(target)", "error": "\(error)"])
+            throw SyncTransportError(
+                .transient,
+                "\(method.rawValue) \(Self.path(of: target)) failed before the server answered: \(error)",
+                underlying: error
+            )
+        }
+    }
+
+    /// `target` without its query, for messages (queries may name devices).
+    static func path(of target: String) -> Substring {
+        target.prefix { $0 != "?" }
+    }
+
+    /// `duration` as a NIO time amount, saturating instead of overflowing; negative is zero.
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        guard duration > .zero else { return .zero }
+        let (seconds, attoseconds) = duration.components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return .nanoseconds(.max) }
+        let (total, overflowAgain) = whole.addingReportingOverflow(attoseconds / 1_000_000_000)
+        return .nanoseconds(overflowAgain ? .max : total)
+    }
+}

@@ -1,0 +1,52 @@
+import FerryCore
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+extension HTTPTransport {
+    /// The error an answer other than `2xx` stands for, classified as the protocol
+    /// prescribes (``FerryCore/SyncTransportError/classify(status:code:message:retryAfter:)``).
+    ///
+    /// The code and message come from the protocol error body when there is one; otherwise
+    /// the message quotes the start of the body. `Retry-After` in integer seconds is kept on
+    /// `429` and `503`.
+    static func error(status: Int, headers: HTTPHeaders, body: ByteBuffer, route: String) -> SyncTransportError {
+        let detail = try? JSONDecoder().decode(ErrorResponse.self, from: body).error
+        let message: String
+        if let detail {
+            message = "\(route): \(detail.message)"
+        } else {
+            let text = String(decoding: body.readableBytesView.prefix(200), as: UTF8.self)
+            message = text.isEmpty ? "\(route): HTTP \(status)" : "\(route): HTTP \(status): \(text)"
+        }
+        let retryAfter = status == 429 || status == 503 ? Self.retryAfter(headers) : nil
+        return SyncTransportError.classify(status: status, code: detail?.code, message: message, retryAfter: retryAfter)
+    }
+
+    /// The delay of a `Retry-After` header in integer seconds, or `nil` when it is absent or
+    /// not a non-negative integer (the HTTP-date form is not honoured).
+    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
+        guard let text = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces),
+            !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        else { return nil }
+        // Digits only, so a failed conversion means too large for Int64.
+        return .seconds(Int64(text) ?? Int64.max)
+    }
+
+    /// Decodes a successful answer's body; a body that is not the expected JSON is a
+    /// transient failure, since something other than a Ferry server (a proxy, a captive
+    /// portal) may have answered.
+    static func decode<T: Decodable>(_ type: T.Type, from answer: HTTPExchange.Answer, route: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: answer.body)
+        } catch {
+            throw SyncTransportError(
+                .transient,
+                "\(route): the HTTP \(answer.status) answer is not a valid \(T.self); something other than a Ferry server may have answered",
+                status: answer.status,
+                underlying: error
+            )
+        }
+    }
+}

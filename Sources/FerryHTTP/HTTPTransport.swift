@@ -1,0 +1,171 @@
+import AsyncHTTPClient
+import FerryCore
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+/// The ``FerryCore/SyncTransport`` that speaks the Ferry protocol over HTTP with
+/// AsyncHTTPClient.
+///
+/// Every `/sync/...` request carries `Authorization: Bearer <access token>`. When the
+/// server answers `401` and a refresh token is configured, the transport spends it on
+/// `POST /auth/refresh`, stores the rotated pair, hands it to
+/// ``HTTPTransportConfiguration/onTokensRefreshed`` and retries the request once. However
+/// many requests are refused at the same time, one refresh is in flight at a time and they
+/// all share it; a request refused with a token that a refresh has already replaced retries
+/// with the current token without refreshing again.
+///
+/// Every failure is thrown as a ``FerryCore/SyncTransportError``:
+/// - the server's error answers are classified by their status and protocol error code,
+///   with `Retry-After` kept on `429` and `503`;
+/// - a `401` that no refresh cures is `authRequired`;
+/// - network failures and timeouts are `transient`, carrying the client's error;
+/// - a success answer whose body is not the expected JSON is `transient` too.
+///
+/// A cancelled call throws `CancellationError`. Call ``shutdown()`` when done with the
+/// transport.
+public final class HTTPTransport: SyncTransport {
+    private let exchange: HTTPExchange
+    private let refresher: TokenRefresher
+    private let requestTimeout: Duration
+    private let ownsClient: Bool
+    private let logger: Logger
+
+    /// Creates a transport for the server and tokens of `configuration`. Sends nothing.
+    public init(configuration: HTTPTransportConfiguration) {
+        let client: HTTPClient
+        if let given = configuration.httpClient {
+            client = given
+            ownsClient = false
+        } else {
+            var clientConfiguration = HTTPClient.Configuration()
+            // A bearer token is never carried to wherever a redirect points.
+            clientConfiguration.redirectConfiguration = .disallow
+            client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+            ownsClient = true
+        }
+        let exchange = HTTPExchange(
+            client: client,
+            baseURL: configuration.baseURL,
+            maxResponseBytes: configuration.maxResponseBytes,
+            logger: configuration.logger
+        )
+        let timeout = configuration.requestTimeout
+        self.exchange = exchange
+        self.requestTimeout = timeout
+        self.logger = configuration.logger
+        self.refresher = TokenRefresher(
+            accessToken: configuration.accessToken,
+            refreshToken: configuration.refreshToken,
+            logger: configuration.logger,
+            spend: { refreshToken in try await Self.spend(refreshToken: refreshToken, exchange: exchange, timeout: timeout) },
+            onRefreshed: configuration.onTokensRefreshed
+        )
+    }
+
+    /// Sends `request` with `POST /sync/mutations/push` and answers the server's outcome for
+    /// each of its mutations.
+    ///
+    /// - Throws: ``FerryCore/SyncTransportError`` (`permanent` when the request cannot be
+    ///   encoded as JSON, such as a payload holding a non-finite number), `CancellationError`.
+    public func push(_ request: PushRequest) async throws -> PushResponse {
+        let body: ByteBuffer
+        do {
+            body = ByteBuffer(data: try JSONEncoder().encode(request))
+        } catch {
+            throw SyncTransportError(.permanent, "push: the request cannot be encoded as JSON: \(error)", underlying: error)
+        }
+        let answer = try await authorized(.POST, "/sync/mutations/push", body: body, timeout: requestTimeout, route: "push")
+        return try Self.decode(PushResponse.self, from: answer, route: "push")
+    }
+
+    /// Reads one page of `space` with `GET /sync/mutations/pull`.
+    ///
+    /// Query values are percent-encoded, so `excludeDevice` may hold any printable ASCII.
+    /// `wait` is sent in seconds to the millisecond (a negative one as `0`); the request may
+    /// then take `wait` plus ``HTTPTransportConfiguration/requestTimeout``.
+    ///
+    /// - Throws: ``FerryCore/SyncTransportError`` (`cursorAhead` when `since` is above the
+    ///   space's head), `CancellationError`.
+    public func pull(
+        space: String,
+        since: Int64,
+        limit: Int?,
+        excludeDevice: String?,
+        wait: Duration?
+    ) async throws -> PullResponse {
+        let target = Self.pullTarget(space: space, since: since, limit: limit, excludeDevice: excludeDevice, wait: wait)
+        var timeout = requestTimeout
+        if let wait, wait > .zero { timeout += wait }
+        let answer = try await authorized(.GET, target, body: nil, timeout: timeout, route: "pull")
+        return try Self.decode(PullResponse.self, from: answer, route: "pull")
+    }
+
+    /// Waits for a token refresh in flight to end, then shuts down the HTTP client if the
+    /// transport created it; a client given in the configuration is left running. Call it
+    /// once, after the last call has returned; the transport sends nothing afterwards.
+    public func shutdown() async throws {
+        await refresher.waitUntilIdle()
+        if ownsClient {
+            try await exchange.client.shutdown()
+        }
+    }
+
+    /// Sends a `/sync` request with the current access token; on `401`, renews the token
+    /// (see ``TokenRefresher``) and sends it once more. Answers the first answer that is a
+    /// success; throws the classified error of any other.
+    private func authorized(
+        _ method: HTTPMethod,
+        _ target: String,
+        body: ByteBuffer?,
+        timeout: Duration,
+        route: String
+    ) async throws -> HTTPExchange.Answer {
+        let credentials = await refresher.current()
+        var answer = try await exchange.send(method, target, bearer: credentials.accessToken, body: body, timeout: timeout)
+        if answer.status == 401 {
+            let refusal = Self.error(status: answer.status, headers: answer.headers, body: answer.body, route: route)
+            let renewed = try await refresher.renew(after: credentials, refusal: refusal)
+            logger.debug("retrying with a renewed access token", metadata: ["route": "\(route)"])
+            answer = try await exchange.send(method, target, bearer: renewed.accessToken, body: body, timeout: timeout)
+            if answer.status == 401 {
+                let again = Self.error(status: answer.status, headers: answer.headers, body: answer.body, route: route)
+                throw SyncTransportError(
+                    .authRequired,
+                    "\(route): the server refused the renewed access token too: \(again.message)",
+                    status: 401,
+                    code: again.code
+                )
+            }
+        }
+        guard (200..<300).contains(answer.status) else {
+            throw Self.error(status: answer.status, headers: answer.headers, body: answer.body, route: route)
+        }
+        return answer
+    }
+
+    /// Spends `refreshToken` with `POST /auth/refresh` and answers the new pair.
+    ///
+    /// - Throws: ``FerryCore/SyncTransportError``: `authRequired` when the server refuses the
+    ///   token (`400`, `401` or `403`), otherwise as any other request.
+    static func spend(refreshToken: String, exchange: HTTPExchange, timeout: Duration) async throws -> TokenPair {
+        let body = ByteBuffer(data: try JSONEncoder().encode(RefreshRequest(refreshToken: refreshToken)))
+        let answer = try await exchange.send(.POST, "/auth/refresh", bearer: nil, body: body, timeout: timeout)
+        switch answer.status {
+        case 200..<300:
+            return try decode(TokenPair.self, from: answer, route: "refresh")
+        case 400, 401, 403:
+            let refusal = error(status: answer.status, headers: answer.headers, body: answer.body, route: "refresh")
+            throw SyncTransportError(
+                .authRequired,
+                "the server refused the refresh token: \(refusal.message)",
+                status: answer.status,
+                code: refusal.code
+            )
+        default:
+            throw error(status: answer.status, headers: answer.headers, body: answer.body, route: "refresh")
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import AsyncHTTPClient
+import FerryCore
+import Logging
+
+/// How an ``HTTPTransport`` reaches its server and authenticates, with documented defaults.
+public struct HTTPTransportConfiguration: Sendable {
+    /// The server's root, scheme, host and port, such as `http://127.0.0.1:8080`. Request
+    /// paths (`/sync/...`, `/auth/refresh`) are appended to it; trailing slashes are ignored.
+    public var baseURL: String
+
+    /// The bearer token sent on every `/sync/...` request until a refresh replaces it.
+    public var accessToken: String
+
+    /// The token spent on `POST /auth/refresh` when the server answers `401`. `nil` (the
+    /// default): a `401` is ``FerryCore/SyncTransportError/Kind/authRequired`` at once.
+    public var refreshToken: String?
+
+    /// How long one request may take until its answer's head arrives. Default: 30 seconds.
+    /// A long-poll pull gets its `wait` plus this margin.
+    public var requestTimeout: Duration
+
+    /// The largest answer body read; a longer one fails the call as transient.
+    /// Default: 256 MiB (a full pull page of large payloads fits).
+    public var maxResponseBytes: Int
+
+    /// Called once per successful token refresh, with the new pair; the requests that waited
+    /// for that refresh are retried after it returns, and calls are never concurrent. Refresh
+    /// tokens rotate: the app must store the pair's `refreshToken`, since the one it replaces
+    /// no longer works. It must not wait for a call of the same transport, which may be
+    /// waiting for this refresh. Default: does nothing.
+    public var onTokensRefreshed: @Sendable (TokenPair) async -> Void
+
+    /// The HTTP client to send requests with. `nil` (the default): the transport creates its
+    /// own on the shared event loop group, follows no redirects, and shuts it down in
+    /// ``HTTPTransport/shutdown()``. A client passed here is never shut down by the transport.
+    public var httpClient: HTTPClient?
+
+    /// Where the transport logs requests and refreshes (at `debug`). Default: discards everything.
+    public var logger: Logger
+
+    /// Creates a configuration; every argument but the server and the access token has the
+    /// default documented on its property.
+    public init(
+        baseURL: String,
+        accessToken: String,
+        refreshToken: String? = nil,
+        requestTimeout: Duration = .seconds(30),
+        maxResponseBytes: Int = 256 << 20,
+        httpClient: HTTPClient? = nil,
+        logger: Logger = Logger(label: "ferry.http", factory: { _ in SwiftLogNoOpLogHandler() }),
+        onTokensRefreshed: @escaping @Sendable (TokenPair) async -> Void = { _ in }
+    ) {
+        self.baseURL = baseURL
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.requestTimeout = requestTimeout
+        self.maxResponseBytes = maxResponseBytes
+        self.httpClient = httpClient
+        self.logger = logger
+        self.onTokensRefreshed = onTokensRefreshed
+    }
+}

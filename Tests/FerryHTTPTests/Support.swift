@@ -1,0 +1,66 @@
+import FerryCore
+import FerryHTTP
+import FerryTestSupport
+import Foundation
+
+/// Collects the token pairs a transport hands over.
+actor TokenPairRecorder {
+    private(set) var pairs: [TokenPair] = []
+
+    func record(_ pair: TokenPair) { pairs.append(pair) }
+}
+
+extension TestServer {
+    /// A transport to this server; it uses its own HTTP client unless `shared` is true.
+    func transport(
+        accessToken: String,
+        refreshToken: String? = nil,
+        requestTimeout: Duration = .seconds(30),
+        shared: Bool = false,
+        recorder: TokenPairRecorder? = nil
+    ) -> HTTPTransport {
+        HTTPTransport(
+            configuration: HTTPTransportConfiguration(
+                baseURL: http.baseURL,
+                accessToken: accessToken,
+                refreshToken: refreshToken,
+                requestTimeout: requestTimeout,
+                httpClient: shared ? http.client : nil,
+                onTokensRefreshed: { pair in await recorder?.record(pair) }
+            )
+        )
+    }
+
+    /// The number of pulls the server holds in long-poll, read from `/metrics`.
+    func longPollWaiters() async throws -> Double {
+        let text = try await request(.GET, "/metrics").text
+        for line in text.split(separator: "\n") where line.hasPrefix("ferry_longpoll_waiters ") {
+            return Double(line.split(separator: " ").last ?? "") ?? -1
+        }
+        return 0
+    }
+}
+
+/// Runs `body` with `transport`, shutting it down afterwards whatever happens.
+func using<T: Sendable>(_ transport: HTTPTransport, _ body: (HTTPTransport) async throws -> T) async throws -> T {
+    let result: Result<T, any Error>
+    do {
+        result = .success(try await body(transport))
+    } catch {
+        result = .failure(error)
+    }
+    try await transport.shutdown()
+    return try result.get()
+}
+
+/// The `SyncTransportError` that `body` throws, or `nil` when it throws something else or nothing.
+func transportError(_ body: () async throws -> some Any) async -> SyncTransportError? {
+    do {
+        _ = try await body()
+        return nil
+    } catch let error as SyncTransportError {
+        return error
+    } catch {
+        return nil
+    }
+}
