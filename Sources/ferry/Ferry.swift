@@ -4,7 +4,8 @@ import ArgumentParser
 struct Ferry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferry",
-        abstract: "Ferry: a local-first sync engine. Serve the ordered sync log and manage its tokens.",
-        subcommands: [Serve.self, Token.self]
+        abstract: "Ferry: a local-first sync engine.",
+        discussion: "Server: serve, token. Client: track, sync, status, conflicts.",
+        subcommands: [Serve.self, Token.self, Track.self, Sync.self, Status.self, Conflicts.self]
     )
 }

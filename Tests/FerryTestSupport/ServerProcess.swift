@@ -98,5 +98,6 @@ public final class ServerProcess: Sendable {
 
 public struct ProcessError: Error, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }

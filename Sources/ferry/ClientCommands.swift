@@ -1,0 +1,305 @@
+import ArgumentParser
+import FerryClient
+import FerryCore
+import FerryHTTP
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+
+/// Options that name the app's database, shared by the client commands.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "The app's SQLite database.")
+    var db: String
+
+    /// Opens the database (it must exist) and Ferry's store in it.
+    func open() throws -> (DatabaseQueue, LocalStore) {
+        guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no database at \(db)") }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let queue = try DatabaseQueue(path: db, configuration: configuration)
+        return (queue, try LocalStore(queue))
+    }
+}
+
+struct Track: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register a table whose writes sync.",
+        discussion: """
+            Creates triggers that capture every insert, update and delete of the table, by any
+            program, into Ferry's outbox. Rows already in the table are queued for their first
+            push. Run it again after changing the table's columns.
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Argument(help: "The table.")
+    var table: String
+
+    @Option(name: .long, help: "The key column (default: the table's single-column primary key).")
+    var key: String?
+
+    @Option(name: .long, help: "Conflict policy: last-writer-wins (default) or remote-wins.")
+    var policy: String = "last-writer-wins"
+
+    func run() throws {
+        let conflictPolicy: ConflictPolicy
+        switch policy {
+        case "last-writer-wins": conflictPolicy = .lastWriterWins
+        case "remote-wins": conflictPolicy = .remoteWins
+        default: throw ValidationError("policy must be last-writer-wins or remote-wins")
+        }
+        let (_, store) = try database.open()
+        try store.register(table: table, keyColumn: key, policy: conflictPolicy)
+        let counts = try store.counts()
+        print("tracking \(table); \(counts.pending) local mutations wait to be pushed")
+    }
+}
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sync the database with a Ferry server: once, or continuously with --watch.",
+        discussion: """
+            A rotated refresh token is kept in the database, so later runs need only --token.
+            With --watch, SIGINT or SIGTERM stops it gracefully and releases the lease.
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(name: .long, help: "The server's URL, e.g. http://127.0.0.1:8080.")
+    var server: String
+
+    @Option(name: .long, help: "The space to sync with.")
+    var space: String
+
+    @Option(name: .long, help: "The access token.")
+    var token: String
+
+    @Option(name: .long, help: "A refresh token, used when the access token expires.")
+    var refreshToken: String?
+
+    @Flag(name: .long, help: "Keep syncing until stopped.")
+    var watch = false
+
+    @Flag(name: .long, help: "With --watch: hold a long-poll open so others' changes arrive at once.")
+    var live = false
+
+    @Option(name: .long, help: "With --watch: seconds between syncs when idle (default 30).")
+    var interval: Int = 30
+
+    func validate() throws {
+        guard ProtocolRules.isValidSpace(space) else { throw ValidationError("'\(space)' is not a space name") }
+        guard interval > 0 else { throw ValidationError("--interval must be positive") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let (queue, store) = try database.open()
+        let stored = try await queue.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM ferry_meta WHERE key = 'cli_refresh_token'")
+        }
+        let transport = HTTPTransport(
+            configuration: HTTPTransportConfiguration(
+                baseURL: server,
+                accessToken: token,
+                refreshToken: refreshToken ?? stored,
+                onTokensRefreshed: { pair in
+                    // The old refresh token no longer works: keep the new one.
+                    try? await queue.write { db in
+                        try db.execute(
+                            sql: """
+                                INSERT INTO ferry_meta (key, value) VALUES ('cli_refresh_token', ?)
+                                ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                                """,
+                            arguments: [pair.refreshToken]
+                        )
+                    }
+                }
+            )
+        )
+        let engine = SyncEngine(store: store, transport: transport, space: space)
+        do {
+            try await watch ? runManager(engine) : runOnce(engine)
+        } catch {
+            try? await transport.shutdown()
+            throw error
+        }
+        try await transport.shutdown()
+    }
+
+    private func runOnce(_ engine: SyncEngine) async throws {
+        let report = try await engine.sync()
+        let counts = try engine.store.counts()
+        print(
+            "pushed \(report.pushed), pulled \(report.pulled), conflicts \(report.conflicts), "
+                + "dead letters \(report.deadLetters), rejected \(report.rejected); pending \(counts.pending)"
+        )
+    }
+
+    private func runManager(_ engine: SyncEngine) async throws {
+        let manager = SyncManager(
+            engine: engine,
+            schedule: SyncSchedule(pollInterval: .seconds(interval), live: live),
+            clock: ContinuousClock()
+        )
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: manager), .init(service: StatusPrinter(manager: manager))],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "ferry.sync")
+            )
+        )
+        try await group.run()
+    }
+}
+
+/// Prints each status change of a manager on one line.
+struct StatusPrinter: Service {
+    let manager: SyncManager<ContinuousClock>
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await status in manager.statusUpdates() {
+                var line = "\(status.phase)"
+                if let reason = status.reasonCode { line += " (\(reason))" }
+                line += " pending \(status.pending) conflicts \(status.conflicts) dead letters \(status.deadLetters)"
+                if let error = status.lastError { line += " — \(error)" }
+                print(line)
+                fflush(nil)
+            }
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show what waits to sync in a database.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        let (queue, store) = try database.open()
+        let counts = try store.counts()
+        let tables = try store.syncedTables()
+        let cursors = try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT space, last_seq, log_id, pulled_at FROM ferry_cursor ORDER BY space")
+                .map { (space: $0[0] as String, seq: $0[1] as Int64, logID: $0[2] as String?, pulledAt: $0[3] as String?) }
+        }
+        let lease = try store.leaseHolder()
+        if json {
+            var object: [String: JSONValue] = [
+                "device_id": .string(store.deviceID),
+                "tables": .array(tables.map { .string($0.name) }),
+                "pending": .int(Int64(counts.pending)),
+                "rejected": .int(Int64(counts.rejected)),
+                "dead_letters": .int(Int64(counts.deadLetters)),
+                "conflicts": .int(Int64(counts.conflicts)),
+                "cursors": .array(
+                    cursors.map { cursor in
+                        .object([
+                            "space": .string(cursor.space), "last_seq": .int(cursor.seq),
+                            "log_id": cursor.logID.map(JSONValue.string) ?? .null,
+                        ])
+                    }
+                ),
+            ]
+            if let lease { object["lease_owner"] = .string(lease.owner) }
+            print(String(decoding: JSONValue.object(object).serialized(), as: UTF8.self))
+            return
+        }
+        print("device:       \(store.deviceID)")
+        print(
+            "tables:       \(tables.isEmpty ? "none (ferry track)" : tables.map { "\($0.name)(\($0.keyColumn))" }.joined(separator: ", "))"
+        )
+        for cursor in cursors {
+            print("space:        \(cursor.space) at seq \(cursor.seq), last pulled \(cursor.pulledAt ?? "never")")
+        }
+        print("pending:      \(counts.pending)")
+        print("rejected:     \(counts.rejected)")
+        print("dead letters: \(counts.deadLetters)")
+        print("conflicts:    \(counts.conflicts) unacknowledged")
+        if let lease {
+            print("lease:        \(lease.owner) until \(RFC3339.format(millisecondsSince1970: lease.expiresAt))")
+        }
+    }
+}
+
+struct Conflicts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, show and resolve recorded conflicts.",
+        subcommands: [List.self, Show.self, Resolve.self],
+        defaultSubcommand: List.self
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List conflicts, newest first.")
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Flag(name: .long, help: "Include acknowledged ones.")
+        var all = false
+
+        func run() throws {
+            let (_, store) = try database.open()
+            let conflicts = try store.conflicts(unacknowledgedOnly: !all)
+            if conflicts.isEmpty { print("no conflicts") }
+            for conflict in conflicts {
+                let acknowledged = conflict.acknowledgedAt.map { " acknowledged \($0)" } ?? ""
+                print(
+                    "\(conflict.id)  \(conflict.entity)/\(conflict.entityKey)  remote seq \(conflict.remoteSeq)  "
+                        + "\(conflict.resolution)  \(conflict.detectedAt)\(acknowledged)"
+                )
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one conflict with both versions, as JSON.")
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Argument(help: "The conflict's id.")
+        var id: Int64
+
+        func run() throws {
+            let (_, store) = try database.open()
+            guard let conflict = try store.conflicts().first(where: { $0.id == id }) else {
+                throw ValidationError("no conflict \(id)")
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(conflict), as: UTF8.self))
+        }
+    }
+
+    struct Resolve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Acknowledge a conflict; with --take local or remote, write that version again."
+        )
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Argument(help: "The conflict's id.")
+        var id: Int64
+
+        @Option(name: .long, help: "keep (default), local or remote.")
+        var take: String = "keep"
+
+        func run() throws {
+            guard let choice = LocalStore.ConflictChoice(rawValue: take) else {
+                throw ValidationError("--take must be keep, local or remote")
+            }
+            let (_, store) = try database.open()
+            try store.resolveConflict(id: id, choice: choice)
+            print("resolved \(id) (\(choice.rawValue))")
+        }
+    }
+}

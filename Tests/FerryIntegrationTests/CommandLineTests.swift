@@ -1,0 +1,76 @@
+import FerryCore
+import FerryTestSupport
+import Foundation
+import Testing
+
+/// Runs the built `ferry` with `arguments`; answers its exit status and standard output.
+private func ferry(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    try run(ServerProcess.executable, arguments)
+}
+
+private func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Writes to an SQLite file with Python's sqlite3 module: another program than Ferry.
+private func python(_ path: String, _ sql: String) throws {
+    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript(sys.argv[2])\nc.commit()\n"
+    let result = try run("/usr/bin/env", ["python3", "-c", script, path, sql])
+    guard result.status == 0 else { throw ProcessError(message: "python3 failed: \(result.output)") }
+}
+
+/// The client commands as a user runs them, against a real `ferry serve`.
+@Suite(.serialized) struct CommandLineTests {
+    @Test func trackAndSyncCaptureWritesOfOtherProgramsAndConverge() async throws {
+        let folder = try TemporaryFolder()
+        let server = try await ServerProcess(arguments: ["--data", folder.path("server")])
+        let created = try ferry(["token", "create", "--data", folder.path("server"), "--space", "notes", "--json"])
+        #expect(created.status == 0)
+        let issued = try JSONDecoder().decode(TokenPair.self, from: Data(created.output.utf8))
+
+        let a = folder.path("a.sqlite")
+        let b = folder.path("b.sqlite")
+        let schema = "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0);"
+        try python(a, schema + "INSERT INTO notes (id, title) VALUES (1, 'existing before tracking');")
+        try python(b, schema)
+        #expect(try ferry(["track", "--db", a, "notes"]).status == 0)
+        #expect(try ferry(["track", "--db", b, "notes"]).status == 0)
+        // Python writes after tracking are captured by the triggers.
+        try python(a, "INSERT INTO notes (id, title) VALUES (2, 'from python'); UPDATE notes SET done = 1 WHERE id = 1;")
+        try python(b, "INSERT INTO notes (id, title) VALUES (3, 'from b');")
+
+        let sync = { (db: String) throws -> (Int32, String) in
+            try ferry(["sync", "--db", db, "--server", server.baseURL, "--space", "notes", "--token", issued.accessToken])
+        }
+        for db in [a, b, a] {
+            let result = try sync(db)
+            #expect(result.0 == 0, "\(result.1)")
+        }
+        let status = try ferry(["status", "--db", a, "--json"])
+        #expect(status.status == 0)
+        let object = try JSONDecoder().decode(JSONValue.self, from: Data(status.output.utf8)).objectValue
+        #expect(object?["pending"] == .int(0))
+        #expect(object?["tables"] == .array([.string("notes")]))
+
+        let dump = "import sqlite3, sys\nprint(list(sqlite3.connect(sys.argv[1]).execute('SELECT id, title, done FROM notes ORDER BY id')))"
+        let rowsA = try run("/usr/bin/env", ["python3", "-c", dump, a]).output
+        let rowsB = try run("/usr/bin/env", ["python3", "-c", dump, b]).output
+        #expect(rowsA == rowsB)
+        #expect(rowsA.contains("(1, 'existing before tracking', 1)"))
+        #expect(rowsA.contains("(2, 'from python', 0)"))
+        #expect(rowsA.contains("(3, 'from b', 0)"))
+
+        #expect(try ferry(["conflicts", "list", "--db", a]).output.contains("no conflicts"))
+        #expect(try ferry(["sync", "--db", a, "--server", server.baseURL, "--space", "notes", "--token", "wrong"]).status != 0)
+        try await server.stop(signal: SIGTERM)
+    }
+}
