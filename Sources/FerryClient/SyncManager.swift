@@ -125,7 +125,12 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
         await cancelWhenGracefulShutdown {
             await self.loop()
         }
-        try? await engine.store.releaseLease(owner: leaseOwner)
+        // When run() ends because its task was cancelled, GRDB refuses to start a write in
+        // that task (it throws CancellationError): release the lease from a task that is not
+        // cancelled, and wait for it.
+        let store = engine.store
+        let owner = leaseOwner
+        await Task { try? await store.releaseLease(owner: owner) }.value
     }
 
     private func loop() async {

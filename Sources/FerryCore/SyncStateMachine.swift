@@ -85,6 +85,13 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
     /// Stops cycles until ``resumeAfterUpgrade()``; the driver keeps its lease.
     public mutating func stopForUpgrade() {
         disabled = true
+        reportDisabled()
+    }
+
+    /// While stopped for an upgrade, the status says so, whatever a cycle that was already
+    /// running reports when it ends.
+    private mutating func reportDisabled() {
+        guard disabled else { return }
         status.phase = .disabled
         status.reasonCode = "upgrade"
         status.reasonMessage = "stopped for an upgrade"
@@ -120,11 +127,13 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
         dirtyDeadline = nil
         syncRequested = false
         status.phase = .pushing
+        reportDisabled()
     }
 
     /// The cycle moved from pushing to pulling.
     public mutating func pullWillStart() {
         status.phase = .pulling
+        reportDisabled()
     }
 
     /// The cycle was cut short (a signal ended a long-poll, or the manager is stopping):
@@ -132,6 +141,7 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
     public mutating func cycleInterrupted(now: Instant) {
         lastCycleEnd = now
         if status.phase == .pushing || status.phase == .pulling { status.phase = .idle }
+        reportDisabled()
     }
 
     /// Another process holds the lease: try again after a poll interval.
@@ -141,6 +151,7 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
         status.phase = .idle
         status.reasonCode = "lease_held"
         status.reasonMessage = "another process syncs this database"
+        reportDisabled()
     }
 
     /// The cycle succeeded at `now` (wall time `wallMilliseconds`): failures are forgotten.
@@ -155,6 +166,7 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
         status.consecutiveFailures = 0
         status.backoffUntil = nil
         status.lastSyncAt = wallMilliseconds
+        reportDisabled()
     }
 
     /// The cycle failed: back off by the policy, or longer when the server asked for it.
@@ -184,6 +196,7 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
         status.lastError = message
         let (seconds, attoseconds) = delay.components
         status.backoffUntil = wallMilliseconds + seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        reportDisabled()
         return delay
     }
 }
