@@ -69,20 +69,19 @@ struct Serve: AsyncParsableCommand {
         let host = self.host ?? Environment.value("FERRY_HOST") ?? "127.0.0.1"
         let port = try Environment.integer(self.port, "FERRY_PORT", default: 8080)
 
-        let database = try SQLiteDatabase(configuration: try storage.sqliteConfiguration())
         let metrics = ServerMetrics()
         let watcher = CommitWatcher(onWaitersChanged: metrics.waitersChanged(by:))
-        let eventLog = SQLiteEventLog(database: database, watcher: watcher)
-        let tokens = SQLiteTokenStore(database: database)
-
-        // A first start: no grant was ever issued (a start that died before issuing one
-        // counts as not having happened).
-        if try await tokens.grants().isEmpty {
-            _ = try await eventLog.read(space: "default", since: 0, limit: 1, excludingDevice: nil)
-            let issued = try await tokens.issue(spaces: ["default"], accessTTL: Token.Create.defaultTTL)
+        let storage = try storage.open(watcher: watcher, logger: logger)
+        // With PostgreSQL, the database service migrates the schema once it reaches the
+        // database; several servers may share it, so none creates a default token.
+        if storage.postgres == nil, try await storage.tokens.grants().isEmpty {
+            // A first start of a single server: no grant was ever issued (a start that died
+            // before issuing one counts as not having happened).
+            _ = try await storage.eventLog.read(space: "default", since: 0, limit: 1, excludingDevice: nil)
+            let issued = try await storage.tokens.issue(spaces: ["default"], accessTTL: Token.Create.defaultTTL)
             print(
                 """
-                New data folder \(storage.dataFolder): created space 'default' and a token for it.
+                New data folder \(self.storage.dataFolder): created space 'default' and a token for it.
                 This is shown once; keep it.
                   access token:  \(issued.accessToken)
                   refresh token: \(issued.refreshToken)
@@ -90,17 +89,19 @@ struct Serve: AsyncParsableCommand {
                 """
             )
         }
+        let storageDescription = storage.postgres == nil ? "data: \(self.storage.dataFolder)" : "postgres"
 
         let app = FerryApplication.makeApplication(
-            eventLog: eventLog,
-            tokens: tokens,
+            eventLog: storage.eventLog,
+            tokens: storage.tokens,
             metrics: metrics,
             configuration: configuration,
             serverConfiguration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "ferry"),
+            services: storage.services,
             logger: logger
         ) { channel in
             let bound = channel.localAddress?.port ?? port
-            print("Ferry listening on http://\(host):\(bound) (data: \(storage.dataFolder))")
+            print("Ferry listening on http://\(host):\(bound) (\(storageDescription))")
             fflush(nil)  // stdout may be a pipe: flush so that a supervisor sees the line now
         }
         try await app.runService()

@@ -38,10 +38,10 @@ struct Token: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let database = try SQLiteDatabase(configuration: try storage.sqliteConfiguration())
             var seen = Set<String>()
             let spaces = space.filter { seen.insert($0).inserted }
-            let issued = try await SQLiteTokenStore(database: database).issue(spaces: spaces, accessTTL: ttl)
+            let ttl = self.ttl
+            let issued = try await storage.withTokens { try await $0.issue(spaces: spaces, accessTTL: ttl) }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -69,8 +69,7 @@ struct Token: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let database = try SQLiteDatabase(configuration: try storage.sqliteConfiguration())
-            let grants = try await SQLiteTokenStore(database: database).grants()
+            let grants = try await storage.withTokens { try await $0.grants() }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -107,8 +106,8 @@ struct Token: AsyncParsableCommand {
         var grant: String
 
         func run() async throws {
-            let database = try SQLiteDatabase(configuration: try storage.sqliteConfiguration())
-            guard try await SQLiteTokenStore(database: database).revoke(grantID: grant) else {
+            let grant = self.grant
+            guard try await storage.withTokens({ try await $0.revoke(grantID: grant) }) else {
                 throw ValidationError("no grant '\(grant)'")
             }
             print("revoked \(grant)")

@@ -96,7 +96,11 @@ import Testing
             }
         }
     }
+}
 
+/// Timing tests of the transport: `scripts/test` runs them on their own, after the others,
+/// so that parallel load on a small machine does not skew them.
+@Suite struct HTTPTransportLatencyTests {
     @Test func aLongPollWithNothingNewAnswersAnEmptyPageAfterTheWaitEvenBeyondTheRequestTimeout() async throws {
         try await TestServer.with { server in
             let token = try await server.token("notes")

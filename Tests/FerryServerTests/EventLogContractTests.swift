@@ -7,18 +7,32 @@ import Testing
 /// A way to make a fresh, empty store for the contract suite.
 struct EventLogFactory: Sendable, CustomTestStringConvertible {
     var name: String
-    var make: @Sendable () async throws -> (any EventLog, TemporaryFolder?)
+    var with: @Sendable (@Sendable (any EventLog, any TokenStore) async throws -> Void) async throws -> Void
 
     var testDescription: String { name }
 
-    static let sqlite = EventLogFactory(name: "sqlite") {
+    static let sqlite = EventLogFactory(name: "sqlite") { body in
         let folder = try TemporaryFolder()
         let database = try SQLiteDatabase(configuration: SQLiteConfiguration(path: folder.path("log.sqlite")))
-        return (SQLiteEventLog(database: database), folder)
+        try await body(SQLiteEventLog(database: database), SQLiteTokenStore(database: database))
+        _ = folder
     }
 
-    /// Every store the suite runs against.
-    static let all: [EventLogFactory] = [.sqlite]
+    static let postgres = EventLogFactory(name: "postgres") { body in
+        try await PostgresTestServer.withStore { log, tokens, _ in try await body(log, tokens) }
+    }
+
+    /// Every store the suite runs against: PostgreSQL when `scripts/test` started one.
+    static var all: [EventLogFactory] {
+        PostgresTestServer.adminURL == nil ? [.sqlite] : [.sqlite, .postgres]
+    }
+}
+
+/// Under CI the PostgreSQL store is never skipped silently.
+@Test func postgresIsThereUnderCI() {
+    if PostgresTestServer.isCI {
+        #expect(PostgresTestServer.adminURL != nil, "CI=true but FERRY_TEST_POSTGRES_URL is not set: scripts/test must start PostgreSQL")
+    }
 }
 
 private func mutation(_ id: Int64, key: String = "n1", base: Int64? = nil) -> NewMutation {
@@ -50,171 +64,201 @@ private func seqs(_ result: AppendResult) -> [Int64] {
 @Suite struct EventLogContractTests {
     @Test(arguments: EventLogFactory.all)
     func seqsAreDensePerSpaceInRequestOrder(factory: EventLogFactory) async throws {
-        let (log, folder) = try await factory.make()
-        let first = try await log.append(batch("a", [mutation(1), mutation(2), mutation(3)]))
-        let other = try await log.append(batch("b", [mutation(1), mutation(2)]))
-        let second = try await log.append(batch("a", [mutation(4)]))
-        #expect(seqs(first) == [1, 2, 3])
-        #expect(seqs(other) == [1, 2])
-        #expect(seqs(second) == [4])
-        #expect(second.headSeq == 4)
-        #expect(first.logID == second.logID)
-        #expect(first.logID != other.logID)
-        _ = folder
+        try await factory.with { log, _ in
+            let first = try await log.append(batch("a", [mutation(1), mutation(2), mutation(3)]))
+            let other = try await log.append(batch("b", [mutation(1), mutation(2)]))
+            let second = try await log.append(batch("a", [mutation(4)]))
+            #expect(seqs(first) == [1, 2, 3])
+            #expect(seqs(other) == [1, 2])
+            #expect(seqs(second) == [4])
+            #expect(second.headSeq == 4)
+            #expect(first.logID == second.logID)
+            #expect(first.logID != other.logID)
+        }
     }
 
     @Test(arguments: EventLogFactory.all)
     func duplicatesAreFoundAndNotStoredTwice(factory: EventLogFactory) async throws {
-        let (log, folder) = try await factory.make()
-        let first = try await log.append(batch("a", [mutation(1), mutation(2)]))
-        let again = try await log.append(batch("a", [mutation(1), mutation(2), mutation(3)]))
-        #expect(seqs(first) == [1, 2])
-        #expect(again.outcomes == [.duplicate(seq: 1), .duplicate(seq: 2), .stored(seq: 3)])
-        // The same triple twice in one batch: the first is stored, the second is a duplicate.
-        let twice = try await log.append(batch("a", [mutation(9), mutation(9)]))
-        #expect(twice.outcomes == [.stored(seq: 4), .duplicate(seq: 4)])
-        // Another session of the same device is another triple.
-        let otherSession = try await log.append(batch("a", session: "s2", [mutation(1)]))
-        #expect(otherSession.outcomes == [.stored(seq: 5)])
-        let page = try await log.read(space: "a", since: 0, limit: 100, excludingDevice: nil)
-        #expect(page.mutations.map(\.seq) == [1, 2, 3, 4, 5])
-        _ = folder
+        try await factory.with { log, _ in
+            let first = try await log.append(batch("a", [mutation(1), mutation(2)]))
+            let again = try await log.append(batch("a", [mutation(1), mutation(2), mutation(3)]))
+            #expect(seqs(first) == [1, 2])
+            #expect(again.outcomes == [.duplicate(seq: 1), .duplicate(seq: 2), .stored(seq: 3)])
+            // The same triple twice in one batch: the first is stored, the second is a duplicate.
+            let twice = try await log.append(batch("a", [mutation(9), mutation(9)]))
+            #expect(twice.outcomes == [.stored(seq: 4), .duplicate(seq: 4)])
+            // Another session of the same device is another triple.
+            let otherSession = try await log.append(batch("a", session: "s2", [mutation(1)]))
+            #expect(otherSession.outcomes == [.stored(seq: 5)])
+            let page = try await log.read(space: "a", since: 0, limit: 100, excludingDevice: nil)
+            #expect(page.mutations.map(\.seq) == [1, 2, 3, 4, 5])
+        }
     }
 
     @Test(arguments: EventLogFactory.all)
     func conflictsNameOtherDevicesWritesOnly(factory: EventLogFactory) async throws {
-        let (log, folder) = try await factory.make()
-        _ = try await log.append(batch("a", device: "A", [mutation(1, base: 0)]))  // seq 1 by A
-        // A writes again on its own version 0: its own earlier write is no conflict.
-        let own = try await log.append(batch("a", device: "A", [mutation(2, base: 0)]))  // seq 2
-        #expect(own.conflicts.isEmpty)
-        // B writes on version 1 while A's latest is 2: conflict against 2.
-        let stale = try await log.append(batch("a", device: "B", [mutation(1, base: 1)]))  // seq 3
-        #expect(stale.conflicts == [ConflictReport(clientActionID: 1, entity: "note", entityKey: "n1", baseSeq: 1, currentSeq: 2)])
-        // B writes on version 2: up to date with A, and its own seq 3 does not count.
-        let fresh = try await log.append(batch("a", device: "B", [mutation(2, base: 2)]))  // seq 4
-        #expect(fresh.conflicts.isEmpty)
-        // A, still on version 2, writes: B's latest write (4) is newer.
-        let behind = try await log.append(batch("a", device: "A", [mutation(3, base: 2)]))  // seq 5
-        #expect(behind.conflicts.map(\.currentSeq) == [4])
-        // A again on version 2: A is now the latest writer, but B's write 4 is still newer than 2.
-        let stillBehind = try await log.append(batch("a", device: "A", [mutation(4, base: 2)]))
-        #expect(stillBehind.conflicts.map(\.currentSeq) == [4])
-        // No base_seq: no conflict check. Another record: independent.
-        let noBase = try await log.append(batch("a", device: "B", [mutation(3), mutation(4, key: "n2", base: 0)]))
-        #expect(noBase.conflicts.isEmpty)
-        _ = folder
+        try await factory.with { log, _ in
+            _ = try await log.append(batch("a", device: "A", [mutation(1, base: 0)]))  // seq 1 by A
+            // A writes again on its own version 0: its own earlier write is no conflict.
+            let own = try await log.append(batch("a", device: "A", [mutation(2, base: 0)]))  // seq 2
+            #expect(own.conflicts.isEmpty)
+            // B writes on version 1 while A's latest is 2: conflict against 2.
+            let stale = try await log.append(batch("a", device: "B", [mutation(1, base: 1)]))  // seq 3
+            #expect(stale.conflicts == [ConflictReport(clientActionID: 1, entity: "note", entityKey: "n1", baseSeq: 1, currentSeq: 2)])
+            // B writes on version 2: up to date with A, and its own seq 3 does not count.
+            let fresh = try await log.append(batch("a", device: "B", [mutation(2, base: 2)]))  // seq 4
+            #expect(fresh.conflicts.isEmpty)
+            // A, still on version 2, writes: B's latest write (4) is newer.
+            let behind = try await log.append(batch("a", device: "A", [mutation(3, base: 2)]))  // seq 5
+            #expect(behind.conflicts.map(\.currentSeq) == [4])
+            // A again on version 2: A is now the latest writer, but B's write 4 is still newer than 2.
+            let stillBehind = try await log.append(batch("a", device: "A", [mutation(4, base: 2)]))
+            #expect(stillBehind.conflicts.map(\.currentSeq) == [4])
+            // No base_seq: no conflict check. Another record: independent.
+            let noBase = try await log.append(batch("a", device: "B", [mutation(3), mutation(4, key: "n2", base: 0)]))
+            #expect(noBase.conflicts.isEmpty)
+        }
     }
 
     @Test(arguments: EventLogFactory.all)
     func pagesCoverExcludedMutationsAndHasMoreIsExact(factory: EventLogFactory) async throws {
-        let (log, folder) = try await factory.make()
-        _ = try await log.append(batch("a", device: "A", (1...4).map { mutation($0) }))
-        _ = try await log.append(batch("a", device: "B", [mutation(1)]))
+        try await factory.with { log, _ in
+            _ = try await log.append(batch("a", device: "A", (1...4).map { mutation($0) }))
+            _ = try await log.append(batch("a", device: "B", [mutation(1)]))
 
-        // A page of only the device's own mutations still advances the cursor.
-        let own = try await log.read(space: "a", since: 0, limit: 2, excludingDevice: "A")
-        #expect(own.mutations.map(\.seq) == [5])
-        #expect(own.latestSeq == 5)
-        #expect(!own.hasMore)
-        let onlyOwn = try await log.read(space: "a", since: 0, limit: 10, excludingDevice: "B")
-        #expect(onlyOwn.mutations.map(\.seq) == [1, 2, 3, 4])
-        #expect(onlyOwn.latestSeq == 5)
+            // A page of only the device's own mutations still advances the cursor.
+            let own = try await log.read(space: "a", since: 0, limit: 2, excludingDevice: "A")
+            #expect(own.mutations.map(\.seq) == [5])
+            #expect(own.latestSeq == 5)
+            #expect(!own.hasMore)
+            let onlyOwn = try await log.read(space: "a", since: 0, limit: 10, excludingDevice: "B")
+            #expect(onlyOwn.mutations.map(\.seq) == [1, 2, 3, 4])
+            #expect(onlyOwn.latestSeq == 5)
 
-        // Exactly `limit` left: the page is full and has_more is false.
-        let exact = try await log.read(space: "a", since: 0, limit: 5, excludingDevice: nil)
-        #expect(exact.mutations.count == 5)
-        #expect(exact.latestSeq == 5)
-        #expect(!exact.hasMore)
-        let short = try await log.read(space: "a", since: 0, limit: 4, excludingDevice: nil)
-        #expect(short.latestSeq == 4)
-        #expect(short.hasMore)
+            // Exactly `limit` left: the page is full and has_more is false.
+            let exact = try await log.read(space: "a", since: 0, limit: 5, excludingDevice: nil)
+            #expect(exact.mutations.count == 5)
+            #expect(exact.latestSeq == 5)
+            #expect(!exact.hasMore)
+            let short = try await log.read(space: "a", since: 0, limit: 4, excludingDevice: nil)
+            #expect(short.latestSeq == 4)
+            #expect(short.hasMore)
 
-        // Nothing new: latest equals since.
-        let empty = try await log.read(space: "a", since: 5, limit: 10, excludingDevice: nil)
-        #expect(empty.mutations.isEmpty)
-        #expect(empty.latestSeq == 5)
-        _ = folder
+            // Nothing new: latest equals since.
+            let empty = try await log.read(space: "a", since: 5, limit: 10, excludingDevice: nil)
+            #expect(empty.mutations.isEmpty)
+            #expect(empty.latestSeq == 5)
+        }
     }
 
     @Test(arguments: EventLogFactory.all)
     func readsKeepWhatWasPushed(factory: EventLogFactory) async throws {
-        let (log, folder) = try await factory.make()
-        let payload = JSONValue.object([
-            "title": .string("Grocer\"ies\n"), "n": .int(-3), "x": .double(1.5), "ok": .bool(true), "none": .null,
-            "list": .array([.int(1), .string("é")]),
-        ])
-        _ = try await log.append(
-            batch(
-                "a",
-                [
-                    NewMutation(
-                        clientActionID: 7,
-                        entity: "note",
-                        entityKey: "k",
-                        op: .patch,
-                        payload: payload.serialized(),
-                        baseSeq: 0,
-                        clientTimestamp: "2026-11-22T10:00:00Z"
-                    ),
-                    NewMutation(
-                        clientActionID: 8,
-                        entity: "note",
-                        entityKey: "k",
-                        op: .delete,
-                        payload: nil,
-                        baseSeq: nil,
-                        clientTimestamp: nil
-                    ),
-                ]
+        try await factory.with { log, _ in
+            let payload = JSONValue.object([
+                "title": .string("Grocer\"ies\n"), "n": .int(-3), "x": .double(1.5), "ok": .bool(true), "none": .null,
+                "list": .array([.int(1), .string("é")]),
+            ])
+            _ = try await log.append(
+                batch(
+                    "a",
+                    [
+                        NewMutation(
+                            clientActionID: 7,
+                            entity: "note",
+                            entityKey: "k",
+                            op: .patch,
+                            payload: payload.serialized(),
+                            baseSeq: 0,
+                            clientTimestamp: "2026-11-22T10:00:00Z"
+                        ),
+                        NewMutation(
+                            clientActionID: 8,
+                            entity: "note",
+                            entityKey: "k",
+                            op: .delete,
+                            payload: nil,
+                            baseSeq: nil,
+                            clientTimestamp: nil
+                        ),
+                    ]
+                )
             )
-        )
-        let page = try await log.read(space: "a", since: 0, limit: 10, excludingDevice: nil)
-        #expect(page.mutations.count == 2)
-        let first = try #require(page.mutations.first)
-        #expect(first.payload == payload)
-        #expect(first.op == .patch)
-        #expect(first.deviceID == "dev-a")
-        #expect(first.sessionID == "s1")
-        #expect(first.baseSeq == 0)
-        #expect(first.clientTimestamp == "2026-11-22T10:00:00Z")
-        #expect(RFC3339.isValid(first.occurredAt))
-        #expect(page.mutations[1].payload == nil)
-        #expect(page.mutations[1].baseSeq == nil)
-        _ = folder
+            let page = try await log.read(space: "a", since: 0, limit: 10, excludingDevice: nil)
+            #expect(page.mutations.count == 2)
+            let first = try #require(page.mutations.first)
+            #expect(first.payload == payload)
+            #expect(first.op == .patch)
+            #expect(first.deviceID == "dev-a")
+            #expect(first.sessionID == "s1")
+            #expect(first.baseSeq == 0)
+            #expect(first.clientTimestamp == "2026-11-22T10:00:00Z")
+            #expect(RFC3339.isValid(first.occurredAt))
+            #expect(page.mutations[1].payload == nil)
+            #expect(page.mutations[1].baseSeq == nil)
+        }
     }
 
     @Test(arguments: EventLogFactory.all)
     func cursorAheadAndLogCreatedOnFirstRead(factory: EventLogFactory) async throws {
-        let (log, folder) = try await factory.make()
-        let fresh = try await log.read(space: "new", since: 0, limit: 10, excludingDevice: nil)
-        #expect(fresh.headSeq == 0)
-        let again = try await log.read(space: "new", since: 0, limit: 10, excludingDevice: nil)
-        #expect(fresh.logID == again.logID)
-        let pushed = try await log.append(batch("new", [mutation(1)]))
-        #expect(pushed.logID == fresh.logID)
-        await #expect(throws: FerryError.self) {
-            _ = try await log.read(space: "new", since: 2, limit: 10, excludingDevice: nil)
+        try await factory.with { log, _ in
+            let fresh = try await log.read(space: "new", since: 0, limit: 10, excludingDevice: nil)
+            #expect(fresh.headSeq == 0)
+            let again = try await log.read(space: "new", since: 0, limit: 10, excludingDevice: nil)
+            #expect(fresh.logID == again.logID)
+            let pushed = try await log.append(batch("new", [mutation(1)]))
+            #expect(pushed.logID == fresh.logID)
+            await #expect(throws: FerryError.self) {
+                _ = try await log.read(space: "new", since: 2, limit: 10, excludingDevice: nil)
+            }
+            do {
+                _ = try await log.read(space: "never", since: 1, limit: 10, excludingDevice: nil)
+                Issue.record("a cursor above the head must throw")
+            } catch let error as FerryError {
+                #expect(error.code == .cursorAhead)
+            }
         }
-        do {
-            _ = try await log.read(space: "never", since: 1, limit: 10, excludingDevice: nil)
-            Issue.record("a cursor above the head must throw")
-        } catch let error as FerryError {
-            #expect(error.code == .cursorAhead)
-        }
-        _ = folder
     }
 
     @Test(arguments: EventLogFactory.all)
     func waitersWakeOnAppend(factory: EventLogFactory) async throws {
-        let (log, folder) = try await factory.make()
-        _ = try await log.append(batch("a", [mutation(1)]))
-        // Already above: answers at once.
-        #expect(await log.waitForAppend(space: "a", above: 0, timeout: .seconds(30)))
-        async let woke = log.waitForAppend(space: "a", above: 1, timeout: .seconds(30))
-        // Whether the waiter registers before or after this commit, the commit wakes it.
-        _ = try await log.append(batch("a", [mutation(2)]))
-        #expect(await woke)
-        _ = folder
+        try await factory.with { log, _ in
+            _ = try await log.append(batch("a", [mutation(1)]))
+            // Already above: answers at once.
+            #expect(await log.waitForAppend(space: "a", above: 0, timeout: .seconds(30)))
+            async let woke = log.waitForAppend(space: "a", above: 1, timeout: .seconds(30))
+            // Whether the waiter registers before or after this commit, the commit wakes it.
+            _ = try await log.append(batch("a", [mutation(2)]))
+            #expect(await woke)
+        }
+    }
+}
+
+/// The promises of ``TokenStore``, against every store.
+@Suite struct TokenStoreContractTests {
+    @Test(arguments: EventLogFactory.all)
+    func tokensAuthenticateRotateAndRevoke(factory: EventLogFactory) async throws {
+        try await factory.with { _, tokens in
+            let issued = try await tokens.issue(spaces: ["a", "b"], accessTTL: 60)
+            let scope = try #require(try await tokens.authenticate(accessToken: issued.accessToken))
+            #expect(scope.spaces == ["a", "b"])
+            #expect(try await tokens.authenticate(accessToken: "fat_nope") == nil)
+            #expect(try await tokens.authenticate(accessToken: issued.refreshToken) == nil)
+
+            let next = try #require(try await tokens.refresh(refreshToken: issued.refreshToken))
+            #expect(next.spaces == ["a", "b"])
+            #expect(try await tokens.authenticate(accessToken: next.accessToken) != nil)
+            // A spent refresh token fails and revokes the grant.
+            #expect(try await tokens.refresh(refreshToken: issued.refreshToken) == nil)
+            #expect(try await tokens.authenticate(accessToken: next.accessToken) == nil)
+            #expect(try await tokens.refresh(refreshToken: next.refreshToken) == nil)
+
+            let other = try await tokens.issue(spaces: ["c"], accessTTL: 60)
+            #expect(try await tokens.revoke(grantID: other.grantID))
+            #expect(try await tokens.authenticate(accessToken: other.accessToken) == nil)
+            #expect(try await tokens.revoke(grantID: "g_missing") == false)
+            let grants = try await tokens.grants()
+            #expect(Set(grants.map(\.id)) == [issued.grantID, other.grantID])
+            #expect(grants.allSatisfy { $0.revokedAt != nil })
+        }
     }
 }

@@ -82,10 +82,13 @@ public final class ServerProcess: Sendable {
     /// Sends `signal` and waits for the process to end; answers its exit status.
     @discardableResult
     public func stop(signal: Int32) async throws -> Int32 {
+        let start = ContinuousClock.now
         kill(process.processIdentifier, signal)
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = start + .seconds(60)
         while process.isRunning {
-            guard ContinuousClock.now < deadline else { throw ProcessError(message: "ferry serve did not stop") }
+            guard ContinuousClock.now < deadline else {
+                throw ProcessError(message: "ferry serve did not stop within \(ContinuousClock.now - start) of signal \(signal)")
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         return process.terminationStatus

@@ -92,8 +92,8 @@ public struct FerryTestClient: Sendable {
         return HTTPAnswer(status: Int(response.status.code), headers: response.headers, body: Data(buffer: bytes))
     }
 
-    public func push(_ push: PushRequest, token: String) async throws -> HTTPAnswer {
-        try await request(.POST, "/sync/mutations/push", token: token, body: try JSONEncoder().encode(push))
+    public func push(_ push: PushRequest, token: String, timeout: TimeAmount = .seconds(30)) async throws -> HTTPAnswer {
+        try await request(.POST, "/sync/mutations/push", token: token, body: try JSONEncoder().encode(push), timeout: timeout)
     }
 
     public func pull(_ query: String, token: String) async throws -> HTTPAnswer {

@@ -2,6 +2,7 @@ import FerryCore
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// Builds the Ferry HTTP application from its parts.
 ///
@@ -57,13 +58,15 @@ public enum FerryApplication {
     /// ``makeRouter(eventLog:tokens:metrics:configuration:logger:)``.
     ///
     /// Run it with `runService()` (which shuts down gracefully on SIGINT and SIGTERM: requests
-    /// in flight finish, long-polls answer at once) or in a `ServiceGroup`.
+    /// in flight finish, long-polls answer at once) or in a `ServiceGroup`. `services` run
+    /// beside the server and stop after it (a ``PostgresBackend``, for one).
     public static func makeApplication(
         eventLog: any EventLog,
         tokens: any TokenStore,
         metrics: ServerMetrics,
         configuration: ServerConfiguration,
         serverConfiguration: ApplicationConfiguration,
+        services: [any Service] = [],
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -77,6 +80,7 @@ public enum FerryApplication {
         return Application(
             router: router,
             configuration: serverConfiguration,
+            services: services,
             onServerRunning: onServerRunning,
             logger: logger
         )

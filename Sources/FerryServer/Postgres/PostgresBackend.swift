@@ -1,0 +1,311 @@
+import FerryCore
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// The PostgreSQL database several Ferry servers share: a connection pool, the schema
+/// migrations, and the listener that hears other servers' commits.
+///
+/// It is a `Service`: ``run()`` runs the pool and the listener until the service group
+/// shuts down. Run it before serving requests (put it in the same `ServiceGroup` as the
+/// HTTP server).
+public final class PostgresBackend: Service, Sendable {
+    /// The pool of connections.
+    public let client: PostgresClient
+    /// How long one storage operation may take before the request answers `503`.
+    public let operationTimeout: Duration
+    let logger: Logger
+    /// Receives every commit announced on the `ferry_commits` channel, by any server.
+    let onCommit: @Sendable (String, Int64) -> Void
+    private let isReady = Atomic(false)
+
+    /// The channel on which a push's transaction announces the new head, as `"<head> <space>"`.
+    static let commitChannel = "ferry_commits"
+
+    /// Creates the pool for `url` (`postgresql://user[:password]@host[:port]/database`).
+    /// - Parameters:
+    ///   - maximumConnections: The most connections this server opens. Default 20.
+    ///   - operationTimeout: How long a storage operation may take. Default 5 seconds.
+    public init(
+        url: String,
+        maximumConnections: Int = 20,
+        operationTimeout: Duration = .seconds(5),
+        logger: Logger = Logger(label: "ferry.postgres"),
+        onCommit: @escaping @Sendable (String, Int64) -> Void = { _, _ in }
+    ) throws {
+        var configuration = try Self.configuration(from: url)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(3)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.operationTimeout = operationTimeout
+        self.logger = logger
+        self.onCommit = onCommit
+    }
+
+    /// Parses a `postgresql://` or `postgres://` URL; TLS is not used (the servers share a
+    /// private network with the database).
+    static func configuration(from url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+            let host = components.host, !host.isEmpty
+        else {
+            throw FerryError(.badRequest, "'\(url)' is not a postgresql://user@host:port/database URL")
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        return PostgresClient.Configuration(
+            host: host,
+            port: components.port ?? 5432,
+            username: components.user ?? "postgres",
+            password: components.password,
+            database: database.isEmpty ? nil : database,
+            tls: .disable
+        )
+    }
+
+    /// Runs the pool, migrates the schema (retrying while the database cannot be reached),
+    /// then listens for commits, until cancelled or shut down gracefully. Until the schema
+    /// is migrated, storage operations answer `503`.
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.client.run() }
+            group.addTask {
+                await cancelWhenGracefulShutdown {
+                    await self.migrateUntilDone()
+                    await self.listenForCommits()
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Runs only the connection pool, for a short task that migrates with ``migrate()`` itself.
+    public func runPool() async {
+        await client.run()
+    }
+
+    private func migrateUntilDone() async {
+        var pause = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                try await migrate()
+                return
+            } catch {
+                logger.warning("migrating the schema failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(5))
+        }
+    }
+
+    /// Listens on a connection of its own; when the connection dies, listens again after a
+    /// short pause, until cancelled.
+    private func listenForCommits() async {
+        var pause = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.commitChannel) { notifications in
+                        pause = .milliseconds(100)
+                        for try await notification in notifications {
+                            let parts = notification.payload.split(separator: " ", maxSplits: 1)
+                            if parts.count == 2, let head = Int64(parts[0]) { self.onCommit(String(parts[1]), head) }
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("listening for commits failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(2))
+        }
+    }
+
+    /// Applies the schema migrations this version knows, once, even when several servers
+    /// start at the same time (they queue on an advisory lock).
+    public func migrate() async throws {
+        try await perform(beforeReady: true) { connection in
+            try await connection.query("SELECT pg_advisory_lock(72707370)", logger: self.logger)
+            do {
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS ferry_schema (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                    logger: self.logger
+                )
+                var applied = Set<Int>()
+                for try await version in try await connection.query("SELECT version FROM ferry_schema", logger: self.logger)
+                    .decode(Int.self)
+                {
+                    applied.insert(version)
+                }
+                for (version, statements) in Self.migrations where !applied.contains(version) {
+                    try await connection.withTransaction(logger: self.logger) { connection in
+                        for statement in statements {
+                            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                        }
+                        try await connection.query("INSERT INTO ferry_schema (version) VALUES (\(version))", logger: self.logger)
+                    }
+                    self.logger.info("migrated the schema", metadata: ["version": "\(version)"])
+                }
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(72707370)", logger: self.logger)
+                throw error
+            }
+            try await connection.query("SELECT pg_advisory_unlock(72707370)", logger: self.logger)
+        }
+        isReady.store(true, ordering: .releasing)
+    }
+
+    /// The schema's history, by version; a later version adds entries, never edits these.
+    static let migrations: [(Int, [String])] = [
+        (
+            1,
+            [
+                """
+                CREATE TABLE space (
+                    id BIGSERIAL PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    log_id TEXT NOT NULL,
+                    head_seq BIGINT NOT NULL DEFAULT 0,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE mutation (
+                    space_id BIGINT NOT NULL REFERENCES space(id),
+                    seq BIGINT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    session_id TEXT NOT NULL,
+                    client_action_id BIGINT NOT NULL,
+                    entity TEXT NOT NULL,
+                    entity_key TEXT NOT NULL,
+                    op TEXT NOT NULL,
+                    payload TEXT,
+                    base_seq BIGINT,
+                    client_timestamp TEXT,
+                    occurred_at BIGINT NOT NULL,
+                    PRIMARY KEY (space_id, seq)
+                )
+                """,
+                "CREATE UNIQUE INDEX mutation_triple ON mutation (space_id, device_id, session_id, client_action_id)",
+                """
+                CREATE TABLE record_head (
+                    space_id BIGINT NOT NULL,
+                    entity TEXT NOT NULL,
+                    entity_key TEXT NOT NULL,
+                    seq BIGINT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    other_seq BIGINT NOT NULL,
+                    PRIMARY KEY (space_id, entity, entity_key)
+                )
+                """,
+                """
+                CREATE TABLE token_grant (
+                    id TEXT PRIMARY KEY,
+                    spaces TEXT NOT NULL,
+                    access_ttl BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    revoked_at BIGINT
+                )
+                """,
+                """
+                CREATE TABLE token (
+                    hash TEXT PRIMARY KEY,
+                    grant_id TEXT NOT NULL REFERENCES token_grant(id),
+                    kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+                    expires_at BIGINT,
+                    used_at BIGINT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX token_by_grant ON token (grant_id)",
+            ]
+        )
+    ]
+
+    /// Runs `body` on a pooled connection within ``operationTimeout``; a database that cannot
+    /// be reached or is restarting becomes `FerryError(.unavailable)` (`503`).
+    func perform<T: Sendable>(
+        beforeReady: Bool = false,
+        timeout: Duration? = nil,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let timeout = timeout ?? operationTimeout
+        guard beforeReady || isReady.load(ordering: .acquiring) else {
+            throw FerryError(.unavailable, "the database schema is not migrated yet")
+        }
+        do {
+            return try await Self.withDeadline(timeout) { try await self.client.withConnection(body) }
+        } catch let error as FerryError {
+            throw error
+        } catch let error as PSQLError where !Self.isOutage(error) {
+            // The database answered: a fault of the query, not an outage.
+            throw error
+        } catch {
+            // Connection errors, the pool's circuit breaker, cancellation: the database cannot
+            // be reached now.
+            throw FerryError(.unavailable, "the database is unavailable, retry later", underlying: error)
+        }
+    }
+
+    /// Answers `operation`'s result, or throws `unavailable` once `timeout` has passed. On a
+    /// timeout the operation is cancelled but not waited for: a connection request or query
+    /// stuck on a dead database must not hold the HTTP request (or a graceful shutdown) with it.
+    private static func withDeadline<T: Sendable>(
+        _ timeout: Duration,
+        _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let outcome = Mutex<CheckedContinuation<T, any Error>?>(nil)
+        let finish: @Sendable (Result<T, any Error>) -> Bool = { result in
+            guard
+                let continuation = outcome.withLock({ value -> CheckedContinuation<T, any Error>? in
+                    defer { value = nil }
+                    return value
+                })
+            else { return false }
+            continuation.resume(with: result)
+            return true
+        }
+        let work = Task { try await operation() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                outcome.withLock { $0 = continuation }
+                let timer = Task {
+                    try await Task.sleep(for: timeout)
+                    if finish(.failure(FerryError(.unavailable, "the database did not answer within \(timeout)"))) {
+                        work.cancel()
+                    }
+                }
+                Task {
+                    let result = await work.result
+                    if finish(result) { timer.cancel() }
+                }
+            }
+        } onCancel: {
+            work.cancel()
+        }
+    }
+
+    /// Runs `body` in a transaction on a pooled connection, as ``perform(_:)`` does.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await perform { connection in
+            try await connection.withTransaction(logger: self.logger) { connection in try await body(connection) }
+        }
+    }
+
+    /// Whether `error` means the database cannot be reached now, rather than a fault of the query.
+    static func isOutage(_ error: PSQLError) -> Bool {
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed,
+            .queryCancelled:
+            return true
+        case .server:
+            // Class 08: connection exception; 57: operator intervention (shutdown); 53: insufficient resources.
+            let state = error.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("08") || state.hasPrefix("57") || state.hasPrefix("53")
+        default:
+            return false
+        }
+    }
+}

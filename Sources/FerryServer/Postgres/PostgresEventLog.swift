@@ -1,0 +1,310 @@
+import FerryCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The ``EventLog`` shared by several servers, in PostgreSQL.
+///
+/// **Dense, commit-ordered seqs across servers.** A push's transaction first locks its
+/// space's row (`SELECT … FOR UPDATE`), reads the head, stores its mutations under the next
+/// seqs, moves the head and commits. Pushes to one space therefore commit one after the
+/// other in seq order, whichever server runs them: a transaction holding seqs 11–20 cannot
+/// commit before the one holding 1–10 has, because it could not read the head until then.
+/// Readers read the head and then only seqs at or below it, so once seq N is visible every
+/// seq below it is. (A `BIGSERIAL` would hand out numbers at insert time, and a later number
+/// could commit first: a reader would advance past the gap and miss the earlier one for good.)
+/// Pushes to different spaces do not wait for each other.
+///
+/// **Batches.** Each push is a handful of statements whatever its size: one query finds
+/// stored duplicates, one reads the record heads for conflict reports, one inserts every
+/// mutation from arrays (`unnest`), one writes the record heads, one moves the head and
+/// announces it with `pg_notify`, which PostgreSQL delivers to every listening server at
+/// commit.
+public final class PostgresEventLog: EventLog {
+    private let database: PostgresBackend
+    private let watcher: CommitWatcher
+    private let clock: WallClock
+
+    /// Creates the log on a database whose schema is migrated.
+    /// - Parameter watcher: The watcher the database's commit listener also publishes to.
+    public init(database: PostgresBackend, watcher: CommitWatcher, clock: WallClock = .system) {
+        self.database = database
+        self.watcher = watcher
+        self.clock = clock
+    }
+
+    private struct SpaceRow: Sendable {
+        var id: Int64
+        var logID: String
+        var head: Int64
+    }
+
+    private static func lockSpace(
+        _ name: String,
+        at now: Int64,
+        _ connection: PostgresConnection,
+        _ logger: Logger
+    ) async throws
+        -> SpaceRow
+    {
+        let logID = UUID().uuidString.lowercased()
+        try await connection.query(
+            "INSERT INTO space (name, log_id, head_seq, created_at) VALUES (\(name), \(logID), 0, \(now)) ON CONFLICT (name) DO NOTHING",
+            logger: logger
+        )
+        for try await (id, log, head) in try await connection.query(
+            "SELECT id, log_id, head_seq FROM space WHERE name = \(name) FOR UPDATE",
+            logger: logger
+        ).decode((Int64, String, Int64).self) {
+            return SpaceRow(id: id, logID: log, head: head)
+        }
+        throw FerryError(.internal, "space '\(name)' vanished")
+    }
+
+    public func append(_ batch: AppendBatch) async throws -> AppendResult {
+        let now = clock.nowMilliseconds()
+        let logger = database.logger
+        let result = try await database.transaction { connection in
+            let space = try await Self.lockSpace(batch.space, at: now, connection, logger)
+            let ids = batch.mutations.map(\.clientActionID)
+
+            // Triples already stored.
+            var stored: [Int64: Int64] = [:]
+            if !ids.isEmpty {
+                for try await (id, seq) in try await connection.query(
+                    """
+                    SELECT client_action_id, seq FROM mutation
+                    WHERE space_id = \(space.id) AND device_id = \(batch.deviceID) AND session_id = \(batch.sessionID)
+                      AND client_action_id = ANY(\(ids))
+                    """,
+                    logger: logger
+                ).decode((Int64, Int64).self) {
+                    stored[id] = seq
+                }
+            }
+
+            // Record heads of the records the batch touches.
+            var heads: [String: (seq: Int64, device: String, other: Int64)] = [:]
+            let entities = batch.mutations.map(\.entity)
+            let keys = batch.mutations.map(\.entityKey)
+            if !entities.isEmpty {
+                for try await (entity, key, seq, device, other) in try await connection.query(
+                    """
+                    SELECT h.entity, h.entity_key, h.seq, h.device_id, h.other_seq FROM record_head h
+                    JOIN unnest(\(entities)::text[], \(keys)::text[]) AS k(entity, entity_key)
+                      ON h.entity = k.entity AND h.entity_key = k.entity_key
+                    WHERE h.space_id = \(space.id)
+                    """,
+                    logger: logger
+                ).decode((String, String, Int64, String, Int64).self) {
+                    heads["\(entity)\u{0}\(key)"] = (seq, device, other)
+                }
+            }
+
+            var head = space.head
+            var outcomes: [AppendOutcome] = []
+            var conflicts: [ConflictReport] = []
+            var rows = MutationColumns()
+            for mutation in batch.mutations {
+                if let seq = stored[mutation.clientActionID] {
+                    outcomes.append(.duplicate(seq: seq))
+                    continue
+                }
+                head += 1
+                stored[mutation.clientActionID] = head
+                outcomes.append(.stored(seq: head))
+                let record = "\(mutation.entity)\u{0}\(mutation.entityKey)"
+                var latestByOther: Int64 = 0
+                if let current = heads[record] {
+                    latestByOther = current.device == batch.deviceID ? current.other : current.seq
+                }
+                if let base = mutation.baseSeq, base < latestByOther {
+                    conflicts.append(
+                        ConflictReport(
+                            clientActionID: mutation.clientActionID,
+                            entity: mutation.entity,
+                            entityKey: mutation.entityKey,
+                            baseSeq: base,
+                            currentSeq: latestByOther
+                        )
+                    )
+                }
+                heads[record] = (head, batch.deviceID, latestByOther)
+                rows.append(mutation, seq: head)
+            }
+
+            if !rows.seqs.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO mutation (space_id, seq, device_id, session_id, client_action_id, entity, entity_key, op,
+                        payload, base_seq, client_timestamp, occurred_at)
+                    SELECT \(space.id), m.seq, \(batch.deviceID), \(batch.sessionID), m.id, m.entity, m.entity_key, m.op,
+                        CASE WHEN m.has_payload THEN m.payload END, NULLIF(m.base_seq, -1), NULLIF(m.ts, ''), \(now)
+                    FROM unnest(\(rows.seqs)::bigint[], \(rows.ids)::bigint[], \(rows.entities)::text[], \(rows.keys)::text[],
+                        \(rows.ops)::text[], \(rows.payloads)::text[], \(rows.hasPayload)::bool[], \(rows.baseSeqs)::bigint[],
+                        \(rows.timestamps)::text[])
+                        AS m(seq, id, entity, entity_key, op, payload, has_payload, base_seq, ts)
+                    """,
+                    logger: logger
+                )
+                // One row per record: the last write of the batch decides its head.
+                var latest: [String: (entity: String, key: String)] = [:]
+                for (entity, key) in zip(rows.entities, rows.keys) { latest["\(entity)\u{0}\(key)"] = (entity, key) }
+                var headEntities: [String] = []
+                var headKeys: [String] = []
+                var headSeqs: [Int64] = []
+                var headDevices: [String] = []
+                var headOthers: [Int64] = []
+                for (record, value) in latest {
+                    guard let current = heads[record] else { continue }
+                    headEntities.append(value.entity)
+                    headKeys.append(value.key)
+                    headSeqs.append(current.seq)
+                    headDevices.append(current.device)
+                    headOthers.append(current.other)
+                }
+                try await connection.query(
+                    """
+                    INSERT INTO record_head (space_id, entity, entity_key, seq, device_id, other_seq)
+                    SELECT \(space.id), h.entity, h.entity_key, h.seq, h.device_id, h.other_seq
+                    FROM unnest(\(headEntities)::text[], \(headKeys)::text[], \(headSeqs)::bigint[], \(headDevices)::text[],
+                        \(headOthers)::bigint[]) AS h(entity, entity_key, seq, device_id, other_seq)
+                    ON CONFLICT (space_id, entity, entity_key) DO UPDATE SET seq = excluded.seq,
+                        device_id = excluded.device_id, other_seq = excluded.other_seq
+                    """,
+                    logger: logger
+                )
+                let notice = "\(head) \(batch.space)"
+                try await connection.query(
+                    "UPDATE space SET head_seq = \(head) WHERE id = \(space.id) RETURNING pg_notify(\(PostgresBackend.commitChannel), \(notice))",
+                    logger: logger
+                )
+            }
+            return AppendResult(outcomes: outcomes, conflicts: conflicts, headSeq: head, logID: space.logID)
+        }
+        watcher.publish(space: batch.space, head: result.headSeq)
+        return result
+    }
+
+    public func read(space name: String, since: Int64, limit: Int, excludingDevice: String?) async throws -> LogPage {
+        let now = clock.nowMilliseconds()
+        let logger = database.logger
+        return try await database.perform { connection in
+            var space: SpaceRow?
+            for try await (id, log, head) in try await connection.query(
+                "SELECT id, log_id, head_seq FROM space WHERE name = \(name)",
+                logger: logger
+            ).decode((Int64, String, Int64).self) {
+                space = SpaceRow(id: id, logID: log, head: head)
+            }
+            if space == nil {
+                // The first request naming the space creates its log, so its log_id is fixed
+                // from the first time a client sees it.
+                let logID = UUID().uuidString.lowercased()
+                try await connection.query(
+                    "INSERT INTO space (name, log_id, head_seq, created_at) VALUES (\(name), \(logID), 0, \(now)) ON CONFLICT (name) DO NOTHING",
+                    logger: logger
+                )
+                for try await (id, log, head) in try await connection.query(
+                    "SELECT id, log_id, head_seq FROM space WHERE name = \(name)",
+                    logger: logger
+                ).decode((Int64, String, Int64).self) {
+                    space = SpaceRow(id: id, logID: log, head: head)
+                }
+            }
+            guard let space else { throw FerryError(.internal, "space '\(name)' could not be created") }
+            guard since <= space.head else {
+                throw FerryError(.cursorAhead, "since_seq \(since) is above the head of space '\(name)' (\(space.head))")
+            }
+            // Only seqs at or below the head read above: every one of them is committed.
+            let rows: PostgresRowSequence
+            if let excludingDevice {
+                rows = try await connection.query(
+                    """
+                    SELECT seq, device_id, session_id, client_action_id, entity, entity_key, op, payload, base_seq,
+                        client_timestamp, occurred_at FROM mutation
+                    WHERE space_id = \(space.id) AND seq > \(since) AND seq <= \(space.head) AND device_id <> \(excludingDevice)
+                    ORDER BY seq LIMIT \(limit)
+                    """,
+                    logger: logger
+                )
+            } else {
+                rows = try await connection.query(
+                    """
+                    SELECT seq, device_id, session_id, client_action_id, entity, entity_key, op, payload, base_seq,
+                        client_timestamp, occurred_at FROM mutation
+                    WHERE space_id = \(space.id) AND seq > \(since) AND seq <= \(space.head)
+                    ORDER BY seq LIMIT \(limit)
+                    """,
+                    logger: logger
+                )
+            }
+            let decoder = JSONDecoder()
+            var mutations: [LoggedMutation] = []
+            for try await row in rows {
+                let (seq, device, session, id, entity, key, op, payload, base, timestamp, occurred) = try row.decode(
+                    (Int64, String, String, Int64, String, String, String, String?, Int64?, String?, Int64).self
+                )
+                mutations.append(
+                    LoggedMutation(
+                        seq: seq,
+                        deviceID: device,
+                        sessionID: session,
+                        clientActionID: id,
+                        entity: entity,
+                        entityKey: key,
+                        op: MutationOp(rawValue: op),
+                        payload: try payload.map { try decoder.decode(JSONValue.self, from: Data($0.utf8)) },
+                        baseSeq: base,
+                        clientTimestamp: timestamp,
+                        occurredAt: RFC3339.format(millisecondsSince1970: occurred)
+                    )
+                )
+            }
+            let latest = mutations.count == limit ? mutations[mutations.count - 1].seq : space.head
+            return LogPage(mutations: mutations, latestSeq: latest, headSeq: space.head, logID: space.logID)
+        }
+    }
+
+    public func waitForAppend(space: String, above seq: Int64, timeout: Duration) async -> Bool {
+        await watcher.wait(space: space, above: seq, timeout: timeout)
+    }
+
+    public func checkHealth() async throws {
+        // A health check answers quickly, also while the database is down.
+        _ = try await database.perform(timeout: min(.seconds(2), database.operationTimeout)) { connection in
+            try await connection.query("SELECT 1", logger: self.database.logger)
+        }
+    }
+
+    public func shutdownWaiters() {
+        watcher.shutdown()
+    }
+}
+
+/// The columns of a batch's new mutations, as arrays for one `unnest` insert. Absent
+/// optional values travel as sentinels (`-1`, `""`, `has_payload = false`) because
+/// PostgreSQL arrays bound from Swift cannot hold NULLs.
+private struct MutationColumns {
+    var seqs: [Int64] = []
+    var ids: [Int64] = []
+    var entities: [String] = []
+    var keys: [String] = []
+    var ops: [String] = []
+    var payloads: [String] = []
+    var hasPayload: [Bool] = []
+    var baseSeqs: [Int64] = []
+    var timestamps: [String] = []
+
+    mutating func append(_ mutation: NewMutation, seq: Int64) {
+        seqs.append(seq)
+        ids.append(mutation.clientActionID)
+        entities.append(mutation.entity)
+        keys.append(mutation.entityKey)
+        ops.append(mutation.op.rawValue)
+        payloads.append(mutation.payload.map { String(decoding: $0, as: UTF8.self) } ?? "")
+        hasPayload.append(mutation.payload != nil)
+        baseSeqs.append(mutation.baseSeq ?? -1)
+        timestamps.append(mutation.clientTimestamp ?? "")
+    }
+}

@@ -1,0 +1,155 @@
+import FerryCore
+import PostgresNIO
+
+/// The ``TokenStore`` shared by several servers, in PostgreSQL: the same grants, hashes and
+/// rotation rules as ``SQLiteTokenStore``. A refresh locks its token's row, so two servers
+/// spending the same refresh token at once issue one new pair, and the second sees it spent.
+public final class PostgresTokenStore: TokenStore {
+    private let database: PostgresBackend
+    private let clock: WallClock
+
+    /// Creates the store on a database whose schema is migrated.
+    public init(database: PostgresBackend, clock: WallClock = .system) {
+        self.database = database
+        self.clock = clock
+    }
+
+    public func issue(spaces: [String], accessTTL: Int64) async throws -> IssuedTokens {
+        let now = clock.nowMilliseconds()
+        let grantID = TokenSecret.grantID()
+        let joined = spaces.joined(separator: ",")
+        let logger = database.logger
+        return try await database.transaction { connection in
+            try await connection.query(
+                "INSERT INTO token_grant (id, spaces, access_ttl, created_at) VALUES (\(grantID), \(joined), \(accessTTL), \(now))",
+                logger: logger
+            )
+            return try await Self.issuePair(grantID: grantID, spaces: spaces, accessTTL: accessTTL, at: now, connection, logger)
+        }
+    }
+
+    public func authenticate(accessToken: String) async throws -> TokenScope? {
+        let hash = TokenSecret.hash(accessToken)
+        let now = clock.nowMilliseconds()
+        let logger = database.logger
+        return try await database.perform { connection in
+            for try await (grantID, spaces) in try await connection.query(
+                """
+                SELECT g.id, g.spaces FROM token t JOIN token_grant g ON g.id = t.grant_id
+                WHERE t.hash = \(hash) AND t.kind = 'access' AND t.expires_at > \(now) AND g.revoked_at IS NULL
+                """,
+                logger: logger
+            ).decode((String, String).self) {
+                return TokenScope(grantID: grantID, spaces: Set(Self.spaces(spaces)))
+            }
+            return nil
+        }
+    }
+
+    public func refresh(refreshToken: String) async throws -> IssuedTokens? {
+        let hash = TokenSecret.hash(refreshToken)
+        let now = clock.nowMilliseconds()
+        let logger = database.logger
+        return try await database.transaction { connection in
+            var found: (grantID: String, spaces: String, ttl: Int64, revokedAt: Int64?, usedAt: Int64?)?
+            for try await row in try await connection.query(
+                """
+                SELECT g.id, g.spaces, g.access_ttl, g.revoked_at, t.used_at
+                FROM token t JOIN token_grant g ON g.id = t.grant_id
+                WHERE t.hash = \(hash) AND t.kind = 'refresh' FOR UPDATE OF t
+                """,
+                logger: logger
+            ).decode((String, String, Int64, Int64?, Int64?).self) {
+                found = row
+            }
+            guard let found, found.revokedAt == nil else { return nil }
+            if found.usedAt != nil {
+                // A spent refresh token presented again: someone holds a copy. Revoke the grant.
+                try await connection.query(
+                    "UPDATE token_grant SET revoked_at = \(now) WHERE id = \(found.grantID)",
+                    logger: logger
+                )
+                return nil
+            }
+            try await connection.query("UPDATE token SET used_at = \(now) WHERE hash = \(hash)", logger: logger)
+            return try await Self.issuePair(
+                grantID: found.grantID,
+                spaces: Self.spaces(found.spaces),
+                accessTTL: found.ttl,
+                at: now,
+                connection,
+                logger
+            )
+        }
+    }
+
+    public func grants() async throws -> [TokenGrant] {
+        let logger = database.logger
+        return try await database.perform { connection in
+            var grants: [TokenGrant] = []
+            for try await (id, spaces, ttl, created, revoked, expires) in try await connection.query(
+                """
+                SELECT g.id, g.spaces, g.access_ttl, g.created_at, g.revoked_at,
+                    (SELECT max(expires_at) FROM token t WHERE t.grant_id = g.id AND t.kind = 'access')
+                FROM token_grant g ORDER BY g.created_at DESC, g.id
+                """,
+                logger: logger
+            ).decode((String, String, Int64, Int64, Int64?, Int64?).self) {
+                grants.append(
+                    TokenGrant(
+                        id: id,
+                        spaces: Self.spaces(spaces),
+                        accessTTL: ttl,
+                        createdAt: created,
+                        accessExpiresAt: expires,
+                        revokedAt: revoked
+                    )
+                )
+            }
+            return grants
+        }
+    }
+
+    public func revoke(grantID: String) async throws -> Bool {
+        let now = clock.nowMilliseconds()
+        let logger = database.logger
+        return try await database.perform { connection in
+            var found = false
+            for try await _ in try await connection.query(
+                "UPDATE token_grant SET revoked_at = coalesce(revoked_at, \(now)) WHERE id = \(grantID) RETURNING id",
+                logger: logger
+            ) {
+                found = true
+            }
+            return found
+        }
+    }
+
+    private static func spaces(_ text: String) -> [String] {
+        text.split(separator: ",").map(String.init)
+    }
+
+    private static func issuePair(
+        grantID: String,
+        spaces: [String],
+        accessTTL: Int64,
+        at now: Int64,
+        _ connection: PostgresConnection,
+        _ logger: Logger
+    ) async throws -> IssuedTokens {
+        let access = TokenSecret.generate(prefix: TokenSecret.accessPrefix)
+        let refresh = TokenSecret.generate(prefix: TokenSecret.refreshPrefix)
+        let accessHash = TokenSecret.hash(access)
+        let refreshHash = TokenSecret.hash(refresh)
+        let expires = now + accessTTL * 1000
+        try await connection.query(
+            """
+            INSERT INTO token (hash, grant_id, kind, expires_at, created_at) VALUES
+                (\(accessHash), \(grantID), 'access', \(expires), \(now)),
+                (\(refreshHash), \(grantID), 'refresh', NULL, \(now))
+            """,
+            logger: logger
+        )
+        return IssuedTokens(grantID: grantID, accessToken: access, refreshToken: refresh, expiresIn: accessTTL, spaces: spaces)
+    }
+}
