@@ -79,15 +79,6 @@ public struct ConflictResolution: RawRepresentable, Hashable, Sendable, Codable,
     public static let reported = ConflictResolution(rawValue: "reported")
 
     public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        self.rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// A recorded conflict.

@@ -49,15 +49,6 @@ public struct FerryError: Error, Sendable, CustomStringConvertible {
         }
 
         public var description: String { rawValue }
-
-        public init(from decoder: any Decoder) throws {
-            self.rawValue = try decoder.singleValueContainer().decode(String.self)
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            try container.encode(rawValue)
-        }
     }
 
     /// What kind of error this is.

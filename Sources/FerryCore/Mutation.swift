@@ -21,15 +21,6 @@ public struct MutationOp: RawRepresentable, Hashable, Sendable, Codable, CustomS
     public var isKnown: Bool { self == .upsert || self == .patch || self == .delete }
 
     public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        self.rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// One local change, as a client sends it in a push.

@@ -59,15 +59,6 @@ public struct RejectionReason: RawRepresentable, Hashable, Sendable, Codable, Cu
     public static let invalid = RejectionReason(rawValue: "invalid")
 
     public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        self.rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// A pushed mutation that was not stored.

@@ -20,15 +20,6 @@ public struct SyncPhase: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let disabled = SyncPhase(rawValue: "disabled")
 
     public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        self.rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// A snapshot of a sync manager's state, for an app's UI or a status command.

@@ -57,135 +57,130 @@ private func pullAll(_ http: FerryTestClient, token: String) async throws -> [In
     }
 }
 
+/// Runs two `ferry serve` processes on a fresh PostgreSQL database, with a token for space
+/// `notes`, once both answer `/healthz`; stops them afterwards.
+private func withCluster(_ body: ([FerryTestClient], String) async throws -> Void) async throws {
+    try await PostgresTestServer.withDatabase { url in
+        let folder = try TemporaryFolder()
+        let one = try await ServerProcess(arguments: ["--postgres", url, "--data", folder.path("unused")])
+        let two = try await ServerProcess(arguments: ["--postgres", url, "--data", folder.path("unused")])
+        let token = try JSONDecoder().decode(
+            TokenPair.self,
+            from: Data(try ferryOutput(["token", "create", "--postgres", url, "--space", "notes", "--json"]).utf8)
+        ).accessToken
+        try await FerryTestClient.withHTTPClient { client in
+            let servers = [one, two].map { FerryTestClient(baseURL: $0.baseURL, client: client) }
+            for server in servers { try await waitForHealth(server, status: 200) }
+            try await body(servers, token)
+        }
+        try await one.stop(signal: SIGTERM)
+        try await two.stop(signal: SIGTERM)
+    }
+}
+
 /// Several `ferry serve` processes on one PostgreSQL behave as one server.
 @Suite(.serialized, .enabled(if: PostgresTestServer.adminURL != nil, "needs the PostgreSQL that scripts/test starts"))
 struct ClusterTests {
     @Test func twoServersKeepOneGaplessLogAndWakeEachOthersLongPolls() async throws {
-        try await PostgresTestServer.withDatabase { url in
-            let folder = try TemporaryFolder()
-            let one = try await ServerProcess(arguments: ["--postgres", url, "--data", folder.path("unused")])
-            let two = try await ServerProcess(arguments: ["--postgres", url, "--data", folder.path("unused")])
-            let token = try JSONDecoder().decode(
-                TokenPair.self,
-                from: Data(try ferryOutput(["token", "create", "--postgres", url, "--space", "notes", "--json"]).utf8)
-            ).accessToken
-            try await FerryTestClient.withHTTPClient { client in
-                let servers = [one, two].map { FerryTestClient(baseURL: $0.baseURL, client: client) }
-                for server in servers { try await waitForHealth(server, status: 200) }
+        try await withCluster { servers, token in
 
-                // 16 pushers spread over both servers, 2 pullers, one on each.
-                let pushers = 16
-                let batches = 8
-                let perBatch = 40
-                let total = pushers * batches * perBatch
-                let seen = try await withThrowingTaskGroup(of: [Int64]?.self) { group in
-                    for pusher in 0..<pushers {
-                        group.addTask {
-                            for batch in 0..<batches {
-                                let mutations = (1...perBatch).map {
-                                    MutationInput.upsert(Int64(batch * perBatch + $0), key: "p\(pusher)-\($0 % 7)", baseSeq: 0)
-                                }
-                                let push = PushRequest.make(space: "notes", device: "dev-\(pusher)", mutations)
-                                let answer = try await servers[(pusher + batch) % 2].push(push, token: token)
-                                #expect(answer.status == 200)
+            // 16 pushers spread over both servers, 2 pullers, one on each.
+            let pushers = 16
+            let batches = 8
+            let perBatch = 40
+            let total = pushers * batches * perBatch
+            let seen = try await withThrowingTaskGroup(of: [Int64]?.self) { group in
+                for pusher in 0..<pushers {
+                    group.addTask {
+                        for batch in 0..<batches {
+                            let mutations = (1...perBatch).map {
+                                MutationInput.upsert(Int64(batch * perBatch + $0), key: "p\(pusher)-\($0 % 7)", baseSeq: 0)
                             }
-                            return nil
+                            let push = PushRequest.make(space: "notes", device: "dev-\(pusher)", mutations)
+                            let answer = try await servers[(pusher + batch) % 2].push(push, token: token)
+                            #expect(answer.status == 200)
                         }
+                        return nil
                     }
-                    for puller in 0..<2 {
-                        group.addTask {
-                            var cursor: Int64 = 0
-                            var seqs: [Int64] = []
-                            while cursor < Int64(total) {
-                                let page = try await servers[puller].pull("space=notes&since_seq=\(cursor)&limit=113", token: token)
-                                    .decode(PullResponse.self)
-                                seqs += page.mutations.map(\.seq)
-                                cursor = page.latestSeq
-                            }
-                            return seqs
-                        }
-                    }
-                    var seen: [[Int64]] = []
-                    for try await result in group { if let result { seen.append(result) } }
-                    return seen
                 }
-                #expect(seen.count == 2)
-                for seqs in seen { #expect(seqs == Array(1...Int64(total))) }
-                for server in servers { #expect(try await pullAll(server, token: token) == Array(1...Int64(total))) }
-
-                // A long-poll on one server wakes for a push on the other.
-                let head = Int64(total)
-                async let held = servers[0].pull("space=notes&since_seq=\(head)&wait=20", token: token)
-                try await Task.sleep(for: .milliseconds(500))
-                let pushedAt = ContinuousClock.now
-                _ = try await servers[1].push(.make(space: "notes", device: "late", [.upsert(1, key: "late")]), token: token)
-                let page = try await held.decode(PullResponse.self)
-                let elapsed = ContinuousClock.now - pushedAt
-                #expect(page.mutations.map(\.seq) == [head + 1])
-                #expect(elapsed < .milliseconds(100), "answered \(elapsed) after the push on the other server")
+                for puller in 0..<2 {
+                    group.addTask {
+                        var cursor: Int64 = 0
+                        var seqs: [Int64] = []
+                        while cursor < Int64(total) {
+                            let page = try await servers[puller].pull("space=notes&since_seq=\(cursor)&limit=113", token: token)
+                                .decode(PullResponse.self)
+                            seqs += page.mutations.map(\.seq)
+                            cursor = page.latestSeq
+                        }
+                        return seqs
+                    }
+                }
+                var seen: [[Int64]] = []
+                for try await result in group { if let result { seen.append(result) } }
+                return seen
             }
-            try await one.stop(signal: SIGTERM)
-            try await two.stop(signal: SIGTERM)
+            #expect(seen.count == 2)
+            for seqs in seen { #expect(seqs == Array(1...Int64(total))) }
+            for server in servers { #expect(try await pullAll(server, token: token) == Array(1...Int64(total))) }
+
+            // A long-poll on one server wakes for a push on the other.
+            let head = Int64(total)
+            async let held = servers[0].pull("space=notes&since_seq=\(head)&wait=20", token: token)
+            try await Task.sleep(for: .milliseconds(500))
+            let pushedAt = ContinuousClock.now
+            _ = try await servers[1].push(.make(space: "notes", device: "late", [.upsert(1, key: "late")]), token: token)
+            let page = try await held.decode(PullResponse.self)
+            let elapsed = ContinuousClock.now - pushedAt
+            #expect(page.mutations.map(\.seq) == [head + 1])
+            #expect(elapsed < .milliseconds(100), "answered \(elapsed) after the push on the other server")
         }
     }
 
     @Test func theDatabaseStoppingUnderLoadLosesNothingAndTheServersRecover() async throws {
-        try await PostgresTestServer.withDatabase { url in
-            let folder = try TemporaryFolder()
-            let one = try await ServerProcess(arguments: ["--postgres", url, "--data", folder.path("unused")])
-            let two = try await ServerProcess(arguments: ["--postgres", url, "--data", folder.path("unused")])
-            let token = try JSONDecoder().decode(
-                TokenPair.self,
-                from: Data(try ferryOutput(["token", "create", "--postgres", url, "--space", "notes", "--json"]).utf8)
-            ).accessToken
-            try await FerryTestClient.withHTTPClient { client in
-                let servers = [one, two].map { FerryTestClient(baseURL: $0.baseURL, client: client) }
-                for server in servers { try await waitForHealth(server, status: 200) }
-                let pushers = 6
-                let batches = 30
-                let perBatch = 20
-                let acked = try await withThrowingTaskGroup(of: [Int64].self) { group in
-                    for pusher in 0..<pushers {
-                        group.addTask {
-                            var seqs: [Int64] = []
-                            for batch in 0..<batches {
-                                let mutations = (1...perBatch).map {
-                                    MutationInput.upsert(Int64(batch * perBatch + $0), key: "k\(pusher)-\($0)")
-                                }
-                                let push = PushRequest.make(space: "notes", device: "dev-\(pusher)", mutations)
-                                seqs += try await pushUntilAccepted(servers[(pusher + batch) % 2], push, token: token)
-                                try await Task.sleep(for: .milliseconds(20))
-                            }
-                            return seqs
-                        }
-                    }
+        try await withCluster { servers, token in
+            let pushers = 6
+            let batches = 30
+            let perBatch = 20
+            let acked = try await withThrowingTaskGroup(of: [Int64].self) { group in
+                for pusher in 0..<pushers {
                     group.addTask {
-                        // Stop the database for a few seconds while the pushers run.
-                        try await Task.sleep(for: .milliseconds(600))
-                        try await PostgresTestServer.control(["-m", "fast", "stop"])
-                        do {
-                            for server in servers { try await waitForHealth(server, status: 503, within: .seconds(20)) }
-                            try await Task.sleep(for: .seconds(3))
-                        } catch {
-                            try? await PostgresTestServer.control(["start"])
-                            throw error
+                        var seqs: [Int64] = []
+                        for batch in 0..<batches {
+                            let mutations = (1...perBatch).map {
+                                MutationInput.upsert(Int64(batch * perBatch + $0), key: "k\(pusher)-\($0)")
+                            }
+                            let push = PushRequest.make(space: "notes", device: "dev-\(pusher)", mutations)
+                            seqs += try await pushUntilAccepted(servers[(pusher + batch) % 2], push, token: token)
+                            try await Task.sleep(for: .milliseconds(20))
                         }
-                        try await PostgresTestServer.control(["start"])
-                        return []
+                        return seqs
                     }
-                    var all: [Int64] = []
-                    for try await seqs in group { all += seqs }
-                    return all
                 }
-                for server in servers { try await waitForHealth(server, status: 200, within: .seconds(30)) }
-                let total = pushers * batches * perBatch
-                // Every accepted mutation is in the log once, and the log is dense.
-                #expect(acked.count == total)
-                #expect(Set(acked).count == total)
-                for server in servers { #expect(try await pullAll(server, token: token) == Array(1...Int64(total))) }
+                group.addTask {
+                    // Stop the database for a few seconds while the pushers run.
+                    try await Task.sleep(for: .milliseconds(600))
+                    try await PostgresTestServer.control(["-m", "fast", "stop"])
+                    do {
+                        for server in servers { try await waitForHealth(server, status: 503, within: .seconds(20)) }
+                        try await Task.sleep(for: .seconds(3))
+                    } catch {
+                        try? await PostgresTestServer.control(["start"])
+                        throw error
+                    }
+                    try await PostgresTestServer.control(["start"])
+                    return []
+                }
+                var all: [Int64] = []
+                for try await seqs in group { all += seqs }
+                return all
             }
-            try await one.stop(signal: SIGTERM)
-            try await two.stop(signal: SIGTERM)
+            for server in servers { try await waitForHealth(server, status: 200, within: .seconds(30)) }
+            let total = pushers * batches * perBatch
+            // Every accepted mutation is in the log once, and the log is dense.
+            #expect(acked.count == total)
+            #expect(Set(acked).count == total)
+            for server in servers { #expect(try await pullAll(server, token: token) == Array(1...Int64(total))) }
         }
     }
 }
