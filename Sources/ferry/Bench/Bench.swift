@@ -23,14 +23,17 @@ struct Bench: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON object per line (results, then ceilings) instead of the table.")
     var json = false
 
-    @Option(name: .long, help: "Mutations of push and pull, records of sync (default 200000; --quick 10000).")
+    @Option(name: .long, help: "Mutations of push and pull, records of sync (default 200000; --quick 5000).")
     var n: Int?
 
-    @Option(name: .long, help: "Mutations of the backlog (default 1000000; --quick 50000).")
+    @Option(name: .long, help: "Mutations of the backlog (default 1000000; --quick 20000).")
     var backlog: Int?
 
-    @Option(name: .long, help: "Rounds of each workload and ceiling (default 3; --quick 1).")
+    @Option(name: .long, help: "Rounds of each workload and ceiling but the backlog (default 3; --quick 1).")
     var rounds: Int?
+
+    @Option(name: .long, help: "Rounds of the backlog and its ceiling (default 1: a round takes minutes).")
+    var backlogRounds: Int?
 
     @Option(name: .long, help: "Writes of the latency workload (default 1000; --quick 200).")
     var latencyWrites: Int?
@@ -61,7 +64,10 @@ struct Bench: AsyncParsableCommand {
 
     func validate() throws {
         if postgres != nil { throw BenchStore.postgresUnavailable }
-        for (name, value) in [("--n", n), ("--backlog", backlog), ("--rounds", rounds), ("--latency-writes", latencyWrites)] {
+        for (name, value) in [
+            ("--n", n), ("--backlog", backlog), ("--rounds", rounds), ("--backlog-rounds", backlogRounds),
+            ("--latency-writes", latencyWrites),
+        ] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         if server != nil && (token ?? Environment.value("FERRY_BENCH_TOKEN")) == nil {
@@ -82,9 +88,10 @@ struct Bench: AsyncParsableCommand {
         }
         let plan = BenchPlan(
             workloads: workload.isEmpty ? BenchWorkload.allCases : workload,
-            count: n ?? (quick ? 10_000 : 200_000),
-            backlog: backlog ?? (quick ? 50_000 : 1_000_000),
+            count: n ?? (quick ? 5_000 : 200_000),
+            backlog: backlog ?? (quick ? 20_000 : 1_000_000),
             rounds: rounds ?? (quick ? 1 : 3),
+            backlogRounds: backlogRounds ?? 1,
             latencyWrites: latencyWrites ?? (quick ? 200 : 1000),
             ferry: ferry ?? Self.currentExecutable()
         )
@@ -108,7 +115,7 @@ struct Bench: AsyncParsableCommand {
         } else {
             let header = """
                 ferry bench: store \(runner.storeName), durability \(durability), N \(BenchTable.grouped(plan.count)), \
-                backlog \(BenchTable.grouped(plan.backlog)), rounds \(plan.rounds), \
+                backlog \(BenchTable.grouped(plan.backlog)), rounds \(plan.rounds) (backlog \(plan.backlogRounds)), \
                 \(ProcessInfo.processInfo.activeProcessorCount) cores, \(String(format: "%.0f", elapsed)) s
                 """
             print(BenchTable.render(results: runner.results, ceilings: runner.ceilings, header: header))

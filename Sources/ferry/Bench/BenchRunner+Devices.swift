@@ -124,10 +124,10 @@ extension BenchRunner {
             var early: [Double] = []
             var late: [Double] = []
             var ceilingRates: [Double] = []
-            for round in 1...plan.rounds {
+            for round in 1...plan.backlogRounds {
                 progress.show("backlog: ceiling, raw SQLite insert of \(plan.backlog) rows (round \(round))")
                 ceilingRates.append(try BenchCeilings.sqliteRowInsert(count: plan.backlog, folder: root))
-                progress.show("backlog: the device catches up \(plan.backlog) mutations, round \(round)/\(plan.rounds)")
+                progress.show("backlog: the device catches up \(plan.backlog) mutations, round \(round)/\(plan.backlogRounds)")
                 // Every round starts from the same offline device: a copy of its database.
                 let db = root.appendingPathComponent("backlog-device-\(round).sqlite")
                 for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: template.path + suffix) {

@@ -17,8 +17,10 @@ struct BenchPlan: Sendable {
     var count: Int
     /// Mutations that accumulate while the backlog device is offline.
     var backlog: Int
-    /// Rounds of each workload (and of its ceiling).
+    /// Rounds of each workload (and of its ceiling) but the backlog.
     var rounds: Int
+    /// Rounds of the backlog workload (and of its ceiling).
+    var backlogRounds: Int
     /// Writes of the latency workload.
     var latencyWrites: Int
     /// Concurrent clients of the push workload.
