@@ -105,14 +105,26 @@ struct Bench: AsyncParsableCommand {
             target = .local(.sqlite(durability: SQLiteConfiguration.Durability(rawValue: durability)!))
         }
         let runner = try BenchRunner(plan: plan, target: target)
+        if json {
+            // Each result as soon as it is known, so that a run cut short keeps what it measured.
+            runner.onResult = { result in
+                print(result.json.line)
+                fflush(nil)
+            }
+        }
         let started = ContinuousClock.now
-        try await runner.run()
+        var failure: (any Error)?
+        do {
+            try await runner.run()
+        } catch {
+            runner.progress.finish()
+            failure = error
+        }
         let elapsed = (ContinuousClock.now - started).seconds
 
         if json {
-            for result in runner.results { print(result.json.line) }
             for ceiling in runner.ceilings { print(BenchResult.json(ceiling: ceiling, store: runner.storeName).line) }
-        } else {
+        } else if !runner.results.isEmpty || failure == nil {
             let header = """
                 ferry bench: store \(runner.storeName), durability \(durability), N \(BenchTable.grouped(plan.count)), \
                 backlog \(BenchTable.grouped(plan.backlog)), rounds \(plan.rounds) (backlog \(plan.backlogRounds)), \
@@ -120,6 +132,7 @@ struct Bench: AsyncParsableCommand {
                 """
             print(BenchTable.render(results: runner.results, ceilings: runner.ceilings, header: header))
         }
+        if let failure { throw failure }
     }
 
     /// The path of the running executable: `/proc/self/exe`, else `argv[0]` made absolute.

@@ -51,6 +51,8 @@ final class BenchRunner {
     private(set) var ceilings: [BenchCeiling] = []
     /// The next unused record index: records are never written twice in a run.
     private var nextRecord = 0
+    /// Called with each result as soon as its workload ends.
+    var onResult: (BenchResult) -> Void = { _ in }
 
     init(plan: BenchPlan, target: BenchTarget) throws {
         self.plan = plan
@@ -110,8 +112,10 @@ final class BenchRunner {
             return result
         } catch {
             let printed = server.process?.printed ?? ""
+            let exit = server.process?.exitDescription
             await server.stop()
             if !printed.isEmpty { FileHandle.standardError.write(Data("\nferry serve printed:\n\(printed)\n".utf8)) }
+            if let exit { FileHandle.standardError.write(Data("ferry serve \(exit) before the workload ended\n".utf8)) }
             throw error
         }
     }
@@ -193,7 +197,10 @@ final class BenchRunner {
         try await transport.pull(space: space, since: 0, limit: 1, excludeDevice: nil, wait: nil).headSeq
     }
 
-    func record(_ result: BenchResult) { results.append(result) }
+    func record(_ result: BenchResult) {
+        results.append(result)
+        onResult(result)
+    }
 
     func record(_ ceiling: BenchCeiling) { ceilings.append(ceiling) }
 

@@ -74,6 +74,13 @@ final class BenchServerProcess {
     /// The server's root URL.
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
+    /// How the child ended, when it did: `exited with status N` or `was killed by signal N`.
+    var exitDescription: String? {
+        guard !process.isRunning else { return nil }
+        return process.terminationReason == .uncaughtSignal
+            ? "was killed by signal \(process.terminationStatus)" : "exited with status \(process.terminationStatus)"
+    }
+
     /// What the server printed so far (standard output and error).
     var printed: String { output.text }
 
