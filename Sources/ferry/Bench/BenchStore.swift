@@ -30,8 +30,14 @@ enum BenchStore: Sendable {
             // Issue the token before the server starts, so it prints no first-start banner.
             let token = try await SQLiteTokenStore(database: try SQLiteDatabase(configuration: configuration))
                 .issue(spaces: spaces, accessTTL: 7 * 86_400)
+            // Started through a link of its own name, so that a `pkill -f "ferry serve"` run on
+            // a shared machine to clean up other servers does not stop the bench's.
+            let link = folder.deletingLastPathComponent().appendingPathComponent("ferry-bench-server")
+            if !FileManager.default.fileExists(atPath: link.path) {
+                try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: ferry)
+            }
             let process = try await BenchServerProcess(
-                executable: ferry,
+                executable: link.path,
                 arguments: ["serve", "--host", "127.0.0.1", "--port", "0", "--data", folder.path, "--durability", durability.rawValue]
             )
             return BenchServer(baseURL: process.baseURL, token: token.accessToken, fixedSpace: nil, process: process, dataFolder: folder)
