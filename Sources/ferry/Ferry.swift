@@ -5,7 +5,9 @@ struct Ferry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferry",
         abstract: "Ferry: a local-first sync engine.",
-        discussion: "Server: serve, token. Client: track, sync, status, conflicts.",
-        subcommands: [Serve.self, Token.self, Track.self, Sync.self, Status.self, Conflicts.self]
+        discussion: "Server: serve, token. Client: track, sync, status, conflicts. Benchmarks: bench.",
+        subcommands: [
+            Serve.self, Token.self, Track.self, Sync.self, Status.self, Conflicts.self, Bench.self, BenchClient.self,
+        ]
     )
 }

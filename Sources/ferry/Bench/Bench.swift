@@ -1,0 +1,145 @@
+import ArgumentParser
+import FerryCore
+import FerryServer
+import Foundation
+import Logging
+
+/// `ferry bench`: the benchmark suite, with the limits it is bound by measured in the same run.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure push, pull, sync, latency and backlog, each next to its ceiling.",
+        discussion: """
+            Each workload starts its own `ferry serve` child on loopback with a temporary data
+            folder (or uses --server), writes records of about 200 bytes of JSON, and reports the
+            median of its rounds with min and max, next to a ceiling measured in the same run:
+            raw SQLite inserts of the same rows, or JSON encoding and decoding of the same
+            mutations. Build in release mode first: swift build -c release. See docs/benchmarks.md.
+            """
+    )
+
+    @Flag(name: .long, help: "Small sizes and one or two rounds: every workload in under a minute (a smoke test).")
+    var quick = false
+
+    @Flag(name: .long, help: "Print one JSON object per line (results, then ceilings) instead of the table.")
+    var json = false
+
+    @Option(name: .long, help: "Mutations of push and pull, records of sync (default 200000; --quick 5000).")
+    var n: Int?
+
+    @Option(name: .long, help: "Mutations of the backlog (default 1000000; --quick 20000).")
+    var backlog: Int?
+
+    @Option(name: .long, help: "Rounds of each workload and ceiling but the backlog (default 3; --quick 1).")
+    var rounds: Int?
+
+    @Option(name: .long, help: "Rounds of the backlog and its ceiling (default 1: a round takes minutes).")
+    var backlogRounds: Int?
+
+    @Option(name: .long, help: "Writes of the latency workload (default 1000; --quick 200).")
+    var latencyWrites: Int?
+
+    @Option(name: .long, help: "A workload to run: push, pull, sync, latency, backlog; repeat for more (default all).")
+    var workload: [BenchWorkload] = []
+
+    @Option(name: .long, help: "Benchmark this running server instead of starting ferry serve children.")
+    var server: String?
+
+    @Option(name: .long, help: "With --server: an access token for --space (or env FERRY_BENCH_TOKEN).")
+    var token: String?
+
+    @Option(name: .long, help: "With --server: the space every workload writes into.")
+    var space: String = "bench"
+
+    @Option(name: .long, help: "With --server: the store it runs on, for the results (sqlite or postgres).")
+    var serverStore: String = "sqlite"
+
+    @Option(name: .long, help: "Benchmark the PostgreSQL store at this URL (not available yet).")
+    var postgres: String?
+
+    @Option(name: .long, help: "Commit durability of the SQLite servers and ceilings: full (default) or normal.")
+    var durability: String = "full"
+
+    @Option(name: .long, help: "The ferry executable to start as server and client (default: this one).")
+    var ferry: String?
+
+    func validate() throws {
+        if postgres != nil { throw BenchStore.postgresUnavailable }
+        for (name, value) in [
+            ("--n", n), ("--backlog", backlog), ("--rounds", rounds), ("--backlog-rounds", backlogRounds),
+            ("--latency-writes", latencyWrites),
+        ] {
+            if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
+        }
+        if server != nil && (token ?? Environment.value("FERRY_BENCH_TOKEN")) == nil {
+            throw ValidationError("--server needs --token (or FERRY_BENCH_TOKEN)")
+        }
+        guard ProtocolRules.isValidSpace(space) else { throw ValidationError("'\(space)' is not a space name") }
+        guard ["sqlite", "postgres"].contains(serverStore) else { throw ValidationError("--server-store must be sqlite or postgres") }
+        guard SQLiteConfiguration.Durability(rawValue: durability) != nil else {
+            throw ValidationError("--durability must be full or normal")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let plan = BenchPlan(
+            workloads: workload.isEmpty ? BenchWorkload.allCases : workload,
+            count: n ?? (quick ? 5_000 : 200_000),
+            backlog: backlog ?? (quick ? 20_000 : 1_000_000),
+            rounds: rounds ?? (quick ? 1 : 3),
+            backlogRounds: backlogRounds ?? 1,
+            latencyWrites: latencyWrites ?? (quick ? 200 : 1000),
+            ferry: ferry ?? Self.currentExecutable()
+        )
+        guard FileManager.default.isExecutableFile(atPath: plan.ferry) else {
+            throw ValidationError("no ferry executable at \(plan.ferry) (--ferry)")
+        }
+        let target: BenchTarget
+        if let server {
+            target = .remote(url: server, token: token ?? Environment.value("FERRY_BENCH_TOKEN")!, space: space, storeName: serverStore)
+        } else {
+            target = .local(.sqlite(durability: SQLiteConfiguration.Durability(rawValue: durability)!))
+        }
+        let runner = try BenchRunner(plan: plan, target: target)
+        if json {
+            // Each result as soon as it is known, so that a run cut short keeps what it measured.
+            runner.onResult = { result in
+                print(result.json.line)
+                fflush(nil)
+            }
+        }
+        let started = ContinuousClock.now
+        var failure: (any Error)?
+        do {
+            try await runner.run()
+        } catch {
+            runner.progress.finish()
+            failure = error
+        }
+        let elapsed = (ContinuousClock.now - started).seconds
+
+        if json {
+            for ceiling in runner.ceilings { print(BenchResult.json(ceiling: ceiling, store: runner.storeName).line) }
+        } else if !runner.results.isEmpty || failure == nil {
+            let header = """
+                ferry bench: store \(runner.storeName), durability \(durability), N \(BenchTable.grouped(plan.count)), \
+                backlog \(BenchTable.grouped(plan.backlog)), rounds \(plan.rounds) (backlog \(plan.backlogRounds)), \
+                \(ProcessInfo.processInfo.activeProcessorCount) cores, \(String(format: "%.0f", elapsed)) s
+                """
+            print(BenchTable.render(results: runner.results, ceilings: runner.ceilings, header: header))
+        }
+        if let failure { throw failure }
+    }
+
+    /// The path of the running executable: `/proc/self/exe`, else `argv[0]` made absolute.
+    static func currentExecutable() -> String {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        let first = CommandLine.arguments[0]
+        if first.hasPrefix("/") { return first }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(first).standardized.path
+    }
+}

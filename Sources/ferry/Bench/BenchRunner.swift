@@ -1,0 +1,312 @@
+import ArgumentParser
+import FerryCore
+import FerryHTTP
+import FerryServer
+import Foundation
+
+/// A workload of `ferry bench`.
+enum BenchWorkload: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case push, pull, sync, latency, backlog
+}
+
+/// What one `ferry bench` run measures, and how much.
+struct BenchPlan: Sendable {
+    /// The workloads, in the order they run.
+    var workloads: [BenchWorkload]
+    /// Mutations of push and pull, records of sync.
+    var count: Int
+    /// Mutations that accumulate while the backlog device is offline.
+    var backlog: Int
+    /// Rounds of each workload (and of its ceiling) but the backlog.
+    var rounds: Int
+    /// Rounds of the backlog workload (and of its ceiling).
+    var backlogRounds: Int
+    /// Writes of the latency workload.
+    var latencyWrites: Int
+    /// Concurrent clients of the push workload.
+    var pushClients: [Int] = [1, 4]
+    /// Mutations per push request.
+    var batchSize = 500
+    /// The `ferry` executable started as server and client children.
+    var ferry: String
+}
+
+/// Where the workloads' servers come from: children on a store, or a running server.
+enum BenchTarget {
+    /// A fresh `ferry serve` child per workload, on `store`.
+    case local(BenchStore)
+    /// A running server: every workload uses `space`, which `token` must grant.
+    case remote(url: String, token: String, space: String, storeName: String)
+}
+
+/// Runs the workloads of a plan against a target, each next to its ceiling, and collects
+/// the results.
+final class BenchRunner {
+    let plan: BenchPlan
+    let target: BenchTarget
+    let progress = BenchProgress()
+    /// A temporary folder for data folders, device databases and ceiling databases.
+    let root: URL
+    private(set) var results: [BenchResult] = []
+    private(set) var ceilings: [BenchCeiling] = []
+    /// The next unused record index: records are never written twice in a run.
+    private var nextRecord = 0
+    /// Called with each result as soon as its workload ends.
+    var onResult: (BenchResult) -> Void = { _ in }
+
+    init(plan: BenchPlan, target: BenchTarget) throws {
+        self.plan = plan
+        self.target = target
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    /// `sqlite` or `postgres`.
+    var storeName: String {
+        switch target {
+        case .local(let store): store.name
+        case .remote(_, _, _, let name): name
+        }
+    }
+
+    /// The commit durability the SQLite ceilings use: the server's.
+    var durability: SQLiteConfiguration.Durability {
+        if case .local(.sqlite(let durability)) = target { return durability }
+        return .full
+    }
+
+    /// Runs every workload of the plan.
+    func run() async throws {
+        for workload in plan.workloads {
+            switch workload {
+            case .push: try await runPush()
+            case .pull: try await runPull()
+            case .sync: try await runSync()
+            case .latency: try await runLatency()
+            case .backlog: try await runBacklog()
+            }
+        }
+        progress.finish()
+    }
+
+    // MARK: Servers and records
+
+    /// Runs `body` with a server for the workload `name` (a fresh child, stopped afterwards,
+    /// with a token for `spaces`; or the given running server).
+    func withServer<T>(_ name: String, spaces: [String], _ body: (BenchServer) async throws -> T) async throws -> T {
+        let server: BenchServer
+        switch target {
+        case .local(let store):
+            progress.show("\(name): starting ferry serve")
+            server = try await store.launch(ferry: plan.ferry, folder: root.appendingPathComponent("server-\(name)"), spaces: spaces)
+        case .remote(let url, let token, let space, _):
+            server = BenchServer(baseURL: url, token: token, fixedSpace: space, process: nil, dataFolder: nil)
+        }
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            let printed = server.process?.printed ?? ""
+            let exit = server.process?.exitDescription
+            await server.stop()
+            if !printed.isEmpty { FileHandle.standardError.write(Data("\nferry serve printed:\n\(printed)\n".utf8)) }
+            if let exit { FileHandle.standardError.write(Data("ferry serve \(exit) before the workload ended\n".utf8)) }
+            throw error
+        }
+    }
+
+    /// Runs `body` with a transport to `server` (one HTTP client, which opens up to 8
+    /// connections), with a generous timeout for large pages on a loaded machine; shuts the
+    /// transport down afterwards.
+    func withTransport<T>(_ server: BenchServer, _ body: (HTTPTransport) async throws -> T) async throws -> T {
+        let transport = HTTPTransport(
+            configuration: HTTPTransportConfiguration(baseURL: server.baseURL, accessToken: server.token, requestTimeout: .seconds(120))
+        )
+        do {
+            let result = try await body(transport)
+            try? await transport.shutdown()
+            return result
+        } catch {
+            try? await transport.shutdown()
+            throw error
+        }
+    }
+
+    /// `count` record indexes never used before in this run.
+    func freshRecords(_ count: Int) -> Range<Int> {
+        defer { nextRecord += count }
+        return nextRecord..<(nextRecord + count)
+    }
+
+    /// The push requests of records `range`: `clients` devices, each with a contiguous share,
+    /// in batches of the plan's size.
+    func pushRequests(space: String, range: Range<Int>, clients: Int, tag: String) -> [[PushRequest]] {
+        let share = (range.count + clients - 1) / clients
+        return (0..<clients).map { client in
+            let lower = range.lowerBound + client * share
+            let slice = lower..<min(lower + share, range.upperBound)
+            return BenchRecords.batches(slice, size: plan.batchSize).map { batch in
+                PushRequest(space: space, deviceID: "d-\(tag)-c\(client)", sessionID: "s-1", mutations: BenchRecords.inputs(batch))
+            }
+        }
+    }
+
+    /// Sends each client's requests in order, the clients concurrently; checks that every
+    /// mutation was accepted.
+    static func push(_ requests: [[PushRequest]], through transport: HTTPTransport) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for clientRequests in requests {
+                group.addTask {
+                    for request in clientRequests {
+                        let response = try await transport.push(request)
+                        guard response.accepted == request.mutations.count else {
+                            throw BenchError(
+                                "push: the server accepted \(response.accepted) of \(request.mutations.count) mutations: \(response.rejected.prefix(3))"
+                            )
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Writes records `range` into `space`: straight into the store when it allows, else
+    /// pushed through the server by four clients.
+    func fill(_ server: BenchServer, space: String, range: Range<Int>, tag: String) async throws {
+        if case .local(let store) = target, try await store.fillDirectly(server, space: space, range: range, device: "d-\(tag)") {
+            return
+        }
+        try await withTransport(server) { transport in
+            for part in BenchRecords.batches(range, size: 100_000) {
+                try await Self.push(
+                    pushRequests(space: space, range: part, clients: 4, tag: "\(tag)-\(part.lowerBound)"),
+                    through: transport
+                )
+            }
+        }
+    }
+
+    /// The space's head now.
+    func head(_ server: BenchServer, space: String, transport: HTTPTransport) async throws -> Int64 {
+        try await transport.pull(space: space, since: 0, limit: 1, excludeDevice: nil, wait: nil).headSeq
+    }
+
+    func record(_ result: BenchResult) {
+        results.append(result)
+        onResult(result)
+    }
+
+    func record(_ ceiling: BenchCeiling) { ceilings.append(ceiling) }
+
+    // MARK: push and pull
+
+    /// `push`: N mutations in batches from 1 and from 4 concurrent clients; mutations per
+    /// second accepted. Ceiling: raw SQLite inserts of the same rows.
+    func runPush() async throws {
+        let clientCounts = plan.pushClients
+        let spaces = clientCounts.flatMap { clients in (1...plan.rounds).map { "push-c\(clients)-r\($0)" } }
+        try await withServer("push", spaces: spaces) { server in
+            try await withTransport(server) { transport in
+                var ceilingRates: [Double] = []
+                for clients in clientCounts {
+                    var rates: [Double] = []
+                    for round in 1...plan.rounds {
+                        progress.show("push: ceiling, raw SQLite insert of \(plan.count) rows (round \(round))")
+                        if clients == clientCounts.first {
+                            ceilingRates.append(
+                                try BenchCeilings.sqliteLogInsert(count: plan.count, folder: root, durability: durability)
+                            )
+                        }
+                        let space = server.space("push-c\(clients)-r\(round)")
+                        let requests = pushRequests(
+                            space: space,
+                            range: freshRecords(plan.count),
+                            clients: clients,
+                            tag: "push-c\(clients)-r\(round)"
+                        )
+                        progress.show("push: \(plan.count) mutations from \(clients) client(s), round \(round)/\(plan.rounds)")
+                        let elapsed = try await ContinuousClock().measure { try await Self.push(requests, through: transport) }
+                        rates.append(Double(plan.count) / elapsed.seconds)
+                    }
+                    let ceiling = BenchCeiling(
+                        name: "sqlite_insert_log",
+                        label: "raw SQLite insert, server's mutation table",
+                        stats: BenchStats(ceilingRates),
+                        unit: "rows/s"
+                    )
+                    if clients == clientCounts.first { record(ceiling) }
+                    let stats = BenchStats(rates)
+                    let goal: Double = storeName == "postgres" ? 50_000 : 100_000
+                    record(
+                        BenchResult(
+                            workload: "push",
+                            store: storeName,
+                            clients: clients,
+                            stats: stats,
+                            unit: "mutations/s",
+                            ceiling: ceiling,
+                            target: ("≥ \(BenchTable.grouped(Int(goal)))/s", stats.median >= goal)
+                        )
+                    )
+                }
+            }
+        }
+    }
+
+    /// `pull`: a log of N mutations pulled from zero with the default page size; mutations
+    /// per second received and decoded. Ceiling: JSON encoding and decoding of the same pages.
+    func runPull() async throws {
+        try await withServer("pull", spaces: ["pull"]) { server in
+            try await withTransport(server) { transport in
+                let space = server.space("pull")
+                let start = try await head(server, space: space, transport: transport)
+                progress.show("pull: writing \(plan.count) mutations")
+                try await fill(server, space: space, range: freshRecords(plan.count), tag: "pull-writer")
+                var rates: [Double] = []
+                var ceilingRates: [Double] = []
+                for round in 1...plan.rounds {
+                    progress.show("pull: ceiling, JSON encode and decode of \(plan.count) mutations (round \(round))")
+                    ceilingRates.append(try BenchCeilings.json(count: plan.count, page: 500).both)
+                    progress.show("pull: \(plan.count) mutations, round \(round)/\(plan.rounds)")
+                    var received = 0
+                    let elapsed = try await ContinuousClock().measure {
+                        var since = start
+                        while received < plan.count {
+                            let page = try await transport.pull(space: space, since: since, limit: nil, excludeDevice: nil, wait: nil)
+                            received += page.mutations.count
+                            since = page.latestSeq
+                            if !page.hasMore { break }
+                        }
+                    }
+                    guard received >= plan.count else { throw BenchError("pull: received \(received) of \(plan.count) mutations") }
+                    rates.append(Double(received) / elapsed.seconds)
+                }
+                let ceiling = BenchCeiling(
+                    name: "json_encode_decode",
+                    label: "JSONEncoder + JSONDecoder of the pull pages",
+                    stats: BenchStats(ceilingRates),
+                    unit: "mutations/s"
+                )
+                record(ceiling)
+                let stats = BenchStats(rates)
+                record(
+                    BenchResult(
+                        workload: "pull",
+                        store: storeName,
+                        clients: 1,
+                        stats: stats,
+                        unit: "mutations/s",
+                        ceiling: ceiling,
+                        target: ("≥ 200,000/s", stats.median >= 200_000)
+                    )
+                )
+            }
+        }
+    }
+}
