@@ -162,20 +162,19 @@ extension LocalStore {
             report.deadLetters += 1
             return
         }
-        let shadowRow = try Row.fetchOne(
-            db,
-            sql: "SELECT row FROM ferry_shadow WHERE entity = ? AND entity_key = ?",
-            arguments: [mutation.entity, mutation.entityKey]
+        let before = RecordMath.decode(
+            try String.fetchOne(
+                db.cachedStatement(sql: "SELECT row FROM ferry_shadow WHERE entity = ? AND entity_key = ?"),
+                arguments: [mutation.entity, mutation.entityKey]
+            )
         )
-        let before = RecordMath.decode(shadowRow?[0])
         let after = RecordMath.apply(mutation.op, payload: payload, to: before)
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO ferry_shadow (entity, entity_key, row, seq) VALUES (?, ?, ?, ?)
                 ON CONFLICT (entity, entity_key) DO UPDATE SET row = excluded.row, seq = excluded.seq
-                """,
-            arguments: [mutation.entity, mutation.entityKey, RecordMath.encode(after), mutation.seq]
-        )
+                """
+        ).execute(arguments: [mutation.entity, mutation.entityKey, RecordMath.encode(after), mutation.seq])
         report.applied += 1
 
         if mutation.deviceID == deviceID {
@@ -210,7 +209,12 @@ extension LocalStore {
         guard let table else { return }  // Kept in the shadow; written when the table is registered.
         do {
             try db.inSavepoint {
-                try rebuildVisibleRow(table, key: mutation.entityKey, appliedSeq: mutation.seq, db)
+                if hasPending {
+                    try rebuildVisibleRow(table, key: mutation.entityKey, appliedSeq: mutation.seq, db)
+                } else {
+                    // Nothing local waits for this record: the app's row is the shadow's.
+                    try writeRow(table, key: mutation.entityKey, record: after, db)
+                }
                 return .commit
             }
         } catch let error as DatabaseError where Self.isRefusal(error) {
@@ -247,12 +251,13 @@ extension LocalStore {
     /// ones whose seq is above `seq`.
     private func pendingEntries(_ entity: String, _ key: String, after seq: Int64, _ db: Database) throws -> [PendingEntry] {
         try Row.fetchAll(
-            db,
-            sql: """
-                SELECT client_action_id, op, payload, state FROM ferry_outbox
-                WHERE entity = ? AND entity_key = ? AND (state = 'pending' OR (state = 'acked' AND server_seq > ?))
-                ORDER BY client_action_id
-                """,
+            db.cachedStatement(
+                sql: """
+                    SELECT client_action_id, op, payload, state FROM ferry_outbox
+                    WHERE entity = ? AND entity_key = ? AND (state = 'pending' OR (state = 'acked' AND server_seq > ?))
+                    ORDER BY client_action_id
+                    """
+            ),
             arguments: [entity, key, seq]
         ).map { row in
             PendingEntry(
@@ -268,8 +273,7 @@ extension LocalStore {
     func rebuildVisibleRow(_ table: SyncedTable, key: String, appliedSeq: Int64, _ db: Database) throws {
         var record = RecordMath.decode(
             try String.fetchOne(
-                db,
-                sql: "SELECT row FROM ferry_shadow WHERE entity = ? AND entity_key = ?",
+                db.cachedStatement(sql: "SELECT row FROM ferry_shadow WHERE entity = ? AND entity_key = ?"),
                 arguments: [table.name, key]
             )
         )
