@@ -13,7 +13,7 @@ public final class InMemoryTransport: SyncTransport {
         var mutations: [LoggedMutation] = []
         var triples: [String: Int64] = [:]
         /// Per record: latest seq, its device, latest seq of any other device.
-        var heads: [String: (seq: Int64, device: String, other: Int64)] = [:]
+        var heads: [String: RecordHead] = [:]
     }
 
     private let spaces = Mutex<[String: SpaceLog]>([:])
@@ -56,22 +56,17 @@ public final class InMemoryTransport: SyncTransport {
                 let seq = Int64(log.mutations.count + 1)
                 log.triples[triple] = seq
                 let record = "\(mutation.entity)\u{0}\(mutation.entityKey)"
-                var latestByOther: Int64 = 0
-                if let head = log.heads[record] {
-                    latestByOther = head.device == request.deviceID ? head.other : head.seq
+                if let conflict = RecordHead.conflict(
+                    clientActionID: mutation.clientActionID,
+                    entity: mutation.entity,
+                    entityKey: mutation.entityKey,
+                    baseSeq: mutation.baseSeq,
+                    by: request.deviceID,
+                    head: log.heads[record]
+                ) {
+                    conflicts.append(conflict)
                 }
-                if let base = mutation.baseSeq, base < latestByOther {
-                    conflicts.append(
-                        ConflictReport(
-                            clientActionID: mutation.clientActionID,
-                            entity: mutation.entity,
-                            entityKey: mutation.entityKey,
-                            baseSeq: base,
-                            currentSeq: latestByOther
-                        )
-                    )
-                }
-                log.heads[record] = (seq, request.deviceID, latestByOther)
+                log.heads[record] = RecordHead.after(log.heads[record], write: seq, by: request.deviceID)
                 log.mutations.append(
                     LoggedMutation(
                         seq: seq,

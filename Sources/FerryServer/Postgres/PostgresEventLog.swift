@@ -84,7 +84,7 @@ public final class PostgresEventLog: EventLog {
             }
 
             // Record heads of the records the batch touches.
-            var heads: [String: (seq: Int64, device: String, other: Int64)] = [:]
+            var heads: [String: RecordHead] = [:]
             let entities = batch.mutations.map(\.entity)
             let keys = batch.mutations.map(\.entityKey)
             if !entities.isEmpty {
@@ -97,7 +97,7 @@ public final class PostgresEventLog: EventLog {
                     """,
                     logger: logger
                 ).decode((String, String, Int64, String, Int64).self) {
-                    heads["\(entity)\u{0}\(key)"] = (seq, device, other)
+                    heads["\(entity)\u{0}\(key)"] = RecordHead(seq: seq, deviceID: device, otherSeq: other)
                 }
             }
 
@@ -114,22 +114,17 @@ public final class PostgresEventLog: EventLog {
                 stored[mutation.clientActionID] = head
                 outcomes.append(.stored(seq: head))
                 let record = "\(mutation.entity)\u{0}\(mutation.entityKey)"
-                var latestByOther: Int64 = 0
-                if let current = heads[record] {
-                    latestByOther = current.device == batch.deviceID ? current.other : current.seq
+                if let conflict = RecordHead.conflict(
+                    clientActionID: mutation.clientActionID,
+                    entity: mutation.entity,
+                    entityKey: mutation.entityKey,
+                    baseSeq: mutation.baseSeq,
+                    by: batch.deviceID,
+                    head: heads[record]
+                ) {
+                    conflicts.append(conflict)
                 }
-                if let base = mutation.baseSeq, base < latestByOther {
-                    conflicts.append(
-                        ConflictReport(
-                            clientActionID: mutation.clientActionID,
-                            entity: mutation.entity,
-                            entityKey: mutation.entityKey,
-                            baseSeq: base,
-                            currentSeq: latestByOther
-                        )
-                    )
-                }
-                heads[record] = (head, batch.deviceID, latestByOther)
+                heads[record] = RecordHead.after(heads[record], write: head, by: batch.deviceID)
                 rows.append(mutation, seq: head)
             }
 
@@ -160,8 +155,8 @@ public final class PostgresEventLog: EventLog {
                     headEntities.append(value.entity)
                     headKeys.append(value.key)
                     headSeqs.append(current.seq)
-                    headDevices.append(current.device)
-                    headOthers.append(current.other)
+                    headDevices.append(current.deviceID)
+                    headOthers.append(current.otherSeq)
                 }
                 try await connection.query(
                     """

@@ -134,27 +134,22 @@ public final class SQLiteEventLog: EventLog {
             head = seq
             outcomes.append(.stored(seq: seq))
 
-            // Latest write of this record by another device, and the row to keep after this one.
-            var latestByOther: Int64 = 0
-            var nextOther: Int64 = 0
-            if let row = try Row.fetchOne(readRecordHead, arguments: [space.id, mutation.entity, mutation.entityKey]) {
-                let (rowSeq, rowDevice, rowOther): (Int64, String, Int64) = (row[0], row[1], row[2])
-                latestByOther = rowDevice == batch.deviceID ? rowOther : rowSeq
-                nextOther = latestByOther
+            let current = try Row.fetchOne(readRecordHead, arguments: [space.id, mutation.entity, mutation.entityKey]).map {
+                RecordHead(seq: $0[0], deviceID: $0[1], otherSeq: $0[2])
             }
-            if let base = mutation.baseSeq, base < latestByOther {
-                conflicts.append(
-                    ConflictReport(
-                        clientActionID: mutation.clientActionID,
-                        entity: mutation.entity,
-                        entityKey: mutation.entityKey,
-                        baseSeq: base,
-                        currentSeq: latestByOther
-                    )
-                )
+            if let conflict = RecordHead.conflict(
+                clientActionID: mutation.clientActionID,
+                entity: mutation.entity,
+                entityKey: mutation.entityKey,
+                baseSeq: mutation.baseSeq,
+                by: batch.deviceID,
+                head: current
+            ) {
+                conflicts.append(conflict)
             }
+            let next = RecordHead.after(current, write: seq, by: batch.deviceID)
             try writeRecordHead.execute(arguments: [
-                space.id, mutation.entity, mutation.entityKey, seq, batch.deviceID, nextOther,
+                space.id, mutation.entity, mutation.entityKey, next.seq, next.deviceID, next.otherSeq,
             ])
         }
         if head != space.head {
