@@ -39,33 +39,52 @@ public final class PostgresEventLog: EventLog {
         var head: Int64
     }
 
-    private static func lockSpace(
+    /// The space's row, locked until the transaction ends when `lock`; `nil` if it has no log.
+    private static func fetchSpace(
         _ name: String,
-        at now: Int64,
+        lock: Bool,
         _ connection: PostgresConnection,
         _ logger: Logger
     ) async throws
-        -> SpaceRow
+        -> SpaceRow?
     {
+        let query: PostgresQuery =
+            lock
+            ? "SELECT id, log_id, head_seq FROM space WHERE name = \(name) FOR UPDATE"
+            : "SELECT id, log_id, head_seq FROM space WHERE name = \(name)"
+        for try await (id, log, head) in try await connection.query(query, logger: logger).decode((Int64, String, Int64).self) {
+            return SpaceRow(id: id, logID: log, head: head)
+        }
+        return nil
+    }
+
+    /// The space's row, creating its log first if it has none; locked when `lock`. The first
+    /// request naming a space creates its log, so its log_id is fixed from the first time a
+    /// client sees it.
+    private static func space(
+        _ name: String,
+        lock: Bool,
+        at now: Int64,
+        _ connection: PostgresConnection,
+        _ logger: Logger
+    ) async throws -> SpaceRow {
+        if let space = try await fetchSpace(name, lock: lock, connection, logger) { return space }
         let logID = UUID().uuidString.lowercased()
         try await connection.query(
             "INSERT INTO space (name, log_id, head_seq, created_at) VALUES (\(name), \(logID), 0, \(now)) ON CONFLICT (name) DO NOTHING",
             logger: logger
         )
-        for try await (id, log, head) in try await connection.query(
-            "SELECT id, log_id, head_seq FROM space WHERE name = \(name) FOR UPDATE",
-            logger: logger
-        ).decode((Int64, String, Int64).self) {
-            return SpaceRow(id: id, logID: log, head: head)
+        guard let space = try await fetchSpace(name, lock: lock, connection, logger) else {
+            throw FerryError(.internal, "space '\(name)' could not be created")
         }
-        throw FerryError(.internal, "space '\(name)' vanished")
+        return space
     }
 
     public func append(_ batch: AppendBatch) async throws -> AppendResult {
         let now = clock.nowMilliseconds()
         let logger = database.logger
         let result = try await database.transaction { connection in
-            let space = try await Self.lockSpace(batch.space, at: now, connection, logger)
+            let space = try await Self.space(batch.space, lock: true, at: now, connection, logger)
             let ids = batch.mutations.map(\.clientActionID)
 
             // Triples already stored.
@@ -185,29 +204,7 @@ public final class PostgresEventLog: EventLog {
         let now = clock.nowMilliseconds()
         let logger = database.logger
         return try await database.perform { connection in
-            var space: SpaceRow?
-            for try await (id, log, head) in try await connection.query(
-                "SELECT id, log_id, head_seq FROM space WHERE name = \(name)",
-                logger: logger
-            ).decode((Int64, String, Int64).self) {
-                space = SpaceRow(id: id, logID: log, head: head)
-            }
-            if space == nil {
-                // The first request naming the space creates its log, so its log_id is fixed
-                // from the first time a client sees it.
-                let logID = UUID().uuidString.lowercased()
-                try await connection.query(
-                    "INSERT INTO space (name, log_id, head_seq, created_at) VALUES (\(name), \(logID), 0, \(now)) ON CONFLICT (name) DO NOTHING",
-                    logger: logger
-                )
-                for try await (id, log, head) in try await connection.query(
-                    "SELECT id, log_id, head_seq FROM space WHERE name = \(name)",
-                    logger: logger
-                ).decode((Int64, String, Int64).self) {
-                    space = SpaceRow(id: id, logID: log, head: head)
-                }
-            }
-            guard let space else { throw FerryError(.internal, "space '\(name)' could not be created") }
+            let space = try await Self.space(name, lock: false, at: now, connection, logger)
             guard since <= space.head else {
                 throw FerryError(.cursorAhead, "since_seq \(since) is above the head of space '\(name)' (\(space.head))")
             }
