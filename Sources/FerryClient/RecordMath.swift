@@ -37,7 +37,7 @@ enum RecordMath {
     }
 
     static func decode(_ text: String?) -> Record? {
-        guard let text, let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return nil }
+        guard let text, let value = try? JSONValue(parsing: text) else { return nil }
         return value.objectValue
     }
 

@@ -34,19 +34,33 @@ extension HTTPTransport {
         return .seconds(Int64(text) ?? Int64.max)
     }
 
-    /// Decodes a successful answer's body; a body that is not the expected JSON is a
-    /// transient failure, since something other than a Ferry server (a proxy, a captive
-    /// portal) may have answered.
+    /// Reads a successful answer's body with the message's hand-written JSON form; a body
+    /// that is not the expected JSON is a transient failure, since something other than a
+    /// Ferry server (a proxy, a captive portal) may have answered.
+    static func read<T: JSONReadable>(_ type: T.Type, from answer: HTTPExchange.Answer, route: String) throws -> T {
+        do {
+            return try T(jsonBytes: answer.body.readableBytesView)
+        } catch {
+            throw notExpected(T.self, answer: answer, route: route, error: error)
+        }
+    }
+
+    /// Decodes a successful answer's body with `JSONDecoder`; a body that is not the expected
+    /// JSON is a transient failure, as for ``read(_:from:route:)``.
     static func decode<T: Decodable>(_ type: T.Type, from answer: HTTPExchange.Answer, route: String) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: answer.body)
         } catch {
-            throw SyncTransportError(
-                .transient,
-                "\(route): the HTTP \(answer.status) answer is not a valid \(T.self); something other than a Ferry server may have answered",
-                status: answer.status,
-                underlying: error
-            )
+            throw notExpected(T.self, answer: answer, route: route, error: error)
         }
+    }
+
+    private static func notExpected(_ type: Any.Type, answer: HTTPExchange.Answer, route: String, error: any Error) -> SyncTransportError {
+        SyncTransportError(
+            .transient,
+            "\(route): the HTTP \(answer.status) answer is not a valid \(type); something other than a Ferry server may have answered",
+            status: answer.status,
+            underlying: error
+        )
     }
 }

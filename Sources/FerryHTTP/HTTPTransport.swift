@@ -69,16 +69,16 @@ public final class HTTPTransport: SyncTransport {
     /// each of its mutations.
     ///
     /// - Throws: ``FerryCore/SyncTransportError`` (`permanent` when the request cannot be
-    ///   encoded as JSON, such as a payload holding a non-finite number), `CancellationError`.
+    ///   written as JSON: a payload holds a non-finite number), `CancellationError`.
     public func push(_ request: PushRequest) async throws -> PushResponse {
-        let body: ByteBuffer
-        do {
-            body = ByteBuffer(data: try JSONEncoder().encode(request))
-        } catch {
-            throw SyncTransportError(.permanent, "push: the request cannot be encoded as JSON: \(error)", underlying: error)
+        var writer = JSONWriter(capacity: 256 + request.mutations.count * 256)
+        request.writeJSON(to: &writer)
+        guard !writer.wroteNonFiniteNumber else {
+            throw SyncTransportError(.permanent, "push: a payload holds a number JSON cannot express (infinity or NaN)")
         }
+        let body = ByteBuffer(bytes: writer.bytes)
         let answer = try await authorized(.POST, "/sync/mutations/push", body: body, timeout: requestTimeout, route: "push")
-        return try Self.decode(PushResponse.self, from: answer, route: "push")
+        return try Self.read(PushResponse.self, from: answer, route: "push")
     }
 
     /// Reads one page of `space` with `GET /sync/mutations/pull`.
@@ -100,7 +100,7 @@ public final class HTTPTransport: SyncTransport {
         var timeout = requestTimeout
         if let wait, wait > .zero { timeout += wait }
         let answer = try await authorized(.GET, target, body: nil, timeout: timeout, route: "pull")
-        return try Self.decode(PullResponse.self, from: answer, route: "pull")
+        return try Self.read(PullResponse.self, from: answer, route: "pull")
     }
 
     /// Waits for a token refresh in flight to end, then shuts down the HTTP client if the

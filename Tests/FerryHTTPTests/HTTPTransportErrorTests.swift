@@ -100,7 +100,7 @@ import Testing
                 }
                 #expect(error?.kind == .transient)
                 #expect(error?.status == 200)
-                #expect(error?.underlying is DecodingError)
+                #expect(error?.underlying is JSONReadError)
             }
         }
     }

@@ -1,6 +1,7 @@
 import FerryCore
 
-/// A mutation that passed validation, ready to be appended to a space's log.
+/// A mutation to append to a space's log, as pushed; the server checks it against the
+/// protocol's rules before it reaches a store.
 public struct NewMutation: Sendable, Hashable {
     /// The writer's id for the mutation.
     public var clientActionID: Int64
@@ -86,10 +87,82 @@ public struct AppendResult: Sendable, Hashable {
     }
 }
 
+/// One mutation of a space's log as a store keeps it: the payload is the JSON text that was
+/// pushed, written into pull answers as it is, without being read again.
+public struct StoredMutation: Sendable, Hashable {
+    /// The mutation's position in its space's log.
+    public var seq: Int64
+    /// The device that wrote it.
+    public var deviceID: String
+    /// The session of that device that wrote it.
+    public var sessionID: String
+    /// The writer's id for the mutation.
+    public var clientActionID: Int64
+    /// The record type.
+    public var entity: String
+    /// The record's id within its entity.
+    public var entityKey: String
+    /// What the mutation does.
+    public var op: MutationOp
+    /// The payload's compact JSON text as stored; `nil` when the push had none.
+    public var payload: [UInt8]?
+    /// As pushed; absent when the push had none.
+    public var baseSeq: Int64?
+    /// As pushed; absent when the push had none.
+    public var clientTimestamp: String?
+    /// The commit time, in milliseconds since 1970 (UTC).
+    public var occurredAtMilliseconds: Int64
+
+    /// Creates a stored mutation.
+    public init(
+        seq: Int64,
+        deviceID: String,
+        sessionID: String,
+        clientActionID: Int64,
+        entity: String,
+        entityKey: String,
+        op: MutationOp,
+        payload: [UInt8]?,
+        baseSeq: Int64?,
+        clientTimestamp: String?,
+        occurredAtMilliseconds: Int64
+    ) {
+        self.seq = seq
+        self.deviceID = deviceID
+        self.sessionID = sessionID
+        self.clientActionID = clientActionID
+        self.entity = entity
+        self.entityKey = entityKey
+        self.op = op
+        self.payload = payload
+        self.baseSeq = baseSeq
+        self.clientTimestamp = clientTimestamp
+        self.occurredAtMilliseconds = occurredAtMilliseconds
+    }
+
+    /// The mutation as a pull answer carries it, with its payload read.
+    /// - Throws: ``FerryCore/JSONReadError`` when the stored payload is not valid JSON.
+    public func logged() throws -> LoggedMutation {
+        LoggedMutation(
+            seq: seq,
+            deviceID: deviceID,
+            sessionID: sessionID,
+            clientActionID: clientActionID,
+            entity: entity,
+            entityKey: entityKey,
+            op: op,
+            payload: try payload.map { try JSONValue(parsing: $0) },
+            baseSeq: baseSeq,
+            clientTimestamp: clientTimestamp,
+            occurredAt: RFC3339.format(millisecondsSince1970: occurredAtMilliseconds)
+        )
+    }
+}
+
 /// One page of a space's log, read from a consistent snapshot.
 public struct LogPage: Sendable, Hashable {
     /// The mutations of the page, ascending by seq.
-    public var mutations: [LoggedMutation]
+    public var mutations: [StoredMutation]
     /// The cursor that covers this page, excluded mutations included.
     public var latestSeq: Int64
     /// The space's head in the snapshot the page was read from.
@@ -101,7 +174,7 @@ public struct LogPage: Sendable, Hashable {
     public var hasMore: Bool { headSeq > latestSeq }
 
     /// Creates a page.
-    public init(mutations: [LoggedMutation], latestSeq: Int64, headSeq: Int64, logID: String) {
+    public init(mutations: [StoredMutation], latestSeq: Int64, headSeq: Int64, logID: String) {
         self.mutations = mutations
         self.latestSeq = latestSeq
         self.headSeq = headSeq

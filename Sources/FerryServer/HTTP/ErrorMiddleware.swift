@@ -46,6 +46,8 @@ struct ErrorMiddleware: RouterMiddleware {
             return error
         case is NIOTooManyBytesError:
             return FerryError(.payloadTooLarge, "the request body is larger than the server accepts", underlying: error)
+        case let error as JSONReadError:
+            return FerryError(.badRequest, error.description, underlying: error)
         case let error as DecodingError:
             return FerryError(.badRequest, describe(error), underlying: error)
         case let error as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_FULL].contains(error.resultCode):
@@ -96,6 +98,19 @@ struct ErrorMiddleware: RouterMiddleware {
 
 /// JSON bodies of responses.
 enum JSONResponse {
+    /// A `200` response whose body is `value`'s hand-written JSON form.
+    static func writing(_ value: some JSONWritable) -> Response {
+        make(json: value.jsonBytes())
+    }
+
+    /// A response whose body is `json`, JSON text.
+    static func make(json: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.contentLength] = String(json.count)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: json)))
+    }
+
     /// A response whose body is `value` as JSON.
     static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let encoder = JSONEncoder()

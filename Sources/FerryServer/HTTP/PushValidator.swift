@@ -8,13 +8,14 @@ import FerryCore
 struct PushValidator {
     let configuration: ServerConfiguration
 
-    /// A mutation that passed, with its position in the request.
+    /// The outcome of the checks: the positions of the mutations that passed, and the
+    /// rejections of the others, with their positions in the request.
     struct Checked {
-        var valid: [(index: Int, mutation: NewMutation)] = []
+        var valid: [Int] = []
         var invalid: [(index: Int, rejection: MutationRejection)] = []
     }
 
-    func checkEnvelope(_ request: PushRequest) throws {
+    func checkEnvelope(_ request: PushEnvelope) throws {
         guard ProtocolRules.isValidSpace(request.space) else {
             throw FerryError(.badRequest, "space must match ^[a-z0-9][a-z0-9._-]{0,63}$")
         }
@@ -32,51 +33,38 @@ struct PushValidator {
         }
     }
 
-    func checkMutations(_ mutations: [MutationInput]) throws -> Checked {
+    func checkMutations(_ mutations: [NewMutation]) throws -> Checked {
         var checked = Checked()
         checked.valid.reserveCapacity(mutations.count)
-        for (index, input) in mutations.enumerated() {
-            if let problem = problem(with: input) {
+        for (index, mutation) in mutations.enumerated() {
+            if let problem = problem(with: mutation) {
                 checked.invalid.append(
-                    (index, MutationRejection(clientActionID: input.clientActionID, reason: .invalid, message: problem))
+                    (index, MutationRejection(clientActionID: mutation.clientActionID, reason: .invalid, message: problem))
                 )
                 continue
             }
-            let payload = input.payload.map { $0.serialized() }
-            if let payload, payload.count > configuration.maxPayloadBytes {
+            if let payload = mutation.payload, payload.count > configuration.maxPayloadBytes {
                 throw FerryError(
                     .payloadTooLarge,
-                    "the payload of client_action_id \(input.clientActionID) is \(payload.count) bytes; at most \(configuration.maxPayloadBytes) are accepted"
+                    "the payload of client_action_id \(mutation.clientActionID) is \(payload.count) bytes; at most \(configuration.maxPayloadBytes) are accepted"
                 )
             }
-            checked.valid.append(
-                (
-                    index,
-                    NewMutation(
-                        clientActionID: input.clientActionID,
-                        entity: input.entity,
-                        entityKey: input.entityKey,
-                        op: input.op,
-                        payload: payload,
-                        baseSeq: input.baseSeq,
-                        clientTimestamp: input.clientTimestamp
-                    )
-                )
-            )
+            checked.valid.append(index)
         }
         return checked
     }
 
     /// What is wrong with one mutation, or `nil`.
-    private func problem(with input: MutationInput) -> String? {
+    private func problem(with input: NewMutation) -> String? {
         guard input.clientActionID > 0 else { return "client_action_id must be a positive integer" }
         guard ProtocolRules.isValidEntity(input.entity) else { return "entity must match ^[A-Za-z][A-Za-z0-9_.-]{0,63}$" }
         guard ProtocolRules.isValidEntityKey(input.entityKey) else { return "entity_key must be 1 to 256 characters" }
         guard input.op.isKnown else { return "op must be upsert, patch or delete" }
+        // The payload is compact JSON text, checked when it was read: an object starts with `{`.
         switch input.payload {
         case .none:
             if input.op != .delete { return "payload is required for \(input.op)" }
-        case .some(.object):
+        case .some(let text) where text.first == UInt8(ascii: "{"):
             break
         case .some:
             return "payload must be a JSON object"

@@ -21,7 +21,7 @@ struct SyncController {
     }
 
     @Sendable func push(request: Request, context: FerryRequestContext) async throws -> Response {
-        let push = try await decodeBody(PushRequest.self, from: request)
+        let push = try PushEnvelope(jsonBytes: try await collectBody(of: request).readableBytesView)
         let validator = PushValidator(configuration: configuration)
         try validator.checkEnvelope(push)
         try context.authorize(space: push.space)
@@ -32,7 +32,7 @@ struct SyncController {
                 space: push.space,
                 deviceID: push.deviceID,
                 sessionID: push.sessionID,
-                mutations: checked.valid.map(\.mutation)
+                mutations: checked.valid.map { push.mutations[$0] }
             )
         )
 
@@ -41,13 +41,13 @@ struct SyncController {
         var stored = [Int64?](repeating: nil, count: push.mutations.count)
         for (index, rejection) in checked.invalid { outcomes[index] = rejection }
         var duplicates = 0
-        for ((index, mutation), outcome) in zip(checked.valid, result.outcomes) {
+        for (index, outcome) in zip(checked.valid, result.outcomes) {
             switch outcome {
             case .stored(let seq):
                 stored[index] = seq
             case .duplicate(let seq):
                 duplicates += 1
-                outcomes[index] = MutationRejection(clientActionID: mutation.clientActionID, reason: .duplicate, seq: seq)
+                outcomes[index] = MutationRejection(clientActionID: push.mutations[index].clientActionID, reason: .duplicate, seq: seq)
             }
         }
         var acks: [MutationAck] = []
@@ -66,7 +66,7 @@ struct SyncController {
             rejected: checked.invalid.count,
             conflicts: result.conflicts.count
         )
-        return try JSONResponse.make(
+        return JSONResponse.writing(
             PushResponse(
                 accepted: acks.count,
                 acks: acks,
@@ -90,15 +90,7 @@ struct SyncController {
         if page.mutations.isEmpty, let wait = query.wait, wait > .zero {
             page = try await longPoll(first: page, query: query, wait: wait, clock: configuration.clock)
         }
-        return try JSONResponse.make(
-            PullResponse(
-                mutations: page.mutations,
-                hasMore: page.hasMore,
-                latestSeq: page.latestSeq,
-                headSeq: page.headSeq,
-                logID: page.logID
-            )
-        )
+        return JSONResponse.make(json: page.pullResponseJSON())
     }
 
     /// Holds a pull until a mutation this client may see is committed, or `wait` passes.
@@ -142,15 +134,20 @@ struct SyncController {
         )
     }
 
-    /// Reads the body up to the limit (`413` beyond it) and decodes it (`400` when it is not
-    /// the expected JSON).
-    private func decodeBody<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+    /// Reads the body up to the limit (`413` beyond it); an empty body is a `400`.
+    private func collectBody(of request: Request) async throws -> ByteBuffer {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxBodyBytes {
             throw FerryError(.payloadTooLarge, "the request body is \(length) bytes; at most \(configuration.maxBodyBytes) are accepted")
         }
         let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
         guard buffer.readableBytes > 0 else { throw FerryError(.badRequest, "the request body is empty") }
-        return try JSONDecoder().decode(T.self, from: buffer)
+        return buffer
+    }
+
+    /// Reads the body up to the limit (`413` beyond it) and decodes it (`400` when it is not
+    /// the expected JSON).
+    private func decodeBody<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        try JSONDecoder().decode(T.self, from: try await collectBody(of: request))
     }
 }
 

@@ -231,14 +231,13 @@ public final class PostgresEventLog: EventLog {
                     logger: logger
                 )
             }
-            let decoder = JSONDecoder()
-            var mutations: [LoggedMutation] = []
+            var mutations: [StoredMutation] = []
             for try await row in rows {
                 let (seq, device, session, id, entity, key, op, payload, base, timestamp, occurred) = try row.decode(
                     (Int64, String, String, Int64, String, String, String, String?, Int64?, String?, Int64).self
                 )
                 mutations.append(
-                    LoggedMutation(
+                    StoredMutation(
                         seq: seq,
                         deviceID: device,
                         sessionID: session,
@@ -246,10 +245,10 @@ public final class PostgresEventLog: EventLog {
                         entity: entity,
                         entityKey: key,
                         op: MutationOp(rawValue: op),
-                        payload: try payload.map { try decoder.decode(JSONValue.self, from: Data($0.utf8)) },
+                        payload: payload.map { Array($0.utf8) },
                         baseSeq: base,
                         clientTimestamp: timestamp,
-                        occurredAt: RFC3339.format(millisecondsSince1970: occurred)
+                        occurredAtMilliseconds: occurred
                     )
                 )
             }

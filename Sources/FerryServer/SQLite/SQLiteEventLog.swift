@@ -184,12 +184,12 @@ public final class SQLiteEventLog: EventLog {
             let statement = try db.cachedStatement(sql: "\(columns) WHERE space_id = ? AND seq > ? ORDER BY seq LIMIT ?")
             rows = try Row.fetchCursor(statement, arguments: [space.id, since, limit])
         }
-        let decoder = JSONDecoder()
-        var mutations: [LoggedMutation] = []
+        var mutations: [StoredMutation] = []
+        mutations.reserveCapacity(min(limit, 1024))
         while let row = try rows.next() {
-            let payload: JSONValue? = try (row[7] as Data?).map { try decoder.decode(JSONValue.self, from: $0) }
+            let payload: [UInt8]? = try row.withUnsafeData(atIndex: 7) { $0.map { [UInt8]($0) } }
             mutations.append(
-                LoggedMutation(
+                StoredMutation(
                     seq: row[0],
                     deviceID: row[1],
                     sessionID: row[2],
@@ -200,7 +200,7 @@ public final class SQLiteEventLog: EventLog {
                     payload: payload,
                     baseSeq: row[8],
                     clientTimestamp: row[9],
-                    occurredAt: RFC3339.format(millisecondsSince1970: row[10])
+                    occurredAtMilliseconds: row[10]
                 )
             )
         }

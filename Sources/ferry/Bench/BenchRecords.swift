@@ -65,10 +65,10 @@ enum BenchRecords {
         }
     }
 
-    /// The records `range` as a server would log them, for the JSON ceiling.
-    static func logged(_ range: Range<Int>) -> [LoggedMutation] {
+    /// The records `range` as a server stores them, for the JSON ceiling.
+    static func stored(_ range: Range<Int>) -> [StoredMutation] {
         range.map { index in
-            LoggedMutation(
+            StoredMutation(
                 seq: Int64(index + 1),
                 deviceID: "d-bench-writer",
                 sessionID: "s-bench",
@@ -76,10 +76,10 @@ enum BenchRecords {
                 entity: entity,
                 entityKey: key(index),
                 op: .upsert,
-                payload: payload(index),
+                payload: payload(index).serialized(),
                 baseSeq: 0,
                 clientTimestamp: nil,
-                occurredAt: "2026-11-23T12:00:00.000Z"
+                occurredAtMilliseconds: 1_763_900_000_000 + Int64(index / 1000)
             )
         }
     }

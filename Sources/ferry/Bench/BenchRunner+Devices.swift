@@ -38,7 +38,7 @@ extension BenchRunner {
             throw BenchError("ferry bench-client failed (status \(process.terminationStatus)): \(output.text)")
         }
         guard let line = output.text.split(separator: "\n").last,
-            let object = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)).objectValue
+            let object = try? JSONValue(parsing: Array(line.utf8)).objectValue
         else { throw BenchError("ferry bench-client printed no report: \(output.text)") }
         func number(_ name: String) -> Double {
             switch object[name] {

@@ -289,7 +289,7 @@ final class BenchRunner {
                 }
                 let ceiling = BenchCeiling(
                     name: "json_encode_decode",
-                    label: "JSONEncoder + JSONDecoder of the pull pages",
+                    label: "JSON write + read of the pull pages, no I/O",
                     stats: BenchStats(ceilingRates),
                     unit: "mutations/s"
                 )

@@ -1,0 +1,514 @@
+/// A value with a hand-written JSON form, written by ``JSONWriter``.
+///
+/// The wire messages of the hot paths (push and pull) conform, so that the server and the
+/// HTTP transport encode them without `JSONEncoder`. The text is the same JSON their
+/// `Codable` form describes: the same member names, optional members left out when `nil`.
+public protocol JSONWritable {
+    /// Writes the value as one JSON value.
+    func writeJSON(to writer: inout JSONWriter)
+}
+
+/// A value read from its JSON form by ``JSONReader``, as its `Codable` form reads it:
+/// unknown members are ignored, `null` is the same as absent for optional members.
+public protocol JSONReadable {
+    /// Reads the value from the reader's next JSON value.
+    /// - Throws: ``JSONReadError`` naming the member that is missing or ill-typed.
+    init(json reader: inout JSONReader) throws
+}
+
+extension JSONWritable {
+    /// The compact JSON text of the value, UTF-8.
+    public func jsonBytes() -> [UInt8] {
+        var writer = JSONWriter(capacity: 512)
+        writeJSON(to: &writer)
+        return writer.bytes
+    }
+}
+
+extension JSONReadable {
+    /// Reads the value from a whole JSON text.
+    /// - Throws: ``JSONReadError`` when the text is not valid JSON, or not this value.
+    public init(jsonBytes bytes: some Collection<UInt8>) throws {
+        self = try JSONReader.withReader(bytes) { try Self(json: &$0) }
+    }
+}
+
+extension JSONReader {
+    /// Reads an array of values.
+    public mutating func readArray<T: JSONReadable>(of type: T.Type) throws -> [T] {
+        var elements: [T] = []
+        try readArray { reader, _ in elements.append(try T(json: &reader)) }
+        return elements
+    }
+}
+
+extension JSONWriter {
+    /// Writes an array of values.
+    public mutating func array(_ elements: [some JSONWritable]) {
+        byte(UInt8(ascii: "["))
+        for (index, element) in elements.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            element.writeJSON(to: &self)
+        }
+        byte(UInt8(ascii: "]"))
+    }
+}
+
+// MARK: Push
+
+extension MutationInput: JSONWritable, JSONReadable {
+    public func writeJSON(to writer: inout JSONWriter) {
+        writer.byte(UInt8(ascii: "{"))
+        writer.key("client_action_id", first: true)
+        writer.int(clientActionID)
+        writer.key("entity")
+        writer.string(entity)
+        writer.key("entity_key")
+        writer.string(entityKey)
+        writer.key("op")
+        writer.string(op.rawValue)
+        if let payload {
+            writer.key("payload")
+            writer.value(payload)
+        }
+        if let baseSeq {
+            writer.key("base_seq")
+            writer.int(baseSeq)
+        }
+        if let clientTimestamp {
+            writer.key("client_timestamp")
+            writer.string(clientTimestamp)
+        }
+        writer.byte(UInt8(ascii: "}"))
+    }
+
+    public init(json reader: inout JSONReader) throws {
+        var fields = MutationInputFields<JSONValue>()
+        try fields.read(from: &reader) { try $0.readValue() }
+        self = try fields.input(reader)
+    }
+}
+
+/// The members of a pushed mutation, with its payload read as `Payload`: a ``JSONValue``
+/// for ``MutationInput``, or the payload's text for a server that stores it as sent.
+public struct MutationInputFields<Payload> {
+    /// `client_action_id`.
+    public var clientActionID: Int64?
+    /// `entity`.
+    public var entity: String?
+    /// `entity_key`.
+    public var entityKey: String?
+    /// `op`.
+    public var op: String?
+    /// `payload`; `nil` when absent or `null`.
+    public var payload: Payload?
+    /// `base_seq`.
+    public var baseSeq: Int64?
+    /// `client_timestamp`.
+    public var clientTimestamp: String?
+
+    /// No members read yet.
+    public init() {}
+
+    /// Reads the members of a mutation object, the payload with `readPayload`.
+    public mutating func read(from reader: inout JSONReader, payload readPayload: (inout JSONReader) throws -> Payload) throws {
+        try reader.readObject { reader, key in
+            if try !read(member: key, from: &reader, payload: readPayload) { try reader.skipValue() }
+        }
+    }
+
+    /// Reads the value of member `key` when it is one of a pushed mutation's, and answers
+    /// whether it was; reads nothing otherwise.
+    public mutating func read(
+        member key: String,
+        from reader: inout JSONReader,
+        payload readPayload: (inout JSONReader) throws -> Payload
+    ) throws -> Bool {
+        switch key {
+        case "client_action_id": clientActionID = try reader.readInt64()
+        case "entity": entity = try reader.readString()
+        case "entity_key": entityKey = try reader.readString()
+        case "op": op = try reader.readString()
+        case "payload": payload = try reader.readNull() ? nil : readPayload(&reader)
+        case "base_seq": baseSeq = try reader.readOptionalInt64()
+        case "client_timestamp": clientTimestamp = try reader.readOptionalString()
+        default: return false
+        }
+        return true
+    }
+
+    /// The required members, or the error naming the first one missing.
+    public func required(_ reader: JSONReader) throws -> (clientActionID: Int64, entity: String, entityKey: String, op: MutationOp) {
+        guard let clientActionID else { throw reader.missing("client_action_id") }
+        guard let entity else { throw reader.missing("entity") }
+        guard let entityKey else { throw reader.missing("entity_key") }
+        guard let op else { throw reader.missing("op") }
+        return (clientActionID, entity, entityKey, MutationOp(rawValue: op))
+    }
+}
+
+extension MutationInputFields<JSONValue> {
+    fileprivate func input(_ reader: JSONReader) throws -> MutationInput {
+        let required = try required(reader)
+        return MutationInput(
+            clientActionID: required.clientActionID,
+            entity: required.entity,
+            entityKey: required.entityKey,
+            op: required.op,
+            payload: payload,
+            baseSeq: baseSeq,
+            clientTimestamp: clientTimestamp
+        )
+    }
+}
+
+extension PushRequest: JSONWritable, JSONReadable {
+    public func writeJSON(to writer: inout JSONWriter) {
+        writer.byte(UInt8(ascii: "{"))
+        writer.key("space", first: true)
+        writer.string(space)
+        writer.key("device_id")
+        writer.string(deviceID)
+        writer.key("session_id")
+        writer.string(sessionID)
+        writer.key("mutations")
+        writer.array(mutations)
+        writer.byte(UInt8(ascii: "}"))
+    }
+
+    public init(json reader: inout JSONReader) throws {
+        var space: String?
+        var device: String?
+        var session: String?
+        var mutations: [MutationInput]?
+        try reader.readObject { reader, key in
+            switch key {
+            case "space": space = try reader.readString()
+            case "device_id": device = try reader.readString()
+            case "session_id": session = try reader.readString()
+            case "mutations": mutations = try reader.readArray(of: MutationInput.self)
+            default: try reader.skipValue()
+            }
+        }
+        guard let space else { throw reader.missing("space") }
+        guard let device else { throw reader.missing("device_id") }
+        guard let session else { throw reader.missing("session_id") }
+        guard let mutations else { throw reader.missing("mutations") }
+        self.init(space: space, deviceID: device, sessionID: session, mutations: mutations)
+    }
+}
+
+extension MutationAck: JSONWritable, JSONReadable {
+    public func writeJSON(to writer: inout JSONWriter) {
+        writer.byte(UInt8(ascii: "{"))
+        writer.key("client_action_id", first: true)
+        writer.int(clientActionID)
+        writer.key("seq")
+        writer.int(seq)
+        writer.byte(UInt8(ascii: "}"))
+    }
+
+    public init(json reader: inout JSONReader) throws {
+        var id: Int64?
+        var seq: Int64?
+        try reader.readObject { reader, key in
+            switch key {
+            case "client_action_id": id = try reader.readInt64()
+            case "seq": seq = try reader.readInt64()
+            default: try reader.skipValue()
+            }
+        }
+        guard let id else { throw reader.missing("client_action_id") }
+        guard let seq else { throw reader.missing("seq") }
+        self.init(clientActionID: id, seq: seq)
+    }
+}
+
+extension MutationRejection: JSONWritable, JSONReadable {
+    public func writeJSON(to writer: inout JSONWriter) {
+        writer.byte(UInt8(ascii: "{"))
+        writer.key("client_action_id", first: true)
+        writer.int(clientActionID)
+        writer.key("reason")
+        writer.string(reason.rawValue)
+        if let seq {
+            writer.key("seq")
+            writer.int(seq)
+        }
+        if let message {
+            writer.key("message")
+            writer.string(message)
+        }
+        writer.byte(UInt8(ascii: "}"))
+    }
+
+    public init(json reader: inout JSONReader) throws {
+        var id: Int64?
+        var reason: String?
+        var seq: Int64?
+        var message: String?
+        try reader.readObject { reader, key in
+            switch key {
+            case "client_action_id": id = try reader.readInt64()
+            case "reason": reason = try reader.readString()
+            case "seq": seq = try reader.readOptionalInt64()
+            case "message": message = try reader.readOptionalString()
+            default: try reader.skipValue()
+            }
+        }
+        guard let id else { throw reader.missing("client_action_id") }
+        guard let reason else { throw reader.missing("reason") }
+        self.init(clientActionID: id, reason: RejectionReason(rawValue: reason), seq: seq, message: message)
+    }
+}
+
+extension ConflictReport: JSONWritable, JSONReadable {
+    public func writeJSON(to writer: inout JSONWriter) {
+        writer.byte(UInt8(ascii: "{"))
+        writer.key("client_action_id", first: true)
+        writer.int(clientActionID)
+        writer.key("entity")
+        writer.string(entity)
+        writer.key("entity_key")
+        writer.string(entityKey)
+        writer.key("base_seq")
+        writer.int(baseSeq)
+        writer.key("current_seq")
+        writer.int(currentSeq)
+        writer.byte(UInt8(ascii: "}"))
+    }
+
+    public init(json reader: inout JSONReader) throws {
+        var id: Int64?
+        var entity: String?
+        var key: String?
+        var base: Int64?
+        var current: Int64?
+        try reader.readObject { reader, member in
+            switch member {
+            case "client_action_id": id = try reader.readInt64()
+            case "entity": entity = try reader.readString()
+            case "entity_key": key = try reader.readString()
+            case "base_seq": base = try reader.readInt64()
+            case "current_seq": current = try reader.readInt64()
+            default: try reader.skipValue()
+            }
+        }
+        guard let id else { throw reader.missing("client_action_id") }
+        guard let entity else { throw reader.missing("entity") }
+        guard let key else { throw reader.missing("entity_key") }
+        guard let base else { throw reader.missing("base_seq") }
+        guard let current else { throw reader.missing("current_seq") }
+        self.init(clientActionID: id, entity: entity, entityKey: key, baseSeq: base, currentSeq: current)
+    }
+}
+
+extension PushResponse: JSONWritable, JSONReadable {
+    public func writeJSON(to writer: inout JSONWriter) {
+        writer.byte(UInt8(ascii: "{"))
+        writer.key("accepted", first: true)
+        writer.int(Int64(accepted))
+        writer.key("acks")
+        writer.array(acks)
+        writer.key("rejected")
+        writer.array(rejected)
+        writer.key("conflicts")
+        writer.array(conflicts)
+        writer.key("head_seq")
+        writer.int(headSeq)
+        writer.key("log_id")
+        writer.string(logID)
+        writer.byte(UInt8(ascii: "}"))
+    }
+
+    public init(json reader: inout JSONReader) throws {
+        var accepted: Int64?
+        var acks: [MutationAck]?
+        var rejected: [MutationRejection]?
+        var conflicts: [ConflictReport]?
+        var head: Int64?
+        var logID: String?
+        try reader.readObject { reader, key in
+            switch key {
+            case "accepted": accepted = try reader.readInt64()
+            case "acks": acks = try reader.readArray(of: MutationAck.self)
+            case "rejected": rejected = try reader.readArray(of: MutationRejection.self)
+            case "conflicts": conflicts = try reader.readArray(of: ConflictReport.self)
+            case "head_seq": head = try reader.readInt64()
+            case "log_id": logID = try reader.readString()
+            default: try reader.skipValue()
+            }
+        }
+        guard let accepted else { throw reader.missing("accepted") }
+        guard let acks else { throw reader.missing("acks") }
+        guard let rejected else { throw reader.missing("rejected") }
+        guard let conflicts else { throw reader.missing("conflicts") }
+        guard let head else { throw reader.missing("head_seq") }
+        guard let logID else { throw reader.missing("log_id") }
+        self.init(accepted: Int(accepted), acks: acks, rejected: rejected, conflicts: conflicts, headSeq: head, logID: logID)
+    }
+}
+
+// MARK: Pull
+
+extension LoggedMutation: JSONWritable, JSONReadable {
+    public func writeJSON(to writer: inout JSONWriter) {
+        Self.writeJSON(
+            to: &writer,
+            seq: seq,
+            deviceID: deviceID,
+            sessionID: sessionID,
+            clientActionID: clientActionID,
+            entity: entity,
+            entityKey: entityKey,
+            op: op,
+            baseSeq: baseSeq,
+            clientTimestamp: clientTimestamp,
+            occurredAt: occurredAt.utf8,
+            payload: payload.map { payload in { $0.value(payload) } }
+        )
+    }
+
+    /// Writes a logged mutation from its members, the payload by `payload` (left out when
+    /// `nil`), and `occurredAt` as the UTF-8 of its RFC 3339 text: the form a server uses
+    /// to write stored payload text as it is, without reading it.
+    public static func writeJSON(
+        to writer: inout JSONWriter,
+        seq: Int64,
+        deviceID: String,
+        sessionID: String,
+        clientActionID: Int64,
+        entity: String,
+        entityKey: String,
+        op: MutationOp,
+        baseSeq: Int64?,
+        clientTimestamp: String?,
+        occurredAt: some Sequence<UInt8>,
+        payload: ((inout JSONWriter) -> Void)?
+    ) {
+        writer.byte(UInt8(ascii: "{"))
+        writer.key("seq", first: true)
+        writer.int(seq)
+        writer.key("device_id")
+        writer.string(deviceID)
+        writer.key("session_id")
+        writer.string(sessionID)
+        writer.key("client_action_id")
+        writer.int(clientActionID)
+        writer.key("entity")
+        writer.string(entity)
+        writer.key("entity_key")
+        writer.string(entityKey)
+        writer.key("op")
+        writer.string(op.rawValue)
+        if let payload {
+            writer.key("payload")
+            payload(&writer)
+        }
+        if let baseSeq {
+            writer.key("base_seq")
+            writer.int(baseSeq)
+        }
+        if let clientTimestamp {
+            writer.key("client_timestamp")
+            writer.string(clientTimestamp)
+        }
+        writer.key("occurred_at")
+        writer.byte(UInt8(ascii: "\""))
+        writer.raw(occurredAt)
+        writer.byte(UInt8(ascii: "\""))
+        writer.byte(UInt8(ascii: "}"))
+    }
+
+    public init(json reader: inout JSONReader) throws {
+        var seq: Int64?
+        var device: String?
+        var session: String?
+        var fields = MutationInputFields<JSONValue>()
+        var occurredAt: String?
+        // The members a pushed mutation has are read as in a push; the others here.
+        try reader.readObject { reader, key in
+            switch key {
+            case "seq": seq = try reader.readInt64()
+            case "device_id": device = try reader.readString()
+            case "session_id": session = try reader.readString()
+            case "occurred_at": occurredAt = try reader.readString()
+            default:
+                if try !fields.read(member: key, from: &reader, payload: { try $0.readValue() }) { try reader.skipValue() }
+            }
+        }
+        guard let seq else { throw reader.missing("seq") }
+        guard let device else { throw reader.missing("device_id") }
+        guard let session else { throw reader.missing("session_id") }
+        let input = try fields.input(reader)
+        guard let occurredAt else { throw reader.missing("occurred_at") }
+        self.init(
+            seq: seq,
+            deviceID: device,
+            sessionID: session,
+            clientActionID: input.clientActionID,
+            entity: input.entity,
+            entityKey: input.entityKey,
+            op: input.op,
+            payload: input.payload,
+            baseSeq: input.baseSeq,
+            clientTimestamp: input.clientTimestamp,
+            occurredAt: occurredAt
+        )
+    }
+}
+
+extension PullResponse: JSONWritable, JSONReadable {
+    public func writeJSON(to writer: inout JSONWriter) {
+        Self.writeJSON(to: &writer, hasMore: hasMore, latestSeq: latestSeq, headSeq: headSeq, logID: logID) { writer in
+            writer.array(mutations)
+        }
+    }
+
+    /// Writes a pull answer from its members, the `mutations` array by `mutations`.
+    public static func writeJSON(
+        to writer: inout JSONWriter,
+        hasMore: Bool,
+        latestSeq: Int64,
+        headSeq: Int64,
+        logID: String,
+        mutations: (inout JSONWriter) -> Void
+    ) {
+        writer.byte(UInt8(ascii: "{"))
+        writer.key("mutations", first: true)
+        mutations(&writer)
+        writer.key("has_more")
+        writer.bool(hasMore)
+        writer.key("latest_seq")
+        writer.int(latestSeq)
+        writer.key("head_seq")
+        writer.int(headSeq)
+        writer.key("log_id")
+        writer.string(logID)
+        writer.byte(UInt8(ascii: "}"))
+    }
+
+    public init(json reader: inout JSONReader) throws {
+        var mutations: [LoggedMutation]?
+        var hasMore: Bool?
+        var latest: Int64?
+        var head: Int64?
+        var logID: String?
+        try reader.readObject { reader, key in
+            switch key {
+            case "mutations": mutations = try reader.readArray(of: LoggedMutation.self)
+            case "has_more": hasMore = try reader.readBool()
+            case "latest_seq": latest = try reader.readInt64()
+            case "head_seq": head = try reader.readInt64()
+            case "log_id": logID = try reader.readString()
+            default: try reader.skipValue()
+            }
+        }
+        guard let mutations else { throw reader.missing("mutations") }
+        guard let hasMore else { throw reader.missing("has_more") }
+        guard let latest else { throw reader.missing("latest_seq") }
+        guard let head else { throw reader.missing("head_seq") }
+        guard let logID else { throw reader.missing("log_id") }
+        self.init(mutations: mutations, hasMore: hasMore, latestSeq: latest, headSeq: head, logID: logID)
+    }
+}
