@@ -53,7 +53,11 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "With --server: the store it runs on, for the results (sqlite or postgres).")
     var serverStore: String = "sqlite"
 
-    @Option(name: .long, help: "Benchmark the PostgreSQL store at this URL (not available yet).")
+    @Option(
+        name: .long,
+        help:
+            "Benchmark the PostgreSQL store: each workload gets a new database on this server (its user must be allowed to create databases)."
+    )
     var postgres: String?
 
     @Option(name: .long, help: "Commit durability of the SQLite servers and ceilings: full (default) or normal.")
@@ -63,7 +67,7 @@ struct Bench: AsyncParsableCommand {
     var ferry: String?
 
     func validate() throws {
-        if postgres != nil { throw BenchStore.postgresUnavailable }
+        if postgres != nil && server != nil { throw ValidationError("--postgres and --server exclude each other") }
         for (name, value) in [
             ("--n", n), ("--backlog", backlog), ("--rounds", rounds), ("--backlog-rounds", backlogRounds),
             ("--latency-writes", latencyWrites),
@@ -101,6 +105,8 @@ struct Bench: AsyncParsableCommand {
         let target: BenchTarget
         if let server {
             target = .remote(url: server, token: token ?? Environment.value("FERRY_BENCH_TOKEN")!, space: space, storeName: serverStore)
+        } else if let postgres {
+            target = .local(.postgres(url: postgres))
         } else {
             target = .local(.sqlite(durability: SQLiteConfiguration.Durability(rawValue: durability)!))
         }

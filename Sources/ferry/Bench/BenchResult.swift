@@ -55,6 +55,8 @@ struct BenchResult: Sendable {
     var workload: String
     var store: String
     var clients: Int?
+    /// Servers the clients were spread over, when more than one (push on PostgreSQL).
+    var servers: Int?
     var stats: BenchStats
     var unit: String
     var ceiling: BenchCeiling?
@@ -84,6 +86,7 @@ struct BenchResult: Sendable {
             "ratio": ratio.map { Self.number($0, digits: 3) } ?? .null,
         ]
         if let clients { object["clients"] = .int(Int64(clients)) }
+        if let servers { object["servers"] = .int(Int64(servers)) }
         if let ceiling { object["ceiling_name"] = .string(ceiling.name) }
         if let target { object["target"] = .string(target.text); object["target_met"] = .bool(target.met) }
         for (name, value) in extra { object[name] = Self.number(value, digits: 2) }

@@ -95,14 +95,20 @@ final class BenchRunner {
 
     // MARK: Servers and records
 
-    /// Runs `body` with a server for the workload `name` (a fresh child, stopped afterwards,
-    /// with a token for `spaces`; or the given running server).
-    func withServer<T>(_ name: String, spaces: [String], _ body: (BenchServer) async throws -> T) async throws -> T {
+    /// Runs `body` with a server for the workload `name` (a fresh child, or `servers` children
+    /// sharing a PostgreSQL store, stopped afterwards, with a token for `spaces`; or the given
+    /// running server).
+    func withServer<T>(_ name: String, spaces: [String], servers: Int = 1, _ body: (BenchServer) async throws -> T) async throws -> T {
         let server: BenchServer
         switch target {
         case .local(let store):
             progress.show("\(name): starting ferry serve")
-            server = try await store.launch(ferry: plan.ferry, folder: root.appendingPathComponent("server-\(name)"), spaces: spaces)
+            server = try await store.launch(
+                ferry: plan.ferry,
+                folder: root.appendingPathComponent("server-\(name)"),
+                spaces: spaces,
+                servers: servers
+            )
         case .remote(let url, let token, let space, _):
             server = BenchServer(baseURL: url, token: token, fixedSpace: space, process: nil, dataFolder: nil)
         }
@@ -124,8 +130,13 @@ final class BenchRunner {
     /// connections), with a generous timeout for large pages on a loaded machine; shuts the
     /// transport down afterwards.
     func withTransport<T>(_ server: BenchServer, _ body: (HTTPTransport) async throws -> T) async throws -> T {
+        try await withTransport(baseURL: server.baseURL, token: server.token, body)
+    }
+
+    /// Runs `body` with a transport to the server at `baseURL`, as above.
+    func withTransport<T>(baseURL: String, token: String, _ body: (HTTPTransport) async throws -> T) async throws -> T {
         let transport = HTTPTransport(
-            configuration: HTTPTransportConfiguration(baseURL: server.baseURL, accessToken: server.token, requestTimeout: .seconds(120))
+            configuration: HTTPTransportConfiguration(baseURL: baseURL, accessToken: token, requestTimeout: .seconds(120))
         )
         do {
             let result = try await body(transport)
@@ -156,11 +167,12 @@ final class BenchRunner {
         }
     }
 
-    /// Sends each client's requests in order, the clients concurrently; checks that every
-    /// mutation was accepted.
-    static func push(_ requests: [[PushRequest]], through transport: HTTPTransport) async throws {
+    /// Sends each client's requests in order, the clients concurrently, client `i` through
+    /// `transports[i % transports.count]`; checks that every mutation was accepted.
+    static func push(_ requests: [[PushRequest]], through transports: [HTTPTransport]) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for clientRequests in requests {
+            for (client, clientRequests) in requests.enumerated() {
+                let transport = transports[client % transports.count]
                 group.addTask {
                     for request in clientRequests {
                         let response = try await transport.push(request)
@@ -186,7 +198,7 @@ final class BenchRunner {
             for part in BenchRecords.batches(range, size: 100_000) {
                 try await Self.push(
                     pushRequests(space: space, range: part, clients: 4, tag: "\(tag)-\(part.lowerBound)"),
-                    through: transport
+                    through: [transport]
                 )
             }
         }
@@ -206,56 +218,82 @@ final class BenchRunner {
 
     // MARK: push and pull
 
-    /// `push`: N mutations in batches from 1 and from 4 concurrent clients; mutations per
-    /// second accepted. Ceiling: raw SQLite inserts of the same rows.
+    /// `push`: N mutations in batches from 1 and from 4 concurrent clients (and, on
+    /// PostgreSQL, from 4 clients spread over two servers); mutations per second accepted.
+    /// Ceiling: raw inserts of the same rows into the store's database.
     func runPush() async throws {
-        let clientCounts = plan.pushClients
-        let spaces = clientCounts.flatMap { clients in (1...plan.rounds).map { "push-c\(clients)-r\($0)" } }
-        try await withServer("push", spaces: spaces) { server in
-            try await withTransport(server) { transport in
-                var ceilingRates: [Double] = []
-                for clients in clientCounts {
+        var setups = plan.pushClients.map { (clients: $0, servers: 1) }
+        if case .local(.postgres) = target, let most = plan.pushClients.max() { setups.append((most, 2)) }
+        let spaces = setups.flatMap { setup in (1...plan.rounds).map { "push-c\(setup.clients)-s\(setup.servers)-r\($0)" } }
+        try await withServer("push", spaces: spaces, servers: setups.map(\.servers).max() ?? 1) { server in
+            var ceilingRates: [Double] = []
+            var ceiling: BenchCeiling?
+            for setup in setups {
+                let urls = Array(server.baseURLs.prefix(setup.servers))
+                let rates = try await withTransports(urls, token: server.token) { transports in
                     var rates: [Double] = []
                     for round in 1...plan.rounds {
-                        progress.show("push: ceiling, raw SQLite insert of \(plan.count) rows (round \(round))")
-                        if clients == clientCounts.first {
-                            ceilingRates.append(
-                                try BenchCeilings.sqliteLogInsert(count: plan.count, folder: root, durability: durability)
-                            )
-                        }
-                        let space = server.space("push-c\(clients)-r\(round)")
+                        if setup == setups[0] { ceilingRates.append(try await pushCeiling(server, round: round)) }
+                        let tag = "push-c\(setup.clients)-s\(setup.servers)-r\(round)"
                         let requests = pushRequests(
-                            space: space,
+                            space: server.space(tag),
                             range: freshRecords(plan.count),
-                            clients: clients,
-                            tag: "push-c\(clients)-r\(round)"
+                            clients: setup.clients,
+                            tag: tag
                         )
-                        progress.show("push: \(plan.count) mutations from \(clients) client(s), round \(round)/\(plan.rounds)")
-                        let elapsed = try await ContinuousClock().measure { try await Self.push(requests, through: transport) }
+                        progress.show(
+                            "push: \(plan.count) mutations from \(setup.clients) client(s) through \(setup.servers) server(s), round \(round)/\(plan.rounds)"
+                        )
+                        let elapsed = try await ContinuousClock().measure { try await Self.push(requests, through: transports) }
                         rates.append(Double(plan.count) / elapsed.seconds)
                     }
-                    let ceiling = BenchCeiling(
-                        name: "sqlite_insert_log",
-                        label: "raw SQLite insert, server's mutation table",
+                    return rates
+                }
+                if ceiling == nil {
+                    let postgres = storeName == "postgres"
+                    ceiling = BenchCeiling(
+                        name: postgres ? "pg_insert_log" : "sqlite_insert_log",
+                        label: postgres
+                            ? "raw PostgreSQL multi-row insert per batch, server's mutation table"
+                            : "raw SQLite insert, server's mutation table",
                         stats: BenchStats(ceilingRates),
                         unit: "rows/s"
                     )
-                    if clients == clientCounts.first { record(ceiling) }
-                    let stats = BenchStats(rates)
-                    let goal: Double = storeName == "postgres" ? 50_000 : 100_000
-                    record(
-                        BenchResult(
-                            workload: "push",
-                            store: storeName,
-                            clients: clients,
-                            stats: stats,
-                            unit: "mutations/s",
-                            ceiling: ceiling,
-                            target: ("≥ \(BenchTable.grouped(Int(goal)))/s", stats.median >= goal)
-                        )
-                    )
+                    record(ceiling!)
                 }
+                let stats = BenchStats(rates)
+                let goal: Double = storeName == "postgres" ? 50_000 : 100_000
+                var result = BenchResult(
+                    workload: "push",
+                    store: storeName,
+                    clients: setup.clients,
+                    stats: stats,
+                    unit: "mutations/s",
+                    ceiling: ceiling,
+                    target: ("≥ \(BenchTable.grouped(Int(goal)))/s", stats.median >= goal)
+                )
+                result.servers = setup.servers
+                record(result)
             }
+        }
+    }
+
+    /// One round of the push ceiling: raw inserts of N rows into SQLite (a new file) or into
+    /// a new table of the workload's PostgreSQL database, in batches of the push's size.
+    private func pushCeiling(_ server: BenchServer, round: Int) async throws -> Double {
+        if let postgres = server.postgres {
+            progress.show("push: ceiling, raw PostgreSQL insert of \(plan.count) rows (round \(round))")
+            return try await BenchPostgres.insertCeiling(url: postgres.url, count: plan.count, batch: plan.batchSize)
+        }
+        progress.show("push: ceiling, raw SQLite insert of \(plan.count) rows (round \(round))")
+        return try BenchCeilings.sqliteLogInsert(count: plan.count, folder: root, durability: durability)
+    }
+
+    /// Runs `body` with one transport per URL, shut down afterwards.
+    private func withTransports<T>(_ urls: [String], token: String, _ body: ([HTTPTransport]) async throws -> T) async throws -> T {
+        guard let first = urls.first else { return try await body([]) }
+        return try await withTransport(baseURL: first, token: token) { transport in
+            try await withTransports(Array(urls.dropFirst()), token: token) { rest in try await body([transport] + rest) }
         }
     }
 

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Synchronization
 
@@ -12,24 +13,43 @@ final class BenchServer {
     let fixedSpace: String?
     /// The child process, when the bench started it.
     let process: BenchServerProcess?
-    /// The child's data folder, when the bench started it.
+    /// The child's data folder, when the bench started it on SQLite.
     let dataFolder: URL?
+    /// More children on the same store (PostgreSQL), for workloads that spread over servers.
+    let others: [BenchServerProcess]
+    /// The database the bench created for the children, when they run on PostgreSQL.
+    let postgres: (url: String, database: String, adminURL: String)?
 
-    init(baseURL: String, token: String, fixedSpace: String?, process: BenchServerProcess?, dataFolder: URL?) {
+    init(
+        baseURL: String,
+        token: String,
+        fixedSpace: String?,
+        process: BenchServerProcess?,
+        dataFolder: URL?,
+        others: [BenchServerProcess] = [],
+        postgres: (url: String, database: String, adminURL: String)? = nil
+    ) {
         self.baseURL = baseURL
         self.token = token
         self.fixedSpace = fixedSpace
         self.process = process
         self.dataFolder = dataFolder
+        self.others = others
+        self.postgres = postgres
     }
+
+    /// The root URLs of every server of the store: this one first.
+    var baseURLs: [String] { [baseURL] + others.map(\.baseURL) }
 
     /// The space to use for `name`: `name` itself on a child server, the given space otherwise.
     func space(_ name: String) -> String { fixedSpace ?? name }
 
-    /// Stops the child server, if any, and removes its data folder.
+    /// Stops the child servers, if any, and removes their data folder or database.
     func stop() async {
         await process?.stop()
+        for other in others { await other.stop() }
         if let dataFolder { try? FileManager.default.removeItem(at: dataFolder) }
+        if let postgres { await BenchPostgres.dropDatabase(postgres.database, adminURL: postgres.adminURL) }
     }
 }
 
@@ -40,7 +60,8 @@ final class BenchServerProcess {
     /// The port it listens on.
     private(set) var port = 0
 
-    /// Starts `executable arguments` and returns once the server prints its listening line.
+    /// Starts `executable arguments` and returns once the server listens and its storage is
+    /// ready (`/healthz` answers `200`: a PostgreSQL server migrates after it starts listening).
     init(executable: String, arguments: [String]) async throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -61,7 +82,7 @@ final class BenchServerProcess {
                 let text = address.split(separator: ":").last, let port = Int(text)
             {
                 self.port = port
-                return
+                if try await Self.isHealthy(port: port) { return }
             }
             guard process.isRunning, ContinuousClock.now < deadline else {
                 if process.isRunning { process.terminate() }
@@ -73,6 +94,13 @@ final class BenchServerProcess {
 
     /// The server's root URL.
     var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    private static func isHealthy(port: Int) async throws -> Bool {
+        let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz")
+        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(5)) else { return false }
+        _ = try? await response.body.collect(upTo: 1 << 16)
+        return response.status == .ok
+    }
 
     /// How the child ended, when it did: `exited with status N` or `was killed by signal N`.
     var exitDescription: String? {

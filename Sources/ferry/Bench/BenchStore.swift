@@ -5,11 +5,12 @@ import Foundation
 /// The server store a benchmark runs against, and how to start servers on it.
 ///
 /// Every workload starts its own `ferry serve` child on a fresh store, so that workloads do
-/// not see each other's data. The PostgreSQL store (`--postgres URL`) is not built yet.
+/// not see each other's data: a new SQLite data folder, or a new database on the PostgreSQL
+/// server of `--postgres URL` (created by the bench and dropped when the workload ends).
 enum BenchStore: Sendable {
     /// A SQLite file in a temporary data folder, with the server's commit durability.
     case sqlite(durability: SQLiteConfiguration.Durability)
-    /// A PostgreSQL database (not available yet).
+    /// New databases on the PostgreSQL server of `url`, whose user may create databases.
     case postgres(url: String)
 
     /// The name in results: `sqlite` or `postgres`.
@@ -20,9 +21,16 @@ enum BenchStore: Sendable {
         }
     }
 
-    /// Starts a `ferry serve` child (the executable `ferry`) on a new, empty store in
-    /// `folder`, with a token for `spaces`; returns once it listens.
-    func launch(ferry: String, folder: URL, spaces: [String]) async throws -> BenchServer {
+    /// Starts `servers` `ferry serve` children (the executable `ferry`) on a new, empty store
+    /// named after `folder` (its data folder, or its database), with a token for `spaces`;
+    /// returns once they listen. Several servers need the PostgreSQL store.
+    func launch(ferry: String, folder: URL, spaces: [String], servers: Int = 1) async throws -> BenchServer {
+        // Started through a link of its own name, so that a `pkill -f "ferry serve"` run on
+        // a shared machine to clean up other servers does not stop the bench's.
+        let link = folder.deletingLastPathComponent().appendingPathComponent("ferry-bench-server")
+        if !FileManager.default.fileExists(atPath: link.path) {
+            try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: ferry)
+        }
         switch self {
         case .sqlite(let durability):
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -30,19 +38,44 @@ enum BenchStore: Sendable {
             // Issue the token before the server starts, so it prints no first-start banner.
             let token = try await SQLiteTokenStore(database: try SQLiteDatabase(configuration: configuration))
                 .issue(spaces: spaces, accessTTL: 7 * 86_400)
-            // Started through a link of its own name, so that a `pkill -f "ferry serve"` run on
-            // a shared machine to clean up other servers does not stop the bench's.
-            let link = folder.deletingLastPathComponent().appendingPathComponent("ferry-bench-server")
-            if !FileManager.default.fileExists(atPath: link.path) {
-                try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: ferry)
-            }
+            precondition(servers == 1, "several servers share a PostgreSQL store only")
             let process = try await BenchServerProcess(
                 executable: link.path,
                 arguments: ["serve", "--host", "127.0.0.1", "--port", "0", "--data", folder.path, "--durability", durability.rawValue]
             )
             return BenchServer(baseURL: process.baseURL, token: token.accessToken, fixedSpace: nil, process: process, dataFolder: folder)
-        case .postgres:
-            throw Self.postgresUnavailable
+        case .postgres(let adminURL):
+            // fb_<the run's id>_<the workload>: letters and digits only, so it needs no quoting.
+            let run = folder.deletingLastPathComponent().lastPathComponent.dropFirst("ferry-bench-".count)
+            let database =
+                "fb_\(run.filter { $0.isLetter || $0.isNumber })_\(folder.lastPathComponent.filter { $0.isLetter || $0.isNumber })"
+                .lowercased()
+            try await BenchPostgres.createDatabase(database, adminURL: adminURL)
+            let url = try BenchPostgres.url(adminURL, database: database)
+            do {
+                let token = try await BenchPostgres.issueToken(url: url, spaces: spaces)
+                var processes: [BenchServerProcess] = []
+                for _ in 0..<servers {
+                    processes.append(
+                        try await BenchServerProcess(
+                            executable: link.path,
+                            arguments: ["serve", "--host", "127.0.0.1", "--port", "0", "--postgres", url]
+                        )
+                    )
+                }
+                return BenchServer(
+                    baseURL: processes[0].baseURL,
+                    token: token,
+                    fixedSpace: nil,
+                    process: processes[0],
+                    dataFolder: nil,
+                    others: Array(processes.dropFirst()),
+                    postgres: (url: url, database: database, adminURL: adminURL)
+                )
+            } catch {
+                await BenchPostgres.dropDatabase(database, adminURL: adminURL)
+                throw error
+            }
         }
     }
 
@@ -50,6 +83,10 @@ enum BenchStore: Sendable {
     /// be running), as one device in transactions of `batch` mutations; `false` when this
     /// store cannot be filled directly (then fill it through the server).
     func fillDirectly(_ server: BenchServer, space: String, range: Range<Int>, device: String, batch: Int = 1000) async throws -> Bool {
+        if case .postgres = self, let postgres = server.postgres {
+            try await BenchPostgres.fill(url: postgres.url, space: space, range: range, device: device, batch: batch)
+            return true
+        }
         guard case .sqlite = self, let folder = server.dataFolder else { return false }
         // Durability normal: the fill is preparation, not measured.
         let database = try SQLiteDatabase(configuration: sqliteConfiguration(folder: folder, durability: .normal))
@@ -66,9 +103,4 @@ enum BenchStore: Sendable {
     func sqliteConfiguration(folder: URL, durability: SQLiteConfiguration.Durability) -> SQLiteConfiguration {
         SQLiteConfiguration(path: folder.appendingPathComponent("ferry.sqlite").path, durability: durability)
     }
-
-    /// The error of `--postgres` until the PostgreSQL store exists.
-    static let postgresUnavailable = ValidationError(
-        "--postgres: the PostgreSQL store is not available yet (issue 4); benchmark the SQLite store for now"
-    )
 }

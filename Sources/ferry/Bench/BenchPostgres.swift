@@ -1,0 +1,133 @@
+import FerryCore
+import FerryServer
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL side of `ferry bench --postgres URL`: a new database per workload on the
+/// server of `URL` (created and dropped by the bench), direct fills, and the multi-row
+/// insert ceiling.
+enum BenchPostgres {
+    private static let logger: Logger = {
+        var logger = Logger(label: "ferry.bench.postgres")
+        logger.logLevel = .error
+        return logger
+    }()
+
+    /// `url` with its database replaced by `database`.
+    static func url(_ url: String, database: String) throws -> String {
+        guard var components = URLComponents(string: url) else { throw BenchError("--postgres: '\(url)' is not a URL") }
+        components.path = "/" + database
+        guard let result = components.string else { throw BenchError("--postgres: cannot build a URL from '\(url)'") }
+        return result
+    }
+
+    /// Runs `body` with a connection pool on `url`, running while it runs.
+    static func withClient<T>(_ url: String, _ body: (PostgresClient) async throws -> T) async throws -> T {
+        let backend = try PostgresBackend(url: url, maximumConnections: 8, operationTimeout: .seconds(120), logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await backend.runPool() }
+            defer { group.cancelAll() }
+            return try await body(backend.client)
+        }
+    }
+
+    /// Creates the empty database `name` on the server of `adminURL`.
+    static func createDatabase(_ name: String, adminURL: String) async throws {
+        try await withClient(adminURL) { client in
+            _ = try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+            _ = try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        }
+    }
+
+    /// Drops the database `name` (closing what is still connected to it).
+    static func dropDatabase(_ name: String, adminURL: String) async {
+        _ = try? await withClient(adminURL) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+        }
+    }
+
+    /// Migrates the schema of the database at `url` and issues a token for `spaces` there.
+    static func issueToken(url: String, spaces: [String]) async throws -> String {
+        let backend = try PostgresBackend(url: url, logger: logger)
+        return try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask {
+                await backend.runPool()
+                return nil
+            }
+            defer { group.cancelAll() }
+            try await backend.migrate()
+            return try await PostgresTokenStore(database: backend).issue(spaces: spaces, accessTTL: 7 * 86_400).accessToken
+        }
+    }
+
+    /// Appends records `range` to `space` of the (migrated) database at `url` through
+    /// ``PostgresEventLog`` itself, in transactions of `batch` mutations.
+    static func fill(url: String, space: String, range: Range<Int>, device: String, batch: Int) async throws {
+        let backend = try PostgresBackend(url: url, operationTimeout: .seconds(120), logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await backend.runPool() }
+            defer { group.cancelAll() }
+            try await backend.migrate()  // already migrated: this only marks the pool ready
+            let log = PostgresEventLog(database: backend, watcher: CommitWatcher())
+            for part in BenchRecords.batches(range, size: batch) {
+                _ = try await log.append(
+                    AppendBatch(space: space, deviceID: device, sessionID: "s-fill", mutations: BenchRecords.newMutations(part))
+                )
+            }
+        }
+    }
+
+    /// The ceiling of pushing into PostgreSQL: records `0..<count` inserted into a new table
+    /// with the server's `mutation` columns and keys, one multi-row `INSERT` per batch of
+    /// `batch` rows, each its own transaction (as each push is). Answers rows per second.
+    static func insertCeiling(url: String, count: Int, batch: Int) async throws -> Double {
+        try await withClient(url) { client in
+            let table = "ceiling_\(UUID().uuidString.prefix(8).lowercased())"
+            _ = try await client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        CREATE TABLE \(table) (space_id BIGINT NOT NULL, seq BIGINT NOT NULL, device_id TEXT NOT NULL,
+                            session_id TEXT NOT NULL, client_action_id BIGINT NOT NULL, entity TEXT NOT NULL,
+                            entity_key TEXT NOT NULL, op TEXT NOT NULL, payload TEXT, base_seq BIGINT,
+                            client_timestamp TEXT, occurred_at BIGINT NOT NULL, PRIMARY KEY (space_id, seq))
+                        """
+                ),
+                logger: logger
+            )
+            _ = try await client.query(
+                PostgresQuery(
+                    unsafeSQL: "CREATE UNIQUE INDEX \(table)_triple ON \(table) (space_id, device_id, session_id, client_action_id)"
+                ),
+                logger: logger
+            )
+            // Built before the clock starts: the statement text and the bound values of every batch.
+            let queries = BenchRecords.batches(0..<count, size: batch).map { range in
+                var bindings = PostgresBindings(capacity: range.count * 4)
+                var values: [String] = []
+                values.reserveCapacity(range.count)
+                for index in range {
+                    let first = bindings.count + 1
+                    bindings.append(Int64(index + 1))
+                    bindings.append(BenchRecords.key(index))
+                    bindings.append(String(decoding: BenchRecords.payload(index).serialized(), as: UTF8.self))
+                    values.append(
+                        "(1, $\(first), 'd-bench', 's-bench', $\(first), 'items', $\(first + 1), 'upsert', $\(first + 2), 0, NULL, 1763900000000)"
+                    )
+                }
+                return PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO \(table) (space_id, seq, device_id, session_id, client_action_id, entity, entity_key, op,
+                            payload, base_seq, client_timestamp, occurred_at) VALUES \(values.joined(separator: ", "))
+                        """,
+                    binds: bindings
+                )
+            }
+            let elapsed = try await ContinuousClock().measure {
+                for query in queries { _ = try await client.query(query, logger: logger) }
+            }
+            _ = try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE \(table)"), logger: logger)
+            return Double(count) / elapsed.seconds
+        }
+    }
+}
