@@ -162,12 +162,18 @@ extension LocalStore {
             report.deadLetters += 1
             return
         }
-        let before = RecordMath.decode(
-            try String.fetchOne(
-                db.cachedStatement(sql: "SELECT row FROM ferry_shadow WHERE entity = ? AND entity_key = ?"),
-                arguments: [mutation.entity, mutation.entityKey]
-            )
-        )
+        // The shadow's version before this mutation matters to a patch, and to the conflict
+        // check of another device's change to a record with local changes pending.
+        let isEcho = mutation.deviceID == deviceID
+        let needsBefore = mutation.op == .patch || (hasPending && !isEcho)
+        let before =
+            needsBefore
+            ? RecordMath.decode(
+                try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT row FROM ferry_shadow WHERE entity = ? AND entity_key = ?"),
+                    arguments: [mutation.entity, mutation.entityKey]
+                )
+            ) : nil
         let after = RecordMath.apply(mutation.op, payload: payload, to: before)
         try db.cachedStatement(
             sql: """
@@ -177,14 +183,13 @@ extension LocalStore {
         ).execute(arguments: [mutation.entity, mutation.entityKey, RecordMath.encode(after), mutation.seq])
         report.applied += 1
 
-        if mutation.deviceID == deviceID {
+        if isEcho {
             // Our own mutation came back: the log itself confirms the outbox entry, even when
             // the push's answer was lost.
-            try db.execute(
+            try db.cachedStatement(
                 sql:
-                    "UPDATE ferry_outbox SET state = 'acked', server_seq = ? WHERE client_action_id = ? AND session_id = ? AND state <> 'rejected'",
-                arguments: [mutation.seq, mutation.clientActionID, mutation.sessionID]
-            )
+                    "UPDATE ferry_outbox SET state = 'acked', server_seq = ? WHERE client_action_id = ? AND session_id = ? AND state <> 'rejected'"
+            ).execute(arguments: [mutation.seq, mutation.clientActionID, mutation.sessionID])
         } else if hasPending, let table {
             let pending = try pendingEntries(table.name, mutation.entityKey, after: mutation.seq, db)
             let remoteFields = RecordMath.changedFields(before, after)
@@ -207,15 +212,15 @@ extension LocalStore {
         }
 
         guard let table else { return }  // Kept in the shadow; written when the table is registered.
+        // The app's row is written by one statement, which SQLite makes atomic: when the
+        // database refuses it (a constraint, a trigger's RAISE(ABORT)), the statement's changes
+        // are undone and the page's transaction goes on, so no savepoint is needed per row.
         do {
-            try db.inSavepoint {
-                if hasPending {
-                    try rebuildVisibleRow(table, key: mutation.entityKey, appliedSeq: mutation.seq, db)
-                } else {
-                    // Nothing local waits for this record: the app's row is the shadow's.
-                    try writeRow(table, key: mutation.entityKey, record: after, db)
-                }
-                return .commit
+            if hasPending {
+                try rebuildVisibleRow(table, key: mutation.entityKey, appliedSeq: mutation.seq, db)
+            } else {
+                // Nothing local waits for this record: the app's row is the shadow's.
+                try writeRow(table, key: mutation.entityKey, record: after, db)
             }
         } catch let error as DatabaseError where Self.isRefusal(error) {
             try deadLetter(mutation, space: space, error: error.message ?? error.description, db)
@@ -295,20 +300,41 @@ extension LocalStore {
         // Columns the record lacks are left out of the insert, so that SQLite gives them
         // their default (or NULL), and the update copies that same value: a record replaces
         // the whole row.
-        let present = table.columns.filter { record[$0] != nil || $0 == table.keyColumn }
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO \(quotedTable) (\(present.map(\.quotedDatabaseIdentifier).joined(separator: ", ")))
-                VALUES (\(present.map { _ in "?" }.joined(separator: ", ")))
-                ON CONFLICT (\(quotedKey)) DO UPDATE SET
-                \(table.columns.map { "\($0.quotedDatabaseIdentifier) = excluded.\($0.quotedDatabaseIdentifier)" }.joined(separator: ", "))
-                """
-        )
-        let values = present.map { column in
-            column == table.keyColumn
-                ? (record[column].map(RecordMath.databaseValue) ?? key.databaseValue) : RecordMath.databaseValue(record[column])
+        var present: [Bool] = []
+        present.reserveCapacity(table.columns.count)
+        // Existentials, not `[DatabaseValue]`: GRDB turns the latter into arguments through a
+        // key path resolved at run time, which cost more than the insert itself.
+        var values: [(any DatabaseValueConvertible)?] = []
+        values.reserveCapacity(table.columns.count)
+        for column in table.columns {
+            if let value = record[column] {
+                present.append(true)
+                values.append(RecordMath.databaseValue(value))
+            } else if column == table.keyColumn {
+                present.append(true)
+                values.append(key.databaseValue)
+            } else {
+                present.append(false)
+            }
         }
+        let statement = try db.cachedStatement(sql: upsertSQL(table, present: present))
         try statement.execute(arguments: StatementArguments(values))
+    }
+
+    /// The upsert of a row of `table` with the columns marked `present`, built once per shape.
+    private func upsertSQL(_ table: SyncedTable, present: [Bool]) -> String {
+        let key = UpsertShape(table: table.name, columns: table.columns, present: present)
+        if let sql = upsertStatements.withLock({ $0[key] }) { return sql }
+        let columns = zip(table.columns, present).filter(\.1).map { $0.0.quotedDatabaseIdentifier }
+        let quotedKey = table.keyColumn.quotedDatabaseIdentifier
+        let sql = """
+            INSERT INTO \(table.name.quotedDatabaseIdentifier) (\(columns.joined(separator: ", ")))
+            VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))
+            ON CONFLICT (\(quotedKey)) DO UPDATE SET
+            \(table.columns.map { "\($0.quotedDatabaseIdentifier) = excluded.\($0.quotedDatabaseIdentifier)" }.joined(separator: ", "))
+            """
+        upsertStatements.withLock { $0[key] = sql }
+        return sql
     }
 
     /// The app's current row of `key`, as fields.

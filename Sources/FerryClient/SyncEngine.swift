@@ -81,22 +81,26 @@ public struct SyncEngine: Sendable {
         }
     }
 
-    /// Pulls pages until `has_more` is false and applies each in its own transaction. The
+    /// Pulls pages until `has_more` is false and applies each in its own transaction; the
+    /// next page is requested while the current one is applied (``PullReadAhead``). The
     /// first request may long-poll for `wait`. A cursor ahead of the server (`409`) or a
     /// changed `log_id` resets the local copy and pulls from the start.
     public func pull(wait: Duration?, into report: inout Report) async throws {
         var wait = wait
         var resets = 0
+        var pages = PullReadAhead(transport: transport, space: space, limit: pullLimit)
+        defer { pages.cancel() }
+        var cursor = try store.cursor(space: space)
         while true {
-            let cursor = try store.cursor(space: space)
             let page: PullResponse
             do {
-                page = try await transport.pull(space: space, since: cursor.lastSeq, limit: pullLimit, excludeDevice: nil, wait: wait)
+                page = try await pages.page(since: cursor.lastSeq, wait: wait)
             } catch let error as SyncTransportError where error.kind == .cursorAhead && resets < 2 {
                 logger.notice("the cursor is ahead of the server's log: resetting", metadata: ["space": "\(space)"])
                 try store.reset(space: space, logID: nil)
                 resets += 1
                 report.resets += 1
+                cursor = try store.cursor(space: space)
                 continue
             }
             wait = nil
@@ -106,12 +110,15 @@ public struct SyncEngine: Sendable {
                 try store.reset(space: space, logID: page.logID)
                 resets += 1
                 report.resets += 1
+                cursor = try store.cursor(space: space)
                 continue
             }
+            if page.hasMore { pages.fetchAhead(since: page.latestSeq) }
             let applied = try await store.applyAsync(page, space: space)
             report.pulled += applied.applied
             report.conflicts += applied.conflicts
             report.deadLetters += applied.deadLetters
+            cursor = LocalStore.Cursor(lastSeq: max(cursor.lastSeq, page.latestSeq), logID: page.logID)
             if !page.hasMore { return }
         }
     }

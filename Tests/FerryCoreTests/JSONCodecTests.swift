@@ -152,6 +152,13 @@ import Testing
         #expect(push.mutations == [MutationInput(clientActionID: 1, entity: "note", entityKey: "k", op: .delete)])
     }
 
+    @Test func escapedMemberNamesMatchTheirDecodedName() throws {
+        let text = #"{"sp\u0061ce": "notes", "device_id": "d", "session_\u0069d": "s", "mutations": [], "spacé": 1}"#
+        let push = try PushRequest(jsonBytes: Array(text.utf8))
+        #expect(push.space == "notes")
+        #expect(push.sessionID == "s")
+    }
+
     @Test(arguments: [
         (
             #"{"space":"n","device_id":"d","session_id":"s","mutations":[{"client_action_id":"one","entity":"n","entity_key":"k","op":"upsert"}]}"#,

@@ -43,8 +43,6 @@ public struct JSONReader {
     @usableFromInline let bytes: UnsafeRawBufferPointer
     /// The offset of the next byte to read.
     public private(set) var offset: Int
-    /// The keys and indexes of the values being read, for error messages.
-    @usableFromInline var path: [String] = []
     /// Nesting depth of arrays and objects, bounded so that hostile input cannot exhaust the stack.
     private var depth = 0
     private static let maxDepth = 512
@@ -74,14 +72,16 @@ public struct JSONReader {
 
     // MARK: Errors
 
-    /// An error at the current offset and path.
+    /// An error about the value being read, at the current offset. The keys and indexes that
+    /// lead to it are added as the error leaves ``readObject(_:)`` and ``readArray(_:)``, so
+    /// reading pays nothing for them until something is wrong.
     public func error(_ problem: String) -> JSONReadError {
-        JSONReadError(problem, path: path, offset: offset)
+        JSONReadError(problem, offset: offset)
     }
 
-    /// The error for a member `key` that the object being read lacks.
+    /// The error for a member `key` that the object just read lacks.
     public func missing(_ key: String) -> JSONReadError {
-        JSONReadError("is required", path: path + [key], offset: offset)
+        JSONReadError("is required", path: [key], offset: offset)
     }
 
     private func syntaxError(_ what: String) -> JSONReadError {
@@ -191,6 +191,13 @@ public struct JSONReader {
 
     /// Reads an object, calling `member` with each key; `member` must read the value.
     public mutating func readObject(_ member: (inout JSONReader, String) throws -> Void) throws {
+        try readMembers { reader, key in try member(&reader, key.string) }
+    }
+
+    /// Reads an object, calling `member` with each key as it is in the text, matched against
+    /// names without making a `String` of it (`case "seq":` in a `switch`); `member` must read
+    /// the value. The key is valid only during the call.
+    public mutating func readMembers(_ member: (inout JSONReader, JSONKey) throws -> Void) throws {
         guard try peek() == UInt8(ascii: "{") else { throw kindError("an object") }
         try enter()
         offset += 1
@@ -201,11 +208,14 @@ public struct JSONReader {
         }
         while true {
             guard try peek() == UInt8(ascii: "\"") else { throw syntaxError("expected a member name") }
-            let key = try scanString()
+            let key = try scanKey()
             try consume(UInt8(ascii: ":"), "expected ':' after a member name")
-            path.append(key)
-            try member(&self, key)
-            path.removeLast()
+            do {
+                try member(&self, key)
+            } catch var error as JSONReadError {
+                error.path.insert(key.string, at: 0)
+                throw error
+            }
             switch try peek() {
             case UInt8(ascii: ","):
                 offset += 1
@@ -217,6 +227,17 @@ public struct JSONReader {
                 throw syntaxError("expected ',' or '}' in an object")
             }
         }
+    }
+
+    /// Reads a member name: its bytes as written when they are plain ASCII, else decoded.
+    private mutating func scanKey() throws -> JSONKey {
+        let (end, escaped, ascii) = try scanStringEnd()
+        if !escaped && ascii {
+            let key = JSONKey(raw: UnsafeRawBufferPointer(rebasing: bytes[(offset + 1)..<end]), decoded: nil)
+            offset = end + 1
+            return key
+        }
+        return JSONKey(raw: UnsafeRawBufferPointer(start: nil, count: 0), decoded: try scanString())
     }
 
     /// Reads an array, calling `element` for each element with its index; `element` must
@@ -232,9 +253,12 @@ public struct JSONReader {
         }
         var index = 0
         while true {
-            path.append("[\(index)]")
-            try element(&self, index)
-            path.removeLast()
+            do {
+                try element(&self, index)
+            } catch var error as JSONReadError {
+                error.path.insert("[\(index)]", at: 0)
+                throw error
+            }
             index += 1
             switch try peek() {
             case UInt8(ascii: ","):
@@ -582,5 +606,34 @@ extension JSONValue {
     public init(parsing text: String) throws {
         var text = text
         self = try text.withUTF8 { try JSONReader.withReader($0) { try $0.readValue() } }
+    }
+}
+
+/// A member name being read by ``JSONReader/readMembers(_:)``: compared with names without
+/// making a `String`, valid only during the call that received it.
+public struct JSONKey {
+    /// The name's bytes as written, when it is plain ASCII without escapes.
+    fileprivate let raw: UnsafeRawBufferPointer
+    /// The name, when it has escapes or non-ASCII characters.
+    fileprivate let decoded: String?
+
+    /// The name as a string.
+    public var string: String { decoded ?? String(decoding: raw, as: UTF8.self) }
+
+    /// Whether the name is `name`.
+    public static func == (key: JSONKey, name: StaticString) -> Bool {
+        let count = name.utf8CodeUnitCount
+        guard let decoded = key.decoded else {
+            guard key.raw.count == count else { return false }
+            let start = name.utf8Start
+            for index in 0..<count where key.raw[index] != start[index] { return false }
+            return true
+        }
+        return decoded == name.description
+    }
+
+    /// Matches a name in a `switch` over keys.
+    public static func ~= (name: StaticString, key: JSONKey) -> Bool {
+        key == name
     }
 }

@@ -112,7 +112,7 @@ public struct MutationInputFields<Payload> {
 
     /// Reads the members of a mutation object, the payload with `readPayload`.
     public mutating func read(from reader: inout JSONReader, payload readPayload: (inout JSONReader) throws -> Payload) throws {
-        try reader.readObject { reader, key in
+        try reader.readMembers { reader, key in
             if try !read(member: key, from: &reader, payload: readPayload) { try reader.skipValue() }
         }
     }
@@ -120,7 +120,7 @@ public struct MutationInputFields<Payload> {
     /// Reads the value of member `key` when it is one of a pushed mutation's, and answers
     /// whether it was; reads nothing otherwise.
     public mutating func read(
-        member key: String,
+        member key: JSONKey,
         from reader: inout JSONReader,
         payload readPayload: (inout JSONReader) throws -> Payload
     ) throws -> Bool {
@@ -181,7 +181,7 @@ extension PushRequest: JSONWritable, JSONReadable {
         var device: String?
         var session: String?
         var mutations: [MutationInput]?
-        try reader.readObject { reader, key in
+        try reader.readMembers { reader, key in
             switch key {
             case "space": space = try reader.readString()
             case "device_id": device = try reader.readString()
@@ -211,7 +211,7 @@ extension MutationAck: JSONWritable, JSONReadable {
     public init(json reader: inout JSONReader) throws {
         var id: Int64?
         var seq: Int64?
-        try reader.readObject { reader, key in
+        try reader.readMembers { reader, key in
             switch key {
             case "client_action_id": id = try reader.readInt64()
             case "seq": seq = try reader.readInt64()
@@ -247,7 +247,7 @@ extension MutationRejection: JSONWritable, JSONReadable {
         var reason: String?
         var seq: Int64?
         var message: String?
-        try reader.readObject { reader, key in
+        try reader.readMembers { reader, key in
             switch key {
             case "client_action_id": id = try reader.readInt64()
             case "reason": reason = try reader.readString()
@@ -284,7 +284,7 @@ extension ConflictReport: JSONWritable, JSONReadable {
         var key: String?
         var base: Int64?
         var current: Int64?
-        try reader.readObject { reader, member in
+        try reader.readMembers { reader, member in
             switch member {
             case "client_action_id": id = try reader.readInt64()
             case "entity": entity = try reader.readString()
@@ -328,7 +328,7 @@ extension PushResponse: JSONWritable, JSONReadable {
         var conflicts: [ConflictReport]?
         var head: Int64?
         var logID: String?
-        try reader.readObject { reader, key in
+        try reader.readMembers { reader, key in
             switch key {
             case "accepted": accepted = try reader.readInt64()
             case "acks": acks = try reader.readArray(of: MutationAck.self)
@@ -427,7 +427,7 @@ extension LoggedMutation: JSONWritable, JSONReadable {
         var fields = MutationInputFields<JSONValue>()
         var occurredAt: String?
         // The members a pushed mutation has are read as in a push; the others here.
-        try reader.readObject { reader, key in
+        try reader.readMembers { reader, key in
             switch key {
             case "seq": seq = try reader.readInt64()
             case "device_id": device = try reader.readString()
@@ -494,7 +494,7 @@ extension PullResponse: JSONWritable, JSONReadable {
         var latest: Int64?
         var head: Int64?
         var logID: String?
-        try reader.readObject { reader, key in
+        try reader.readMembers { reader, key in
             switch key {
             case "mutations": mutations = try reader.readArray(of: LoggedMutation.self)
             case "has_more": hasMore = try reader.readBool()

@@ -15,7 +15,7 @@ struct PushEnvelope: JSONReadable {
         var device: String?
         var session: String?
         var mutations: [NewMutation]?
-        try reader.readObject { reader, key in
+        try reader.readMembers { reader, key in
             switch key {
             case "space": space = try reader.readString()
             case "device_id": device = try reader.readString()

@@ -314,9 +314,13 @@ final class BenchRunner {
                     progress.show("pull: \(plan.count) mutations, round \(round)/\(plan.rounds)")
                     var received = 0
                     let elapsed = try await ContinuousClock().measure {
+                        // As the sync engine pulls: the next page is on its way while this one is counted.
+                        var pages = PullReadAhead(transport: transport, space: space)
+                        defer { pages.cancel() }
                         var since = start
                         while received < plan.count {
-                            let page = try await transport.pull(space: space, since: since, limit: nil, excludeDevice: nil, wait: nil)
+                            let page = try await pages.page(since: since)
+                            if page.hasMore { pages.fetchAhead(since: page.latestSeq) }
                             received += page.mutations.count
                             since = page.latestSeq
                             if !page.hasMore { break }
