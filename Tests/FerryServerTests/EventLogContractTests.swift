@@ -95,6 +95,66 @@ private func seqs(_ result: AppendResult) -> [Int64] {
         }
     }
 
+    /// Large batches with scattered and repeated ids, records written several times in one
+    /// batch by several devices: outcomes, seqs and conflicts are those of applying the rules
+    /// mutation by mutation (a model kept here, beside the store).
+    @Test(arguments: EventLogFactory.all)
+    func largeMixedBatchesFollowTheRulesMutationByMutation(factory: EventLogFactory) async throws {
+        try await factory.with { log, _ in
+            var random = SystemRandomNumberGenerator()
+            var stored: [String: Int64] = [:]  // "device session id" -> seq
+            var heads: [String: RecordHead] = [:]
+            var head: Int64 = 0
+            for round in 0..<6 {
+                let device = ["A", "B", "C"][round % 3]
+                let scattered = round % 2 == 1
+                let mutations = (0..<250).map { index -> NewMutation in
+                    // Ids repeat across rounds (duplicates) and within a batch; scattered ids are far apart.
+                    let id = scattered ? Int64.random(in: 1...1_000_000, using: &random) : Int64(round * 100 + index % 230 + 1)
+                    return NewMutation(
+                        clientActionID: id,
+                        entity: index % 3 == 0 ? "task" : "note",
+                        entityKey: "k\(Int.random(in: 0..<40, using: &random))",
+                        op: .upsert,
+                        payload: Array(#"{"v":1}"#.utf8),
+                        baseSeq: Int64.random(in: 0...max(0, head), using: &random),
+                        clientTimestamp: nil
+                    )
+                }
+                var expectedOutcomes: [AppendOutcome] = []
+                var expectedConflicts: [ConflictReport] = []
+                for mutation in mutations {
+                    let triple = "\(device) s1 \(mutation.clientActionID)"
+                    if let seq = stored[triple] {
+                        expectedOutcomes.append(.duplicate(seq: seq))
+                        continue
+                    }
+                    head += 1
+                    stored[triple] = head
+                    expectedOutcomes.append(.stored(seq: head))
+                    let record = "\(mutation.entity)/\(mutation.entityKey)"
+                    if let conflict = RecordHead.conflict(
+                        clientActionID: mutation.clientActionID,
+                        entity: mutation.entity,
+                        entityKey: mutation.entityKey,
+                        baseSeq: mutation.baseSeq,
+                        by: device,
+                        head: heads[record]
+                    ) {
+                        expectedConflicts.append(conflict)
+                    }
+                    heads[record] = RecordHead.after(heads[record], write: head, by: device)
+                }
+                let result = try await log.append(batch("big", device: device, mutations))
+                #expect(result.outcomes == expectedOutcomes, "round \(round)")
+                #expect(result.conflicts == expectedConflicts, "round \(round)")
+                #expect(result.headSeq == head)
+            }
+            let page = try await log.read(space: "big", since: 0, limit: 5000, excludingDevice: nil)
+            #expect(page.mutations.map(\.seq) == Array(1...head))
+        }
+    }
+
     @Test(arguments: EventLogFactory.all)
     func conflictsNameOtherDevicesWritesOnly(factory: EventLogFactory) async throws {
         try await factory.with { log, _ in

@@ -87,56 +87,36 @@ public final class SQLiteEventLog: EventLog {
         return try fetchSpace(name, in: db)!
     }
 
+    /// Rows per multi-row statement: 12 values each stays far below SQLite's limit on bound
+    /// values, and the statement shapes stay few (each count is one cached statement).
+    private static let rowsPerStatement = 100
+
+    /// Appends a batch with a few statements whatever its size: one query finds the triples
+    /// already stored, one per entity reads the record heads, multi-row inserts write the
+    /// mutations and the new heads.
     private static func append(_ batch: AppendBatch, at now: Int64, in db: Database) throws -> AppendResult {
         let space = try ensureSpace(batch.space, at: now, in: db)
-        let insert = try db.cachedStatement(
-            sql: """
-                INSERT INTO mutation (space_id, seq, device_id, session_id, client_action_id, entity,
-                    entity_key, op, payload, base_seq, client_timestamp, occurred_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (space_id, device_id, session_id, client_action_id) DO NOTHING
-                """
-        )
-        let findDuplicate = try db.cachedStatement(
-            sql: "SELECT seq FROM mutation WHERE space_id = ? AND device_id = ? AND session_id = ? AND client_action_id = ?"
-        )
-        let readRecordHead = try db.cachedStatement(
-            sql: "SELECT seq, device_id, other_seq FROM record_head WHERE space_id = ? AND entity = ? AND entity_key = ?"
-        )
-        let writeRecordHead = try db.cachedStatement(
-            sql: """
-                INSERT INTO record_head (space_id, entity, entity_key, seq, device_id, other_seq)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (space_id, entity, entity_key)
-                DO UPDATE SET seq = excluded.seq, device_id = excluded.device_id, other_seq = excluded.other_seq
-                """
-        )
+        var known = try storedSeqs(of: batch, space: space.id, in: db)
+        var heads = try recordHeads(of: batch.mutations, space: space.id, in: db)
 
         var head = space.head
         var outcomes: [AppendOutcome] = []
         outcomes.reserveCapacity(batch.mutations.count)
         var conflicts: [ConflictReport] = []
+        var accepted: [(seq: Int64, mutation: NewMutation)] = []
+        accepted.reserveCapacity(batch.mutations.count)
         for mutation in batch.mutations {
-            let seq = head + 1
-            try insert.execute(arguments: [
-                space.id, seq, batch.deviceID, batch.sessionID, mutation.clientActionID, mutation.entity,
-                mutation.entityKey, mutation.op.rawValue, mutation.payload.map { Data($0) }, mutation.baseSeq,
-                mutation.clientTimestamp, now,
-            ])
-            if db.changesCount == 0 {
-                let stored = try Int64.fetchOne(
-                    findDuplicate,
-                    arguments: [space.id, batch.deviceID, batch.sessionID, mutation.clientActionID]
-                )
-                outcomes.append(.duplicate(seq: stored ?? 0))
+            // A triple stored before, or earlier in this batch, is a duplicate.
+            if let stored = known[mutation.clientActionID] {
+                outcomes.append(.duplicate(seq: stored))
                 continue
             }
-            head = seq
-            outcomes.append(.stored(seq: seq))
-
-            let current = try Row.fetchOne(readRecordHead, arguments: [space.id, mutation.entity, mutation.entityKey]).map {
-                RecordHead(seq: $0[0], deviceID: $0[1], otherSeq: $0[2])
-            }
+            head += 1
+            known[mutation.clientActionID] = head
+            outcomes.append(.stored(seq: head))
+            accepted.append((head, mutation))
+            let key = RecordKey(entity: mutation.entity, key: mutation.entityKey)
+            let current = heads[key]
             if let conflict = RecordHead.conflict(
                 clientActionID: mutation.clientActionID,
                 entity: mutation.entity,
@@ -147,15 +127,150 @@ public final class SQLiteEventLog: EventLog {
             ) {
                 conflicts.append(conflict)
             }
-            let next = RecordHead.after(current, write: seq, by: batch.deviceID)
-            try writeRecordHead.execute(arguments: [
-                space.id, mutation.entity, mutation.entityKey, next.seq, next.deviceID, next.otherSeq,
-            ])
+            heads[key] = RecordHead.after(current, write: head, by: batch.deviceID)
+        }
+        try insertRows(
+            accepted,
+            into: """
+                INSERT INTO mutation (space_id, seq, device_id, session_id, client_action_id, entity, entity_key, op, payload,
+                    base_seq, client_timestamp, occurred_at) VALUES
+                """,
+            row: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db
+        ) { binder, row in
+            try binder.bind(space.id)
+            try binder.bind(row.seq)
+            try binder.bind(batch.deviceID)
+            try binder.bind(batch.sessionID)
+            try binder.bind(row.mutation.clientActionID)
+            try binder.bind(row.mutation.entity)
+            try binder.bind(row.mutation.entityKey)
+            try binder.bind(row.mutation.op.rawValue)
+            try binder.bind(blob: row.mutation.payload)
+            try binder.bind(row.mutation.baseSeq)
+            try binder.bind(row.mutation.clientTimestamp)
+            try binder.bind(now)
+        }
+        // Every head this batch moved, once, with its final value.
+        var moved: [(key: RecordKey, head: RecordHead)] = []
+        var written = Set<RecordKey>()
+        for (_, mutation) in accepted {
+            let key = RecordKey(entity: mutation.entity, key: mutation.entityKey)
+            if written.insert(key).inserted, let next = heads[key] { moved.append((key, next)) }
+        }
+        try insertRows(
+            moved,
+            into: "INSERT INTO record_head (space_id, entity, entity_key, seq, device_id, other_seq) VALUES",
+            row: "(?, ?, ?, ?, ?, ?)",
+            suffix: """
+                ON CONFLICT (space_id, entity, entity_key)
+                DO UPDATE SET seq = excluded.seq, device_id = excluded.device_id, other_seq = excluded.other_seq
+                """,
+            db
+        ) { binder, row in
+            try binder.bind(space.id)
+            try binder.bind(row.key.entity)
+            try binder.bind(row.key.key)
+            try binder.bind(row.head.seq)
+            try binder.bind(row.head.deviceID)
+            try binder.bind(row.head.otherSeq)
         }
         if head != space.head {
-            try db.execute(sql: "UPDATE space SET head_seq = ? WHERE id = ?", arguments: [head, space.id])
+            try db.cachedStatement(sql: "UPDATE space SET head_seq = ? WHERE id = ?").execute(arguments: [head, space.id])
         }
         return AppendResult(outcomes: outcomes, conflicts: conflicts, headSeq: head, logID: space.logID)
+    }
+
+    /// A record of a space: entity and key.
+    private struct RecordKey: Hashable {
+        var entity: String
+        var key: String
+    }
+
+    /// The seqs under which the batch's triples are already stored, by client action id.
+    /// The ids of a batch are usually one run: a range scan of the unique index finds them;
+    /// scattered ids are looked up one by one.
+    private static func storedSeqs(of batch: AppendBatch, space: Int64, in db: Database) throws -> [Int64: Int64] {
+        var stored: [Int64: Int64] = [:]
+        guard let lowest = batch.mutations.lazy.map(\.clientActionID).min(),
+            let highest = batch.mutations.lazy.map(\.clientActionID).max()
+        else { return stored }
+        let (span, overflow) = highest.subtractingReportingOverflow(lowest)
+        if !overflow && span <= Int64(batch.mutations.count) * 2 + 64 {
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(
+                    sql: """
+                        SELECT client_action_id, seq FROM mutation
+                        WHERE space_id = ? AND device_id = ? AND session_id = ? AND client_action_id BETWEEN ? AND ?
+                        """
+                ),
+                arguments: [space, batch.deviceID, batch.sessionID, lowest, highest]
+            )
+            while let row = try rows.next() { stored[row[0]] = row[1] }
+        } else {
+            let find = try db.cachedStatement(
+                sql: "SELECT seq FROM mutation WHERE space_id = ? AND device_id = ? AND session_id = ? AND client_action_id = ?"
+            )
+            for mutation in batch.mutations {
+                if let seq = try Int64.fetchOne(find, arguments: [space, batch.deviceID, batch.sessionID, mutation.clientActionID]) {
+                    stored[mutation.clientActionID] = seq
+                }
+            }
+        }
+        return stored
+    }
+
+    /// The current heads of the records the mutations write, by record.
+    private static func recordHeads(of mutations: [NewMutation], space: Int64, in db: Database) throws -> [RecordKey: RecordHead] {
+        var keysByEntity: [String: Set<String>] = [:]
+        for mutation in mutations { keysByEntity[mutation.entity, default: []].insert(mutation.entityKey) }
+        var heads: [RecordKey: RecordHead] = [:]
+        heads.reserveCapacity(mutations.count)
+        for (entity, keys) in keysByEntity {
+            let keys = Array(keys)
+            for start in stride(from: 0, to: keys.count, by: rowsPerStatement) {
+                let chunk = keys[start..<min(start + rowsPerStatement, keys.count)]
+                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                var arguments: [(any DatabaseValueConvertible)?] = [space, entity]
+                arguments.append(contentsOf: chunk.map { $0 as (any DatabaseValueConvertible)? })
+                let rows = try Row.fetchCursor(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT entity_key, seq, device_id, other_seq FROM record_head
+                            WHERE space_id = ? AND entity = ? AND entity_key IN (\(placeholders))
+                            """
+                    ),
+                    arguments: StatementArguments(arguments)
+                )
+                while let row = try rows.next() {
+                    heads[RecordKey(entity: entity, key: row[0])] = RecordHead(seq: row[1], deviceID: row[2], otherSeq: row[3])
+                }
+            }
+        }
+        return heads
+    }
+
+    /// Inserts `rows` with `INSERT … VALUES (row), (row), …` statements of at most
+    /// ``rowsPerStatement`` rows, each row's parameters bound by `bind`.
+    private static func insertRows<Row>(
+        _ rows: [Row],
+        into insert: String,
+        row: String,
+        suffix: String = "",
+        _ db: Database,
+        bind: (inout StatementBinder, Row) throws -> Void
+    ) throws {
+        var start = 0
+        while start < rows.count {
+            let count = min(rowsPerStatement, rows.count - start)
+            let statement = try db.cachedStatement(
+                sql: "\(insert) \(Array(repeating: row, count: count).joined(separator: ", ")) \(suffix)"
+            )
+            var binder = StatementBinder(statement)
+            for index in start..<(start + count) { try bind(&binder, rows[index]) }
+            try statement.execute()
+            start += count
+        }
     }
 
     /// Reads a page, or answers `nil` when the space has no log yet.
