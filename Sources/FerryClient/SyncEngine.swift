@@ -113,7 +113,7 @@ public struct SyncEngine: Sendable {
                 cursor = try store.cursor(space: space)
                 continue
             }
-            if page.hasMore { pages.fetchAhead(since: page.latestSeq) }
+            pages.fetchAhead(after: page)
             let applied = try await store.applyAsync(page, space: space)
             report.pulled += applied.applied
             report.conflicts += applied.conflicts

@@ -1,10 +1,13 @@
-/// Pulls a space's pages one ahead: while the caller applies a page, the request for the
-/// next one (from that page's `latest_seq`) is already on its way, so the server's work and
-/// the network overlap the caller's instead of following it.
+/// Pulls a space's pages ahead of the caller: while the caller applies a page, the requests
+/// for the next ones are already on their way, so the server's work, the network and the
+/// decoding overlap the caller's instead of following it.
 ///
-/// Only a page asked for with the cursor it was fetched from is handed out: when the caller
-/// asks for another cursor (after a reset, say), the page fetched ahead is dropped. Call
-/// ``cancel()`` when done early; a page fetched ahead and never asked for is cancelled too.
+/// After a page that is not the last, the next page (from its `latest_seq`) is requested at
+/// once; when the pages are whole slices of a dense log (no `exclude_device`), the page after
+/// that starts `page size` seqs later, and is requested too when it lies below the head.
+/// Only a page asked for with the cursor it was fetched from is handed out: pages fetched
+/// for other cursors (after a reset, say) are dropped and their requests cancelled.
+/// Call ``cancel()`` when done early.
 public struct PullReadAhead: Sendable {
     /// The way to the server.
     public let transport: any SyncTransport
@@ -14,7 +17,8 @@ public struct PullReadAhead: Sendable {
     public let limit: Int?
     /// A device whose mutations the pages leave out.
     public let excludeDevice: String?
-    private var ahead: (since: Int64, task: Task<PullResponse, any Error>)?
+    /// Pages requested ahead, by the cursor they were requested from, in ascending order.
+    private var ahead: [(since: Int64, task: Task<PullResponse, any Error>)] = []
 
     /// Creates a read-ahead puller; it sends nothing until asked.
     public init(transport: any SyncTransport, space: String, limit: Int? = nil, excludeDevice: String? = nil) {
@@ -24,33 +28,46 @@ public struct PullReadAhead: Sendable {
         self.excludeDevice = excludeDevice
     }
 
-    /// The page after `since`: the one fetched ahead when it was fetched for `since`, else
-    /// a new request (held up to `wait` when the log has nothing new).
+    /// The page after `since`: the one fetched ahead for `since`, else a new request (held up
+    /// to `wait` when the log has nothing new). Pages fetched ahead for lower cursors are dropped.
     public mutating func page(since: Int64, wait: Duration? = nil) async throws -> PullResponse {
-        if let ahead, ahead.since == since {
-            self.ahead = nil
+        while let first = ahead.first, first.since < since {
+            first.task.cancel()
+            ahead.removeFirst()
+        }
+        if let first = ahead.first, first.since == since {
+            ahead.removeFirst()
             return try await withTaskCancellationHandler {
-                try await ahead.task.value
+                try await first.task.value
             } onCancel: {
-                ahead.task.cancel()
+                first.task.cancel()
             }
         }
         cancel()
         return try await transport.pull(space: space, since: since, limit: limit, excludeDevice: excludeDevice, wait: wait)
     }
 
-    /// Starts fetching the page after `since` now.
-    public mutating func fetchAhead(since: Int64) {
-        cancel()
-        let (transport, space, limit, excludeDevice) = (transport, space, limit, excludeDevice)
-        ahead = (
-            since, Task { try await transport.pull(space: space, since: since, limit: limit, excludeDevice: excludeDevice, wait: nil) }
-        )
+    /// Requests the pages that follow `page`, when it is not the last (see the type's
+    /// description).
+    public mutating func fetchAhead(after page: PullResponse) {
+        guard page.hasMore else { return }
+        var cursors = [page.latestSeq]
+        let size = Int64(page.mutations.count)
+        if excludeDevice == nil, size > 0, page.latestSeq + size < page.headSeq {
+            cursors.append(page.latestSeq + size)
+        }
+        for since in cursors where !ahead.contains(where: { $0.since == since }) {
+            let (transport, space, limit, excludeDevice) = (transport, space, limit, excludeDevice)
+            ahead.append(
+                (since, Task { try await transport.pull(space: space, since: since, limit: limit, excludeDevice: excludeDevice, wait: nil) })
+            )
+        }
+        ahead.sort { $0.since < $1.since }
     }
 
-    /// Drops the page fetched ahead, cancelling its request.
+    /// Drops the pages fetched ahead, cancelling their requests.
     public mutating func cancel() {
-        ahead?.task.cancel()
-        ahead = nil
+        for entry in ahead { entry.task.cancel() }
+        ahead.removeAll()
     }
 }

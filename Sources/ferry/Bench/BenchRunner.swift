@@ -320,7 +320,7 @@ final class BenchRunner {
                         var since = start
                         while received < plan.count {
                             let page = try await pages.page(since: since)
-                            if page.hasMore { pages.fetchAhead(since: page.latestSeq) }
+                            pages.fetchAhead(after: page)
                             received += page.mutations.count
                             since = page.latestSeq
                             if !page.hasMore { break }

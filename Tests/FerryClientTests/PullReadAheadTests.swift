@@ -1,0 +1,60 @@
+import FerryCore
+import FerryTestKit
+import Testing
+
+@Suite struct PullReadAheadTests {
+    private static func filled(_ count: Int, devices: [String] = ["w"]) async throws -> InMemoryTransport {
+        let server = InMemoryTransport()
+        for start in stride(from: 0, to: count, by: 250) {
+            let device = devices[(start / 250) % devices.count]
+            let inputs = (start..<min(start + 250, count)).map { index in
+                MutationInput(clientActionID: Int64(index + 1), entity: "note", entityKey: "k\(index)", op: .upsert, payload: .object([:]))
+            }
+            _ = try await server.push(PushRequest(space: "s", deviceID: device, sessionID: "1", mutations: inputs))
+        }
+        return server
+    }
+
+    /// Reads every page as a client does, handing each page's cursor back.
+    private static func readAll(_ pages: inout PullReadAhead) async throws -> [Int64] {
+        var seqs: [Int64] = []
+        var since: Int64 = 0
+        while true {
+            let page = try await pages.page(since: since)
+            pages.fetchAhead(after: page)
+            seqs += page.mutations.map(\.seq)
+            since = page.latestSeq
+            if !page.hasMore { return seqs }
+        }
+    }
+
+    @Test func everyMutationOnceAndInOrderWithRequestsAhead() async throws {
+        let server = try await Self.filled(1234)
+        var pages = PullReadAhead(transport: server, space: "s", limit: 100)
+        #expect(try await Self.readAll(&pages) == Array(1...1234))
+        // 13 pages, each asked for once: the pages guessed ahead were the right ones, and
+        // none was asked for beyond the head.
+        #expect(server.callCounts.pull == 13)
+    }
+
+    @Test func withExcludedMutationsOnlyTheNextPageIsFetchedAhead() async throws {
+        let server = try await Self.filled(1000, devices: ["w", "me"])
+        var pages = PullReadAhead(transport: server, space: "s", limit: 100, excludeDevice: "me")
+        let seqs = try await Self.readAll(&pages)
+        #expect(seqs == (1...1000).filter { (($0 - 1) / 250) % 2 == 0 }.map(Int64.init))
+        #expect(server.callCounts.pull == 6)
+    }
+
+    @Test func aPageForAnotherCursorIsDroppedNotHandedOut() async throws {
+        let server = try await Self.filled(500)
+        var pages = PullReadAhead(transport: server, space: "s", limit: 100)
+        let first = try await pages.page(since: 0)
+        pages.fetchAhead(after: first)  // 100 and 200 on their way
+        // The caller starts over (a reset): it gets the page it asks for.
+        let again = try await pages.page(since: 0)
+        #expect(again.mutations.first?.seq == 1)
+        let later = try await pages.page(since: 300)
+        #expect(later.mutations.first?.seq == 301)
+        pages.cancel()
+    }
+}
