@@ -35,9 +35,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "FerrySQLite",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
+        .target(
             name: "FerryClient",
             dependencies: [
                 "FerryCore",
+                "FerrySQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -59,8 +67,8 @@ let package = Package(
             dependencies: [
                 "FerryCore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                "FerrySQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

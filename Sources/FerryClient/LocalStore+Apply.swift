@@ -1,4 +1,5 @@
 import FerryCore
+import FerrySQLite
 import Foundation
 import GRDB
 
@@ -113,6 +114,7 @@ extension LocalStore {
         for row in try Row.fetchAll(db, sql: "SELECT DISTINCT entity, entity_key FROM ferry_outbox WHERE state IN ('pending', 'acked')") {
             pendingKeys.insert(Self.recordID(row[0], row[1]))
         }
+        let statements = try ApplyStatements(db)
         try withApplyGuard(db) {
             for mutation in page.mutations where mutation.seq > cursor.lastSeq {
                 try self.applyOne(
@@ -120,7 +122,8 @@ extension LocalStore {
                     space: space,
                     table: tables[mutation.entity],
                     policy: self.policy(for: mutation.entity, stored: storedPolicies[mutation.entity] ?? ""),
-                    hasPending: pendingKeys.contains(Self.recordID(mutation.entity, mutation.entityKey)),
+                    hasPending: !pendingKeys.isEmpty && pendingKeys.contains(Self.recordID(mutation.entity, mutation.entityKey)),
+                    statements: statements,
                     report: &report,
                     db
                 )
@@ -148,6 +151,7 @@ extension LocalStore {
         table: SyncedTable?,
         policy: ConflictPolicy,
         hasPending: Bool,
+        statements: ApplyStatements,
         report: inout ApplyReport,
         _ db: Database
     ) throws {
@@ -175,12 +179,7 @@ extension LocalStore {
                 )
             ) : nil
         let after = RecordMath.apply(mutation.op, payload: payload, to: before)
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO ferry_shadow (entity, entity_key, row, seq) VALUES (?, ?, ?, ?)
-                ON CONFLICT (entity, entity_key) DO UPDATE SET row = excluded.row, seq = excluded.seq
-                """
-        ).execute(arguments: [mutation.entity, mutation.entityKey, RecordMath.encode(after), mutation.seq])
+        try statements.writeShadow(entity: mutation.entity, key: mutation.entityKey, record: after, seq: mutation.seq)
         report.applied += 1
 
         if isEcho {
@@ -220,7 +219,7 @@ extension LocalStore {
                 try rebuildVisibleRow(table, key: mutation.entityKey, appliedSeq: mutation.seq, db)
             } else {
                 // Nothing local waits for this record: the app's row is the shadow's.
-                try writeRow(table, key: mutation.entityKey, record: after, db)
+                try statements.writeRow(table, key: mutation.entityKey, record: after)
             }
         } catch let error as DatabaseError where Self.isRefusal(error) {
             try deadLetter(mutation, space: space, error: error.message ?? error.description, db)
@@ -291,6 +290,11 @@ extension LocalStore {
     /// Writes `record` as the app's row of `key` (deletes the row when `nil`). Capture
     /// triggers see it unless the apply guard is on.
     func writeRow(_ table: SyncedTable, key: String, record: RecordMath.Record?, _ db: Database) throws {
+        try Self.writeRow(table, key: key, record: record, db)
+    }
+
+    /// Writes `record` as the app's row of `key`, as ``writeRow(_:key:record:_:)``.
+    static func writeRow(_ table: SyncedTable, key: String, record: RecordMath.Record?, _ db: Database) throws {
         let quotedTable = table.name.quotedDatabaseIdentifier
         let quotedKey = table.keyColumn.quotedDatabaseIdentifier
         guard let record else {
@@ -321,10 +325,8 @@ extension LocalStore {
         try statement.execute(arguments: StatementArguments(values))
     }
 
-    /// The upsert of a row of `table` with the columns marked `present`, built once per shape.
-    private func upsertSQL(_ table: SyncedTable, present: [Bool]) -> String {
-        let key = UpsertShape(table: table.name, columns: table.columns, present: present)
-        if let sql = upsertStatements.withLock({ $0[key] }) { return sql }
+    /// The upsert of a row of `table` with the columns marked `present`.
+    static func upsertSQL(_ table: SyncedTable, present: [Bool]) -> String {
         let columns = zip(table.columns, present).filter(\.1).map { $0.0.quotedDatabaseIdentifier }
         let quotedKey = table.keyColumn.quotedDatabaseIdentifier
         let sql = """
@@ -333,7 +335,6 @@ extension LocalStore {
             ON CONFLICT (\(quotedKey)) DO UPDATE SET
             \(table.columns.map { "\($0.quotedDatabaseIdentifier) = excluded.\($0.quotedDatabaseIdentifier)" }.joined(separator: ", "))
             """
-        upsertStatements.withLock { $0[key] = sql }
         return sql
     }
 
@@ -464,5 +465,85 @@ extension LocalStore {
                 RFC3339.format(millisecondsSince1970: clock.nowMilliseconds()), resolution.rawValue,
             ]
         )
+    }
+}
+
+/// The statements that applying one page runs for every mutation, with their parameters bound
+/// straight to SQLite: the shadow's upsert, and the app rows' upserts by table and by the
+/// columns a record has. Made once per page, inside the page's transaction.
+final class ApplyStatements {
+    private let db: Database
+    private let shadowUpsert: Statement
+    /// Upserts of app rows, by table name, then by the bit mask of the columns present.
+    private var rowUpserts: [String: [UInt64: Statement]] = [:]
+
+    init(_ db: Database) throws {
+        self.db = db
+        shadowUpsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO ferry_shadow (entity, entity_key, row, seq) VALUES (?, ?, ?, ?)
+                ON CONFLICT (entity, entity_key) DO UPDATE SET row = excluded.row, seq = excluded.seq
+                """
+        )
+    }
+
+    /// Writes the server's version of a record (`nil` once it is deleted) into the shadow.
+    func writeShadow(entity: String, key: String, record: RecordMath.Record?, seq: Int64) throws {
+        var binder = StatementBinder(shadowUpsert)
+        try binder.bind(entity)
+        try binder.bind(key)
+        if let record {
+            var writer = JSONWriter(capacity: 256)
+            writer.value(.object(record), sortingKeys: false)
+            try binder.bind(text: writer.bytes)
+        } else {
+            try binder.bindNull()
+        }
+        try binder.bind(seq)
+        try shadowUpsert.execute()
+    }
+
+    /// Writes `record` as the app's row of `key`, as ``LocalStore/writeRow(_:key:record:_:)``
+    /// does (a missing column gets its default), with one prepared statement per shape.
+    func writeRow(_ table: SyncedTable, key: String, record: RecordMath.Record?) throws {
+        guard let record, table.columns.count <= 64 else {
+            return try LocalStore.writeRow(table, key: key, record: record, db)
+        }
+        var mask: UInt64 = 0
+        for (index, column) in table.columns.enumerated() where column == table.keyColumn || record[column] != nil {
+            mask |= 1 << UInt64(index)
+        }
+        let statement: Statement
+        if let known = rowUpserts[table.name]?[mask] {
+            statement = known
+        } else {
+            let present = table.columns.indices.map { mask & (1 << UInt64($0)) != 0 }
+            statement = try db.cachedStatement(sql: LocalStore.upsertSQL(table, present: present))
+            rowUpserts[table.name, default: [:]][mask] = statement
+        }
+        var binder = StatementBinder(statement)
+        for (index, column) in table.columns.enumerated() where mask & (1 << UInt64(index)) != 0 {
+            if let value = record[column] {
+                try binder.bind(json: value)
+            } else {
+                try binder.bind(key)
+            }
+        }
+        try statement.execute()
+    }
+}
+
+extension StatementBinder {
+    /// Binds a JSON value as ``RecordMath/databaseValue(_:)`` converts it: booleans as 0 or
+    /// 1, arrays and objects as their JSON text.
+    mutating func bind(json value: JSONValue) throws {
+        switch value {
+        case .null: try bindNull()
+        case .bool(let flag): try bind(Int64(flag ? 1 : 0))
+        case .int(let number): try bind(number)
+        case .double(let number): try bind(number)
+        case .string(let text): try bind(text)
+        case .array, .object: try bind(text: value.serialized())
+        }
     }
 }

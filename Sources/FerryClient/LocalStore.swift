@@ -14,13 +14,6 @@ public struct SyncedTable: Sendable, Hashable {
     public var columns: [String]
 }
 
-/// The shape of an upsert into a synced table: which of its columns a record has.
-struct UpsertShape: Hashable {
-    var table: String
-    var columns: [String]
-    var present: [Bool]
-}
-
 /// Ferry's side of an app's SQLite database: the outbox of local changes, the copy of the
 /// server's state, the cursor, conflicts, dead letters and the sync lease.
 ///
@@ -43,8 +36,6 @@ public final class LocalStore: Sendable {
     let clock: WallClock
     let logger: Logger
     private let policies = Mutex<[String: ConflictPolicy]>([:])
-    /// The SQL of the app-row upserts already built, by table and columns present.
-    let upsertStatements = Mutex<[UpsertShape: String]>([:])
 
     /// Opens the store: migrates Ferry's tables, creates the device id on first use, and
     /// starts a new session.

@@ -59,7 +59,10 @@ public struct PullReadAhead: Sendable {
         for since in cursors where !ahead.contains(where: { $0.since == since }) {
             let (transport, space, limit, excludeDevice) = (transport, space, limit, excludeDevice)
             ahead.append(
-                (since, Task { try await transport.pull(space: space, since: since, limit: limit, excludeDevice: excludeDevice, wait: nil) })
+                (
+                    since,
+                    Task { try await transport.pull(space: space, since: since, limit: limit, excludeDevice: excludeDevice, wait: nil) }
+                )
             )
         }
         ahead.sort { $0.since < $1.since }

@@ -116,8 +116,9 @@ public struct JSONWriter: Sendable {
     }
 
     /// Writes any value; object members with sorted keys, so that equal values are written
-    /// identically.
-    public mutating func value(_ value: JSONValue) {
+    /// identically, unless `sortingKeys` is false (then in the dictionary's order, which is
+    /// faster and reads back as the same value).
+    public mutating func value(_ value: JSONValue, sortingKeys: Bool = true) {
         switch value {
         case .null: null()
         case .bool(let flag): bool(flag)
@@ -128,18 +129,28 @@ public struct JSONWriter: Sendable {
             bytes.append(UInt8(ascii: "["))
             for (index, element) in elements.enumerated() {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
-                self.value(element)
+                self.value(element, sortingKeys: sortingKeys)
             }
             bytes.append(UInt8(ascii: "]"))
         case .object(let members):
             bytes.append(UInt8(ascii: "{"))
             var first = true
-            for key in members.keys.sorted() {
-                if !first { bytes.append(UInt8(ascii: ",")) }
-                first = false
-                string(key)
-                bytes.append(UInt8(ascii: ":"))
-                self.value(members[key]!)
+            if sortingKeys {
+                for key in members.keys.sorted() {
+                    if !first { bytes.append(UInt8(ascii: ",")) }
+                    first = false
+                    string(key)
+                    bytes.append(UInt8(ascii: ":"))
+                    self.value(members[key]!, sortingKeys: true)
+                }
+            } else {
+                for (key, member) in members {
+                    if !first { bytes.append(UInt8(ascii: ",")) }
+                    first = false
+                    string(key)
+                    bytes.append(UInt8(ascii: ":"))
+                    self.value(member, sortingKeys: false)
+                }
             }
             bytes.append(UInt8(ascii: "}"))
         }

@@ -69,7 +69,7 @@ extension MutationInput: JSONWritable, JSONReadable {
         writer.string(op.rawValue)
         if let payload {
             writer.key("payload")
-            writer.value(payload)
+            writer.value(payload, sortingKeys: false)
         }
         if let baseSeq {
             writer.key("base_seq")

@@ -87,14 +87,20 @@ public final class PostgresEventLog: EventLog {
             let space = try await Self.space(batch.space, lock: true, at: now, connection, logger)
             let ids = batch.mutations.map(\.clientActionID)
 
-            // Triples already stored.
+            // Triples already stored. Each id is looked up by the whole unique key (LATERAL …
+            // LIMIT 1 keeps the planner from turning the lookups into a scan of the device's
+            // rows, which it did when its statistics did not know the device yet).
             var stored: [Int64: Int64] = [:]
             if !ids.isEmpty {
                 for try await (id, seq) in try await connection.query(
                     """
-                    SELECT client_action_id, seq FROM mutation
-                    WHERE space_id = \(space.id) AND device_id = \(batch.deviceID) AND session_id = \(batch.sessionID)
-                      AND client_action_id = ANY(\(ids))
+                    SELECT i.id, m.seq FROM unnest(\(ids)::bigint[]) AS i(id)
+                    CROSS JOIN LATERAL (
+                        SELECT seq FROM mutation
+                        WHERE space_id = \(space.id) AND device_id = \(batch.deviceID) AND session_id = \(batch.sessionID)
+                          AND client_action_id = i.id
+                        LIMIT 1
+                    ) AS m
                     """,
                     logger: logger
                 ).decode((Int64, Int64).self) {
@@ -102,17 +108,21 @@ public final class PostgresEventLog: EventLog {
                 }
             }
 
-            // Record heads of the records the batch touches.
+            // Record heads of the records the batch touches, each looked up by its primary key
+            // (a plain join let the planner scan every head of the space once per batch).
             var heads: [String: RecordHead] = [:]
             let entities = batch.mutations.map(\.entity)
             let keys = batch.mutations.map(\.entityKey)
             if !entities.isEmpty {
                 for try await (entity, key, seq, device, other) in try await connection.query(
                     """
-                    SELECT h.entity, h.entity_key, h.seq, h.device_id, h.other_seq FROM record_head h
-                    JOIN unnest(\(entities)::text[], \(keys)::text[]) AS k(entity, entity_key)
-                      ON h.entity = k.entity AND h.entity_key = k.entity_key
-                    WHERE h.space_id = \(space.id)
+                    SELECT k.entity, k.entity_key, h.seq, h.device_id, h.other_seq
+                    FROM unnest(\(entities)::text[], \(keys)::text[]) AS k(entity, entity_key)
+                    CROSS JOIN LATERAL (
+                        SELECT seq, device_id, other_seq FROM record_head
+                        WHERE space_id = \(space.id) AND entity = k.entity AND entity_key = k.entity_key
+                        LIMIT 1
+                    ) AS h
                     """,
                     logger: logger
                 ).decode((String, String, Int64, String, Int64).self) {

@@ -1,4 +1,5 @@
 import FerryCore
+import FerrySQLite
 import Foundation
 import GRDB
 

@@ -19,7 +19,8 @@ enum BenchTable {
             let ratio = result.ratio.map { String(format: "%.2f", $0) } ?? "–"
             let also = result.extra.map { "\($0.0) \(format($0.1))" }.joined(separator: ", ")
             rows.append([
-                result.workload, result.store, result.clients.map { "\($0)" + (result.servers.map { " on \($0) servers" } ?? "") } ?? "",
+                result.workload, result.store,
+                result.clients.map { "\($0)" + (result.servers.map { $0 == 1 ? ", 1 server" : ", \($0) servers" } ?? "") } ?? "",
                 "\(format(result.stats.median)) \(result.unit)",
                 "\(format(result.stats.min)) … \(format(result.stats.max))",
                 result.ceiling.map { "\(format($0.stats.median)) \($0.unit)" } ?? "–",

@@ -1,47 +1,60 @@
 import GRDB
 import GRDBSQLite
 
-/// Binds values straight to a GRDB statement's SQLite handle, for the multi-row statements of
-/// the hot write path: building GRDB's `StatementArguments` costs more there (an existential
-/// and a conversion per value) than SQLite's own work.
+/// Binds values straight to a GRDB statement's SQLite handle, for the hot write paths (the
+/// server's multi-row appends, the client's apply): building GRDB's `StatementArguments`
+/// costs more there (an existential and a conversion per value) than SQLite's own work.
 ///
 /// Create it on a statement (which clears the statement's bindings), bind every parameter in
 /// order, then run `statement.execute()` without arguments. Text and blobs are copied by
 /// SQLite (`SQLITE_TRANSIENT`).
-struct StatementBinder {
+package struct StatementBinder {
     private let statement: Statement
     private var index: Int32 = 1
 
-    init(_ statement: Statement) {
+    package init(_ statement: Statement) {
+        // After a failed run, the first reset answers that run's error (and resets); GRDB's
+        // `setUncheckedArguments` would trap on it, so the statement is reset here first.
+        // The error was already thrown by the run that failed.
+        sqlite3_reset(statement.sqliteStatement)
         statement.setUncheckedArguments(StatementArguments())
         self.statement = statement
     }
 
     /// The number of parameters bound so far.
-    var count: Int { Int(index - 1) }
+    package var count: Int { Int(index - 1) }
 
-    mutating func bind(_ value: Int64) throws {
+    package mutating func bind(_ value: Int64) throws {
         try check(sqlite3_bind_int64(statement.sqliteStatement, index, value))
     }
 
-    mutating func bind(_ value: Int64?) throws {
+    package mutating func bind(_ value: Int64?) throws {
         guard let value else { return try bindNull() }
         try bind(value)
     }
 
-    mutating func bind(_ value: String) throws {
+    package mutating func bind(_ value: String) throws {
         var value = value
         try value.withUTF8 { text in
             try check(sqlite3_bind_text(statement.sqliteStatement, index, text.baseAddress, Int32(text.count), transient))
         }
     }
 
-    mutating func bind(_ value: String?) throws {
+    package mutating func bind(_ value: String?) throws {
         guard let value else { return try bindNull() }
         try bind(value)
     }
 
-    mutating func bind(blob value: [UInt8]?) throws {
+    /// Binds UTF-8 bytes as text.
+    package mutating func bind(text value: [UInt8]) throws {
+        try value.withUnsafeBytes { bytes in
+            // A non-null pointer even for empty text, so that SQLite stores '', not NULL.
+            let pointer = (bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self)
+            try check(sqlite3_bind_text(statement.sqliteStatement, index, pointer, Int32(bytes.count), transient))
+        }
+    }
+
+    package mutating func bind(blob value: [UInt8]?) throws {
         guard let value else { return try bindNull() }
         try value.withUnsafeBytes { bytes in
             // A non-null pointer even for an empty blob, so that SQLite stores a blob, not NULL.
@@ -57,7 +70,11 @@ struct StatementBinder {
         }
     }
 
-    mutating func bindNull() throws {
+    package mutating func bind(_ value: Double) throws {
+        try check(sqlite3_bind_double(statement.sqliteStatement, index, value))
+    }
+
+    package mutating func bindNull() throws {
         try check(sqlite3_bind_null(statement.sqliteStatement, index))
     }
 
