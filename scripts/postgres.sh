@@ -41,6 +41,9 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$PG_ROOT'
 max_connections = 400
+# Bulk benchmarks write gigabytes of WAL: with the default 1 GB, checkpoints come every few
+# seconds and stall commits on a small disk.
+max_wal_size = 4GB
 CONF
   "${as[@]}" "$bin/pg_ctl" -D "$PG_ROOT/data" -l "$PG_ROOT/server.log" -w start >/dev/null
   PG_CTL="${as[*]} $bin/pg_ctl -D $PG_ROOT/data -l $PG_ROOT/server.log -w"

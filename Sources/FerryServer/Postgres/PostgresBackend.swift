@@ -221,7 +221,18 @@ public final class PostgresBackend: Service, Sendable {
                 """,
                 "CREATE INDEX token_by_grant ON token (grant_id)",
             ]
-        )
+        ),
+        (
+            2,
+            [
+                // The dedup index leads with the device, so that the duplicate lookup of a push
+                // names no space: then the log's primary key (space_id, seq) is no candidate,
+                // and the planner cannot mistake a space its statistics have not seen yet for
+                // a tiny one and scan the space's rows once per mutation looked up.
+                "CREATE UNIQUE INDEX mutation_triple_by_device ON mutation (device_id, session_id, client_action_id, space_id)",
+                "DROP INDEX mutation_triple",
+            ]
+        ),
     ]
 
     /// Runs `body` on a pooled connection within ``operationTimeout``; a database that cannot

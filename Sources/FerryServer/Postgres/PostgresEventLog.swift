@@ -52,10 +52,12 @@ public final class PostgresEventLog: EventLog {
             lock
             ? "SELECT id, log_id, head_seq FROM space WHERE name = \(name) FOR UPDATE"
             : "SELECT id, log_id, head_seq FROM space WHERE name = \(name)"
-        for try await (id, log, head) in try await connection.query(query, logger: logger).decode((Int64, String, Int64).self) {
-            return SpaceRow(id: id, logID: log, head: head)
-        }
-        return nil
+        // Read to the end before answering, so that the connection goes on (or back to the
+        // pool) with no query in flight, rather than leaving the row sequence early.
+        let rows = try await connection.query(query, logger: logger).collect()
+        guard let row = rows.first else { return nil }
+        let (id, log, head) = try row.decode((Int64, String, Int64).self)
+        return SpaceRow(id: id, logID: log, head: head)
     }
 
     /// The space's row, creating its log first if it has none; locked when `lock`. The first
@@ -87,23 +89,19 @@ public final class PostgresEventLog: EventLog {
             let space = try await Self.space(batch.space, lock: true, at: now, connection, logger)
             let ids = batch.mutations.map(\.clientActionID)
 
-            // Triples already stored. Each id is looked up by the whole unique key (LATERAL …
-            // LIMIT 1 keeps the planner from turning the lookups into a scan of the device's
-            // rows, which it did when its statistics did not know the device yet).
+            // Triples already stored: one probe of the dedup index per id. The query names no
+            // space (rows of other spaces are left out here), so that only that index fits it
+            // whatever the planner's statistics say (see migration 2).
             var stored: [Int64: Int64] = [:]
             if !ids.isEmpty {
-                for try await (id, seq) in try await connection.query(
+                for try await (id, seq, spaceID) in try await connection.query(
                     """
-                    SELECT i.id, m.seq FROM unnest(\(ids)::bigint[]) AS i(id)
-                    CROSS JOIN LATERAL (
-                        SELECT seq FROM mutation
-                        WHERE space_id = \(space.id) AND device_id = \(batch.deviceID) AND session_id = \(batch.sessionID)
-                          AND client_action_id = i.id
-                        LIMIT 1
-                    ) AS m
+                    SELECT m.client_action_id, m.seq, m.space_id FROM unnest(\(ids)::bigint[]) AS i(id)
+                    JOIN mutation m ON m.device_id = \(batch.deviceID) AND m.session_id = \(batch.sessionID)
+                        AND m.client_action_id = i.id
                     """,
                     logger: logger
-                ).decode((Int64, Int64).self) {
+                ).decode((Int64, Int64, Int64).self) where spaceID == space.id {
                     stored[id] = seq
                 }
             }

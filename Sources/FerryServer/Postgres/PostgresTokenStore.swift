@@ -33,16 +33,17 @@ public final class PostgresTokenStore: TokenStore {
         let now = clock.nowMilliseconds()
         let logger = database.logger
         return try await database.perform { connection in
-            for try await (grantID, spaces) in try await connection.query(
+            // Read to the end, not left early: see `PostgresEventLog.fetchSpace`.
+            let rows = try await connection.query(
                 """
                 SELECT g.id, g.spaces FROM token t JOIN token_grant g ON g.id = t.grant_id
                 WHERE t.hash = \(hash) AND t.kind = 'access' AND t.expires_at > \(now) AND g.revoked_at IS NULL
                 """,
                 logger: logger
-            ).decode((String, String).self) {
-                return TokenScope(grantID: grantID, spaces: Set(Self.spaces(spaces)))
-            }
-            return nil
+            ).collect()
+            guard let row = rows.first else { return nil }
+            let (grantID, spaces) = try row.decode((String, String).self)
+            return TokenScope(grantID: grantID, spaces: Set(Self.spaces(spaces)))
         }
     }
 

@@ -97,7 +97,7 @@ enum BenchPostgres {
             )
             _ = try await client.query(
                 PostgresQuery(
-                    unsafeSQL: "CREATE UNIQUE INDEX \(table)_triple ON \(table) (space_id, device_id, session_id, client_action_id)"
+                    unsafeSQL: "CREATE UNIQUE INDEX \(table)_triple ON \(table) (device_id, session_id, client_action_id, space_id)"
                 ),
                 logger: logger
             )

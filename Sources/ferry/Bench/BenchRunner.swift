@@ -3,6 +3,7 @@ import FerryCore
 import FerryHTTP
 import FerryServer
 import Foundation
+import Synchronization
 
 /// A workload of `ferry bench`.
 enum BenchWorkload: String, CaseIterable, ExpressibleByArgument, Sendable {
@@ -191,15 +192,22 @@ final class BenchRunner {
         }
     }
 
-    /// Pushes `request`, sending it again (up to three times) after a transient failure, as a
-    /// client does; each retry is said on standard error, and its time stays in the figure.
+    /// Pushes sent again after a transient failure, in this run.
+    static let pushRetries = Atomic<Int>(0)
+
+    /// Pushes `request`, sending it again after a transient failure (a `503` from a server
+    /// whose database is slow to answer, say) with a growing pause, up to 8 times, as a
+    /// client does; each retry is said on standard error and counted in the results, and its
+    /// time stays in the figure.
     private static func pushRetrying(_ request: PushRequest, through transport: HTTPTransport) async throws -> PushResponse {
         var attempt = 1
         while true {
             do {
                 return try await transport.push(request)
-            } catch let error as SyncTransportError where error.kind == .transient && attempt < 4 {
+            } catch let error as SyncTransportError where error.kind == .transient && attempt < 9 {
+                pushRetries.add(1, ordering: .relaxed)
                 FileHandle.standardError.write(Data("\nferry bench: push failed (\(error.message)); sending it again\n".utf8))
+                try await Task.sleep(for: .milliseconds(min(4000, 250 << (attempt - 1))))
                 attempt += 1
             }
         }
@@ -247,6 +255,7 @@ final class BenchRunner {
             var ceiling: BenchCeiling?
             for setup in setups {
                 let urls = Array(server.baseURLs.prefix(setup.servers))
+                let retriesBefore = Self.pushRetries.load(ordering: .relaxed)
                 let rates = try await withTransports(urls, token: server.token) { transports in
                     var rates: [Double] = []
                     for round in 1...plan.rounds {
@@ -289,6 +298,8 @@ final class BenchRunner {
                     ceiling: ceiling,
                     target: ("≥ \(BenchTable.grouped(Int(goal)))/s", stats.median >= goal)
                 )
+                let retries = Self.pushRetries.load(ordering: .relaxed) - retriesBefore
+                if retries > 0 { result.extra.append(("retries", Double(retries))) }
                 // Said where servers can be several (PostgreSQL), so that 1 and 2 compare.
                 if case .local(.postgres) = target { result.servers = setup.servers }
                 record(result)
