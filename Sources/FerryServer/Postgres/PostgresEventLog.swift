@@ -89,16 +89,21 @@ public final class PostgresEventLog: EventLog {
             let space = try await Self.space(batch.space, lock: true, at: now, connection, logger)
             let ids = batch.mutations.map(\.clientActionID)
 
-            // Triples already stored: one probe of the dedup index per id. The query names no
-            // space (rows of other spaces are left out here), so that only that index fits it
-            // whatever the planner's statistics say (see migration 2).
+            // Triples already stored: one probe of the dedup index per id, whatever the
+            // planner's statistics say. The lookup names no space (rows of other spaces are
+            // left out here), so the log's primary key is no candidate (see migration 2); it
+            // runs once per id (LATERAL, kept apart by OFFSET 0), so the id is part of the
+            // probe rather than a filter over every row of the session.
             var stored: [Int64: Int64] = [:]
             if !ids.isEmpty {
                 for try await (id, seq, spaceID) in try await connection.query(
                     """
-                    SELECT m.client_action_id, m.seq, m.space_id FROM unnest(\(ids)::bigint[]) AS i(id)
-                    JOIN mutation m ON m.device_id = \(batch.deviceID) AND m.session_id = \(batch.sessionID)
-                        AND m.client_action_id = i.id
+                    SELECT i.id, m.seq, m.space_id FROM unnest(\(ids)::bigint[]) AS i(id)
+                    CROSS JOIN LATERAL (
+                        SELECT seq, space_id FROM mutation
+                        WHERE device_id = \(batch.deviceID) AND session_id = \(batch.sessionID) AND client_action_id = i.id
+                        OFFSET 0
+                    ) AS m
                     """,
                     logger: logger
                 ).decode((Int64, Int64, Int64).self) where spaceID == space.id {
