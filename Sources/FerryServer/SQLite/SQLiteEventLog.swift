@@ -290,33 +290,32 @@ public final class SQLiteEventLog: EventLog {
             SELECT seq, device_id, session_id, client_action_id, entity, entity_key, op, payload,
                 base_seq, client_timestamp, occurred_at FROM mutation
             """
-        let rows: RowCursor
+        let statement: Statement
+        let arguments: StatementArguments
         if let excludingDevice {
-            let statement = try db.cachedStatement(
-                sql: "\(columns) WHERE space_id = ? AND seq > ? AND device_id <> ? ORDER BY seq LIMIT ?"
-            )
-            rows = try Row.fetchCursor(statement, arguments: [space.id, since, excludingDevice, limit])
+            statement = try db.cachedStatement(sql: "\(columns) WHERE space_id = ? AND seq > ? AND device_id <> ? ORDER BY seq LIMIT ?")
+            arguments = [space.id, since, excludingDevice, limit]
         } else {
-            let statement = try db.cachedStatement(sql: "\(columns) WHERE space_id = ? AND seq > ? ORDER BY seq LIMIT ?")
-            rows = try Row.fetchCursor(statement, arguments: [space.id, since, limit])
+            statement = try db.cachedStatement(sql: "\(columns) WHERE space_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+            arguments = [space.id, since, limit]
         }
+        var rows = try StatementRows(statement, arguments: arguments)
         var mutations: [StoredMutation] = []
         mutations.reserveCapacity(min(limit, 1024))
-        while let row = try rows.next() {
-            let payload: [UInt8]? = try row.withUnsafeData(atIndex: 7) { $0.map { [UInt8]($0) } }
+        while try rows.next() {
             mutations.append(
                 StoredMutation(
-                    seq: row[0],
-                    deviceID: row[1],
-                    sessionID: row[2],
-                    clientActionID: row[3],
-                    entity: row[4],
-                    entityKey: row[5],
-                    op: MutationOp(rawValue: row[6]),
-                    payload: payload,
-                    baseSeq: row[8],
-                    clientTimestamp: row[9],
-                    occurredAtMilliseconds: row[10]
+                    seq: rows.int64(0),
+                    deviceID: rows.string(1),
+                    sessionID: rows.string(2),
+                    clientActionID: rows.int64(3),
+                    entity: rows.string(4),
+                    entityKey: rows.string(5),
+                    op: MutationOp(rawValue: rows.string(6)),
+                    payload: rows.bytes(7),
+                    baseSeq: rows.optionalInt64(8),
+                    clientTimestamp: rows.optionalString(9),
+                    occurredAtMilliseconds: rows.int64(10)
                 )
             )
         }
