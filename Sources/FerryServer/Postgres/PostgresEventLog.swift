@@ -113,7 +113,7 @@ public final class PostgresEventLog: EventLog {
 
             // Record heads of the records the batch touches, each looked up by its primary key
             // (a plain join let the planner scan every head of the space once per batch).
-            var heads: [String: RecordHead] = [:]
+            var heads: [RecordKey: RecordHead] = [:]
             let entities = batch.mutations.map(\.entity)
             let keys = batch.mutations.map(\.entityKey)
             if !entities.isEmpty {
@@ -129,36 +129,14 @@ public final class PostgresEventLog: EventLog {
                     """,
                     logger: logger
                 ).decode((String, String, Int64, String, Int64).self) {
-                    heads["\(entity)\u{0}\(key)"] = RecordHead(seq: seq, deviceID: device, otherSeq: other)
+                    heads[RecordKey(entity: entity, key: key)] = RecordHead(seq: seq, deviceID: device, otherSeq: other)
                 }
             }
 
-            var head = space.head
-            var outcomes: [AppendOutcome] = []
-            var conflicts: [ConflictReport] = []
+            let plan = AppendPlan(batch, head: space.head, stored: stored, heads: heads)
+            let head = plan.headSeq
             var rows = MutationColumns()
-            for mutation in batch.mutations {
-                if let seq = stored[mutation.clientActionID] {
-                    outcomes.append(.duplicate(seq: seq))
-                    continue
-                }
-                head += 1
-                stored[mutation.clientActionID] = head
-                outcomes.append(.stored(seq: head))
-                let record = "\(mutation.entity)\u{0}\(mutation.entityKey)"
-                if let conflict = RecordHead.conflict(
-                    clientActionID: mutation.clientActionID,
-                    entity: mutation.entity,
-                    entityKey: mutation.entityKey,
-                    baseSeq: mutation.baseSeq,
-                    by: batch.deviceID,
-                    head: heads[record]
-                ) {
-                    conflicts.append(conflict)
-                }
-                heads[record] = RecordHead.after(heads[record], write: head, by: batch.deviceID)
-                rows.append(mutation, seq: head)
-            }
+            for (seq, mutation) in plan.accepted { rows.append(mutation, seq: seq) }
 
             if !rows.seqs.isEmpty {
                 try await connection.query(
@@ -174,22 +152,11 @@ public final class PostgresEventLog: EventLog {
                     """,
                     logger: logger
                 )
-                // One row per record: the last write of the batch decides its head.
-                var latest: [String: (entity: String, key: String)] = [:]
-                for (entity, key) in zip(rows.entities, rows.keys) { latest["\(entity)\u{0}\(key)"] = (entity, key) }
-                var headEntities: [String] = []
-                var headKeys: [String] = []
-                var headSeqs: [Int64] = []
-                var headDevices: [String] = []
-                var headOthers: [Int64] = []
-                for (record, value) in latest {
-                    guard let current = heads[record] else { continue }
-                    headEntities.append(value.entity)
-                    headKeys.append(value.key)
-                    headSeqs.append(current.seq)
-                    headDevices.append(current.deviceID)
-                    headOthers.append(current.otherSeq)
-                }
+                let headEntities = plan.heads.map(\.record.entity)
+                let headKeys = plan.heads.map(\.record.key)
+                let headSeqs = plan.heads.map(\.head.seq)
+                let headDevices = plan.heads.map(\.head.deviceID)
+                let headOthers = plan.heads.map(\.head.otherSeq)
                 try await connection.query(
                     """
                     INSERT INTO record_head (space_id, entity, entity_key, seq, device_id, other_seq)
@@ -207,7 +174,7 @@ public final class PostgresEventLog: EventLog {
                     logger: logger
                 )
             }
-            return AppendResult(outcomes: outcomes, conflicts: conflicts, headSeq: head, logID: space.logID)
+            return AppendResult(outcomes: plan.outcomes, conflicts: plan.conflicts, headSeq: head, logID: space.logID)
         }
         watcher.publish(space: batch.space, head: result.headSeq)
         return result

@@ -93,45 +93,18 @@ public final class SQLiteEventLog: EventLog {
     private static let rowsPerStatement = 100
 
     /// Appends a batch with a few statements whatever its size: one query finds the triples
-    /// already stored, one per entity reads the record heads, multi-row inserts write the
-    /// mutations and the new heads.
+    /// already stored, one per entity reads the record heads, ``AppendPlan`` decides, and
+    /// multi-row inserts write the mutations and the new heads.
     private static func append(_ batch: AppendBatch, at now: Int64, in db: Database) throws -> AppendResult {
         let space = try ensureSpace(batch.space, at: now, in: db)
-        var known = try storedSeqs(of: batch, space: space.id, in: db)
-        var heads = try recordHeads(of: batch.mutations, space: space.id, in: db)
-
-        var head = space.head
-        var outcomes: [AppendOutcome] = []
-        outcomes.reserveCapacity(batch.mutations.count)
-        var conflicts: [ConflictReport] = []
-        var accepted: [(seq: Int64, mutation: NewMutation)] = []
-        accepted.reserveCapacity(batch.mutations.count)
-        for mutation in batch.mutations {
-            // A triple stored before, or earlier in this batch, is a duplicate.
-            if let stored = known[mutation.clientActionID] {
-                outcomes.append(.duplicate(seq: stored))
-                continue
-            }
-            head += 1
-            known[mutation.clientActionID] = head
-            outcomes.append(.stored(seq: head))
-            accepted.append((head, mutation))
-            let key = RecordKey(entity: mutation.entity, key: mutation.entityKey)
-            let current = heads[key]
-            if let conflict = RecordHead.conflict(
-                clientActionID: mutation.clientActionID,
-                entity: mutation.entity,
-                entityKey: mutation.entityKey,
-                baseSeq: mutation.baseSeq,
-                by: batch.deviceID,
-                head: current
-            ) {
-                conflicts.append(conflict)
-            }
-            heads[key] = RecordHead.after(current, write: head, by: batch.deviceID)
-        }
+        let plan = AppendPlan(
+            batch,
+            head: space.head,
+            stored: try storedSeqs(of: batch, space: space.id, in: db),
+            heads: try recordHeads(of: batch.mutations, space: space.id, in: db)
+        )
         try insertRows(
-            accepted,
+            plan.accepted,
             into: """
                 INSERT INTO mutation (space_id, seq, device_id, session_id, client_action_id, entity, entity_key, op, payload,
                     base_seq, client_timestamp, occurred_at) VALUES
@@ -152,15 +125,8 @@ public final class SQLiteEventLog: EventLog {
             try binder.bind(row.mutation.clientTimestamp)
             try binder.bind(now)
         }
-        // Every head this batch moved, once, with its final value.
-        var moved: [(key: RecordKey, head: RecordHead)] = []
-        var written = Set<RecordKey>()
-        for (_, mutation) in accepted {
-            let key = RecordKey(entity: mutation.entity, key: mutation.entityKey)
-            if written.insert(key).inserted, let next = heads[key] { moved.append((key, next)) }
-        }
         try insertRows(
-            moved,
+            plan.heads,
             into: "INSERT INTO record_head (space_id, entity, entity_key, seq, device_id, other_seq) VALUES",
             row: "(?, ?, ?, ?, ?, ?)",
             suffix: """
@@ -170,22 +136,17 @@ public final class SQLiteEventLog: EventLog {
             db
         ) { binder, row in
             try binder.bind(space.id)
-            try binder.bind(row.key.entity)
-            try binder.bind(row.key.key)
+            try binder.bind(row.record.entity)
+            try binder.bind(row.record.key)
             try binder.bind(row.head.seq)
             try binder.bind(row.head.deviceID)
             try binder.bind(row.head.otherSeq)
         }
+        let head = plan.headSeq
         if head != space.head {
             try db.cachedStatement(sql: "UPDATE space SET head_seq = ? WHERE id = ?").execute(arguments: [head, space.id])
         }
-        return AppendResult(outcomes: outcomes, conflicts: conflicts, headSeq: head, logID: space.logID)
-    }
-
-    /// A record of a space: entity and key.
-    private struct RecordKey: Hashable {
-        var entity: String
-        var key: String
+        return AppendResult(outcomes: plan.outcomes, conflicts: plan.conflicts, headSeq: head, logID: space.logID)
     }
 
     /// The seqs under which the batch's triples are already stored, by client action id.
