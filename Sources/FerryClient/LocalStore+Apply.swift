@@ -128,6 +128,7 @@ extension LocalStore {
                     db
                 )
             }
+            try self.flush(statements, space: space, report: &report, db)
             let latest = max(cursor.lastSeq, page.latestSeq)
             try db.execute(
                 sql: """
@@ -157,6 +158,7 @@ extension LocalStore {
     ) throws {
         let payload = mutation.payload?.objectValue
         guard mutation.op.isKnown, mutation.op == .delete || payload != nil else {
+            try flush(statements, space: space, report: &report, db)  // earlier dead letters first
             try deadLetter(
                 mutation,
                 space: space,
@@ -170,6 +172,10 @@ extension LocalStore {
         // check of another device's change to a record with local changes pending.
         let isEcho = mutation.deviceID == deviceID
         let needsBefore = mutation.op == .patch || (hasPending && !isEcho)
+        if needsBefore || hasPending {
+            // What follows reads the shadow or the app's rows: write out what waits first.
+            try flush(statements, space: space, report: &report, db)
+        }
         let before =
             needsBefore
             ? RecordMath.decode(
@@ -179,7 +185,7 @@ extension LocalStore {
                 )
             ) : nil
         let after = RecordMath.apply(mutation.op, payload: payload, to: before)
-        try statements.writeShadow(entity: mutation.entity, key: mutation.entityKey, record: after, seq: mutation.seq)
+        try statements.bufferShadow(entity: mutation.entity, key: mutation.entityKey, record: after, seq: mutation.seq)
         report.applied += 1
 
         if isEcho {
@@ -214,11 +220,17 @@ extension LocalStore {
         // The app's row is written by one statement, which SQLite makes atomic: when the
         // database refuses it (a constraint, a trigger's RAISE(ABORT)), the statement's changes
         // are undone and the page's transaction goes on, so no savepoint is needed per row.
+        if !hasPending, let after {
+            // Nothing local waits for this record: the app's row is the shadow's, written with
+            // the page's other rows of the same shape, several to a statement.
+            try statements.bufferRow(table, key: mutation.entityKey, record: after, for: mutation)
+            return
+        }
+        try flush(statements, space: space, report: &report, db)
         do {
             if hasPending {
                 try rebuildVisibleRow(table, key: mutation.entityKey, appliedSeq: mutation.seq, db)
             } else {
-                // Nothing local waits for this record: the app's row is the shadow's.
                 try statements.writeRow(table, key: mutation.entityKey, record: after)
             }
         } catch let error as DatabaseError where Self.isRefusal(error) {
@@ -227,8 +239,17 @@ extension LocalStore {
         }
     }
 
+    /// Writes the rows that wait in `statements`; the mutations whose rows the database
+    /// refuses go to the dead letters.
+    private func flush(_ statements: ApplyStatements, space: String, report: inout ApplyReport, _ db: Database) throws {
+        for (mutation, error) in try statements.flush() {
+            try deadLetter(mutation, space: space, error: error.message ?? error.description, db)
+            report.deadLetters += 1
+        }
+    }
+
     /// Errors that mean "this database will not take this row", as opposed to "try again".
-    private static func isRefusal(_ error: DatabaseError) -> Bool {
+    static func isRefusal(_ error: DatabaseError) -> Bool {
         [.SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG, .SQLITE_RANGE, .SQLITE_ERROR].contains(error.resultCode)
     }
 
@@ -468,68 +489,146 @@ extension LocalStore {
     }
 }
 
-/// The statements that applying one page runs for every mutation, with their parameters bound
-/// straight to SQLite: the shadow's upsert, and the app rows' upserts by table and by the
-/// columns a record has. Made once per page, inside the page's transaction.
+/// The writes that applying one page makes for every mutation, several rows to a statement:
+/// the shadow's upserts, and the app rows' upserts, by table and by the columns a record has.
+/// Parameters are bound straight to SQLite. Made once per page, inside its transaction.
+///
+/// Writes wait in a buffer until ``flush()``; whoever reads the shadow or the app's rows
+/// flushes first, so every read sees every write before it, in order.
 final class ApplyStatements {
+    /// Rows per multi-row statement.
+    private static let rowsPerStatement = 100
+
     private let db: Database
-    private let shadowUpsert: Statement
-    /// Upserts of app rows, by table name, then by the bit mask of the columns present.
-    private var rowUpserts: [String: [UInt64: Statement]] = [:]
+    private var shadows: [(entity: String, key: String, text: [UInt8]?, seq: Int64)] = []
+    /// App rows waiting, all of one table and one shape (columns present).
+    private var rows: [(key: String, record: RecordMath.Record, mutation: LoggedMutation)] = []
+    private var rowsTable: SyncedTable?
+    private var rowsMask: UInt64 = 0
+    /// App rows the database refused since the last flush, with the mutations that wrote them.
+    private var refused: [(LoggedMutation, DatabaseError)] = []
 
     init(_ db: Database) throws {
         self.db = db
-        shadowUpsert = try db.cachedStatement(
-            sql: """
-                INSERT INTO ferry_shadow (entity, entity_key, row, seq) VALUES (?, ?, ?, ?)
-                ON CONFLICT (entity, entity_key) DO UPDATE SET row = excluded.row, seq = excluded.seq
-                """
-        )
+        shadows.reserveCapacity(Self.rowsPerStatement)
+        rows.reserveCapacity(Self.rowsPerStatement)
     }
 
-    /// Writes the server's version of a record (`nil` once it is deleted) into the shadow.
-    func writeShadow(entity: String, key: String, record: RecordMath.Record?, seq: Int64) throws {
-        var binder = StatementBinder(shadowUpsert)
-        try binder.bind(entity)
-        try binder.bind(key)
+    /// Adds the server's version of a record (`nil` once it is deleted) to the shadow's writes.
+    func bufferShadow(entity: String, key: String, record: RecordMath.Record?, seq: Int64) throws {
+        var text: [UInt8]?
         if let record {
             var writer = JSONWriter(capacity: 256)
             writer.value(.object(record), sortingKeys: false)
-            try binder.bind(text: writer.bytes)
-        } else {
-            try binder.bindNull()
+            text = writer.bytes
         }
-        try binder.bind(seq)
-        try shadowUpsert.execute()
+        shadows.append((entity, key, text, seq))
+        if shadows.count == Self.rowsPerStatement { try writeShadows() }
     }
 
-    /// Writes `record` as the app's row of `key`, as ``LocalStore/writeRow(_:key:record:_:)``
-    /// does (a missing column gets its default), with one prepared statement per shape.
-    func writeRow(_ table: SyncedTable, key: String, record: RecordMath.Record?) throws {
-        guard let record, table.columns.count <= 64 else {
-            return try LocalStore.writeRow(table, key: key, record: record, db)
-        }
+    /// Adds `record` as the app's row of `key`, written by `mutation`. The rows waiting are
+    /// written first when this one has another table or shape, and with it when they fill a
+    /// statement.
+    func bufferRow(_ table: SyncedTable, key: String, record: RecordMath.Record, for mutation: LoggedMutation) throws {
         var mask: UInt64 = 0
-        for (index, column) in table.columns.enumerated() where column == table.keyColumn || record[column] != nil {
-            mask |= 1 << UInt64(index)
+        if table.columns.count <= 64 {
+            for (index, column) in table.columns.enumerated() where column == table.keyColumn || record[column] != nil {
+                mask |= 1 << UInt64(index)
+            }
         }
-        let statement: Statement
-        if let known = rowUpserts[table.name]?[mask] {
-            statement = known
-        } else {
-            let present = table.columns.indices.map { mask & (1 << UInt64($0)) != 0 }
-            statement = try db.cachedStatement(sql: LocalStore.upsertSQL(table, present: present))
-            rowUpserts[table.name, default: [:]][mask] = statement
-        }
+        if let current = rowsTable, current != table || rowsMask != mask { try writeRows() }
+        rows.append((key, record, mutation))
+        rowsTable = table
+        rowsMask = mask
+        if rows.count >= Self.rowsPerStatement || table.columns.count > 64 { try writeRows() }
+    }
+
+    /// Writes everything that waits; answers the mutations whose app rows the database
+    /// refused since the last flush (their statements' changes undone), for the dead letters.
+    func flush() throws -> [(LoggedMutation, DatabaseError)] {
+        try writeShadows()
+        try writeRows()
+        defer { refused.removeAll() }
+        return refused
+    }
+
+    private func writeShadows() throws {
+        guard !shadows.isEmpty else { return }
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO ferry_shadow (entity, entity_key, row, seq) VALUES
+                \(Array(repeating: "(?, ?, ?, ?)", count: shadows.count).joined(separator: ", "))
+                ON CONFLICT (entity, entity_key) DO UPDATE SET row = excluded.row, seq = excluded.seq
+                """
+        )
         var binder = StatementBinder(statement)
-        for (index, column) in table.columns.enumerated() where mask & (1 << UInt64(index)) != 0 {
-            if let value = record[column] {
-                try binder.bind(json: value)
-            } else {
-                try binder.bind(key)
+        for shadow in shadows {
+            try binder.bind(shadow.entity)
+            try binder.bind(shadow.key)
+            if let text = shadow.text { try binder.bind(text: text) } else { try binder.bindNull() }
+            try binder.bind(shadow.seq)
+        }
+        shadows.removeAll(keepingCapacity: true)
+        try statement.execute()
+    }
+
+    /// Writes the waiting app rows in one statement; when the database refuses it (which
+    /// undoes the statement's changes), row by row, to find the rows it refuses.
+    private func writeRows() throws {
+        guard let table = rowsTable, !rows.isEmpty else { return }
+        let waiting = rows
+        rows.removeAll(keepingCapacity: true)
+        rowsTable = nil
+        if table.columns.count <= 64 {
+            do {
+                return try writeRows(waiting, table: table, mask: rowsMask)
+            } catch let error as DatabaseError where LocalStore.isRefusal(error) {
+                // Found below, row by row.
+            }
+        }
+        for row in waiting {
+            do {
+                try LocalStore.writeRow(table, key: row.key, record: row.record, db)
+            } catch let error as DatabaseError where LocalStore.isRefusal(error) {
+                refused.append((row.mutation, error))
+            }
+        }
+    }
+
+    private func writeRows(
+        _ rows: [(key: String, record: RecordMath.Record, mutation: LoggedMutation)],
+        table: SyncedTable,
+        mask: UInt64
+    )
+        throws
+    {
+        let present = table.columns.indices.map { mask & (1 << UInt64($0)) != 0 }
+        let columns = zip(table.columns, present).filter(\.1).map { $0.0.quotedDatabaseIdentifier }
+        let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO \(table.name.quotedDatabaseIdentifier) (\(columns.joined(separator: ", ")))
+                VALUES \(Array(repeating: placeholders, count: rows.count).joined(separator: ", "))
+                ON CONFLICT (\(table.keyColumn.quotedDatabaseIdentifier)) DO UPDATE SET
+                \(table.columns.map { "\($0.quotedDatabaseIdentifier) = excluded.\($0.quotedDatabaseIdentifier)" }.joined(separator: ", "))
+                """
+        )
+        var binder = StatementBinder(statement)
+        for row in rows {
+            for (index, column) in table.columns.enumerated() where mask & (1 << UInt64(index)) != 0 {
+                if let value = row.record[column] {
+                    try binder.bind(json: value)
+                } else {
+                    try binder.bind(row.key)
+                }
             }
         }
         try statement.execute()
+    }
+
+    /// Writes `record` as the app's row of `key` at once, as ``LocalStore/writeRow(_:key:record:_:)``.
+    func writeRow(_ table: SyncedTable, key: String, record: RecordMath.Record?) throws {
+        try LocalStore.writeRow(table, key: key, record: record, db)
     }
 }
 

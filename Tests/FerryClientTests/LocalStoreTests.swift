@@ -164,6 +164,51 @@ import Testing
         #expect(try device.store.counts().deadLetters == 2)
     }
 
+    /// A page long enough for several multi-row statements, with a refused row in the middle,
+    /// records written twice, rows of another shape and a delete in between: the rows are
+    /// those of applying the mutations one by one.
+    @Test func aLongPageIsWrittenInOrderAndItsPoisonRowAloneIsRefused() throws {
+        let scratch = try Scratch()
+        let device = try Device(
+            "a",
+            in: scratch,
+            transport: InMemoryTransport(),
+            extraSchema:
+                "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT CHECK (length(title) < 10), body TEXT, n INTEGER, done INTEGER NOT NULL DEFAULT 0)"
+        )
+        var mutations: [LoggedMutation] = []
+        for seq in Int64(1)...260 {
+            let key = "k\(seq % 200)"  // keys 60…199 are written twice
+            var fields: [String: JSONValue] = ["id": .string(key), "title": .string("t\(seq)"), "n": .int(seq)]
+            if seq % 7 == 0 { fields["body"] = .string("b\(seq)") }  // another shape
+            if seq == 57 { fields["title"] = .string("far too long a title") }
+            mutations.append(remote(seq, key, .upsert, .object(fields)))
+        }
+        mutations[149] = remote(150, "k61", .delete, nil)  // deletes the row written at seq 61
+        try device.store.apply(page(mutations), space: "notes")
+
+        var expected: [String: [String: String]] = [:]
+        for mutation in mutations where mutation.seq != 57 {
+            if mutation.op == .delete {
+                expected[mutation.entityKey] = nil
+                continue
+            }
+            var row = ["id": "\"\(mutation.entityKey)\"", "done": "0", "body": "NULL"]
+            for (field, value) in mutation.payload?.objectValue ?? [:] {
+                row[field] = String(decoding: value.serialized(), as: UTF8.self)
+            }
+            expected[mutation.entityKey] = row
+        }
+        let rows = try device.rows()
+        #expect(rows.count == expected.count)
+        for row in rows {
+            #expect(row == expected[row["id"]!.trimmingCharacters(in: CharacterSet(charactersIn: "\""))], "\(row)")
+        }
+        #expect(expected["k61"] == nil && expected["k60"] != nil)
+        #expect(try device.store.deadLetters().map(\.seq) == [57])
+        #expect(try device.store.cursor(space: "notes").lastSeq == 260)
+    }
+
     @Test func aFailureInsideTheTransactionLeavesNothingHalfApplied() throws {
         let scratch = try Scratch()
         var device: Device? = try Device("a", in: scratch, transport: InMemoryTransport())
