@@ -217,9 +217,9 @@ extension LocalStore {
         }
 
         guard let table else { return }  // Kept in the shadow; written when the table is registered.
-        // The app's row is written by one statement, which SQLite makes atomic: when the
-        // database refuses it (a constraint, a trigger's RAISE(ABORT)), the statement's changes
-        // are undone and the page's transaction goes on, so no savepoint is needed per row.
+        // App rows are written by statements SQLite makes atomic: when the database refuses
+        // one (a constraint, a trigger's RAISE(ABORT)), its changes are undone and the page's
+        // transaction goes on, so no savepoint is needed per row.
         if !hasPending, let after {
             // Nothing local waits for this record: the app's row is the shadow's, written with
             // the page's other rows of the same shape, several to a statement.
@@ -231,7 +231,7 @@ extension LocalStore {
             if hasPending {
                 try rebuildVisibleRow(table, key: mutation.entityKey, appliedSeq: mutation.seq, db)
             } else {
-                try statements.writeRow(table, key: mutation.entityKey, record: after)
+                try Self.writeRow(table, key: mutation.entityKey, record: after, db)
             }
         } catch let error as DatabaseError where Self.isRefusal(error) {
             try deadLetter(mutation, space: space, error: error.message ?? error.description, db)
@@ -305,58 +305,58 @@ extension LocalStore {
         for entry in try pendingEntries(table.name, key, after: appliedSeq, db) {
             record = RecordMath.apply(entry.op, payload: entry.payload, to: record)
         }
-        try writeRow(table, key: key, record: record, db)
+        try Self.writeRow(table, key: key, record: record, db)
     }
 
     /// Writes `record` as the app's row of `key` (deletes the row when `nil`). Capture
     /// triggers see it unless the apply guard is on.
-    func writeRow(_ table: SyncedTable, key: String, record: RecordMath.Record?, _ db: Database) throws {
-        try Self.writeRow(table, key: key, record: record, db)
-    }
-
-    /// Writes `record` as the app's row of `key`, as ``writeRow(_:key:record:_:)``.
     static func writeRow(_ table: SyncedTable, key: String, record: RecordMath.Record?, _ db: Database) throws {
-        let quotedTable = table.name.quotedDatabaseIdentifier
-        let quotedKey = table.keyColumn.quotedDatabaseIdentifier
         guard let record else {
-            try db.cachedStatement(sql: "DELETE FROM \(quotedTable) WHERE \(quotedKey) = ?").execute(arguments: [key])
+            let sql = "DELETE FROM \(table.name.quotedDatabaseIdentifier) WHERE \(table.keyColumn.quotedDatabaseIdentifier) = ?"
+            try db.cachedStatement(sql: sql).execute(arguments: [key])
             return
         }
-        // Columns the record lacks are left out of the insert, so that SQLite gives them
-        // their default (or NULL), and the update copies that same value: a record replaces
-        // the whole row.
-        var present: [Bool] = []
-        present.reserveCapacity(table.columns.count)
-        // Existentials, not `[DatabaseValue]`: GRDB turns the latter into arguments through a
-        // key path resolved at run time, which cost more than the insert itself.
-        var values: [(any DatabaseValueConvertible)?] = []
-        values.reserveCapacity(table.columns.count)
-        for column in table.columns {
-            if let value = record[column] {
-                present.append(true)
-                values.append(RecordMath.databaseValue(value))
-            } else if column == table.keyColumn {
-                present.append(true)
-                values.append(key.databaseValue)
-            } else {
-                present.append(false)
-            }
-        }
-        let statement = try db.cachedStatement(sql: upsertSQL(table, present: present))
-        try statement.execute(arguments: StatementArguments(values))
+        try upsertRows([(key, record)], of: table, present: presentColumns(of: table, in: record), db)
     }
 
-    /// The upsert of a row of `table` with the columns marked `present`.
-    static func upsertSQL(_ table: SyncedTable, present: [Bool]) -> String {
+    /// Which of `table`'s columns `record` has (the key column always): columns a record lacks
+    /// are left out of the insert, so that SQLite gives them their default (or NULL), and the
+    /// update copies that same value: a record replaces the whole row.
+    static func presentColumns(of table: SyncedTable, in record: RecordMath.Record) -> [Bool] {
+        table.columns.map { $0 == table.keyColumn || record[$0] != nil }
+    }
+
+    /// Upserts the app's rows `rows` of `table`, which all have the columns marked `present`,
+    /// in one statement, in order (a key given twice ends with its last record). Values are
+    /// bound as ``StatementBinder/bind(json:)`` converts them; a key column the record lacks
+    /// takes the row's key.
+    static func upsertRows(
+        _ rows: some Collection<(key: String, record: RecordMath.Record)>,
+        of table: SyncedTable,
+        present: [Bool],
+        _ db: Database
+    ) throws {
         let columns = zip(table.columns, present).filter(\.1).map { $0.0.quotedDatabaseIdentifier }
-        let quotedKey = table.keyColumn.quotedDatabaseIdentifier
-        let sql = """
-            INSERT INTO \(table.name.quotedDatabaseIdentifier) (\(columns.joined(separator: ", ")))
-            VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))
-            ON CONFLICT (\(quotedKey)) DO UPDATE SET
-            \(table.columns.map { "\($0.quotedDatabaseIdentifier) = excluded.\($0.quotedDatabaseIdentifier)" }.joined(separator: ", "))
-            """
-        return sql
+        let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO \(table.name.quotedDatabaseIdentifier) (\(columns.joined(separator: ", ")))
+                VALUES \(Array(repeating: placeholders, count: rows.count).joined(separator: ", "))
+                ON CONFLICT (\(table.keyColumn.quotedDatabaseIdentifier)) DO UPDATE SET
+                \(table.columns.map { "\($0.quotedDatabaseIdentifier) = excluded.\($0.quotedDatabaseIdentifier)" }.joined(separator: ", "))
+                """
+        )
+        var binder = StatementBinder(statement)
+        for row in rows {
+            for (column, isPresent) in zip(table.columns, present) where isPresent {
+                if let value = row.record[column] {
+                    try binder.bind(json: value)
+                } else {
+                    try binder.bind(row.key)
+                }
+            }
+        }
+        try statement.execute()
     }
 
     /// The app's current row of `key`, as fields.
@@ -501,10 +501,10 @@ final class ApplyStatements {
 
     private let db: Database
     private var shadows: [(entity: String, key: String, text: [UInt8]?, seq: Int64)] = []
-    /// App rows waiting, all of one table and one shape (columns present).
+    /// App rows waiting, all of one table and one shape (the columns present).
     private var rows: [(key: String, record: RecordMath.Record, mutation: LoggedMutation)] = []
     private var rowsTable: SyncedTable?
-    private var rowsMask: UInt64 = 0
+    private var rowsPresent: [Bool] = []
     /// App rows the database refused since the last flush, with the mutations that wrote them.
     private var refused: [(LoggedMutation, DatabaseError)] = []
 
@@ -530,17 +530,12 @@ final class ApplyStatements {
     /// written first when this one has another table or shape, and with it when they fill a
     /// statement.
     func bufferRow(_ table: SyncedTable, key: String, record: RecordMath.Record, for mutation: LoggedMutation) throws {
-        var mask: UInt64 = 0
-        if table.columns.count <= 64 {
-            for (index, column) in table.columns.enumerated() where column == table.keyColumn || record[column] != nil {
-                mask |= 1 << UInt64(index)
-            }
-        }
-        if let current = rowsTable, current != table || rowsMask != mask { try writeRows() }
+        let present = LocalStore.presentColumns(of: table, in: record)
+        if let current = rowsTable, current != table || rowsPresent != present { try writeRows() }
         rows.append((key, record, mutation))
         rowsTable = table
-        rowsMask = mask
-        if rows.count >= Self.rowsPerStatement || table.columns.count > 64 { try writeRows() }
+        rowsPresent = present
+        if rows.count >= Self.rowsPerStatement { try writeRows() }
     }
 
     /// Writes everything that waits; answers the mutations whose app rows the database
@@ -579,62 +574,24 @@ final class ApplyStatements {
         let waiting = rows
         rows.removeAll(keepingCapacity: true)
         rowsTable = nil
-        if table.columns.count <= 64 {
-            do {
-                return try writeRows(waiting, table: table, mask: rowsMask)
-            } catch let error as DatabaseError where LocalStore.isRefusal(error) {
-                // Found below, row by row.
-            }
+        do {
+            return try LocalStore.upsertRows(waiting.lazy.map { ($0.key, $0.record) }, of: table, present: rowsPresent, db)
+        } catch let error as DatabaseError where LocalStore.isRefusal(error) {
+            // Found below, row by row.
         }
         for row in waiting {
             do {
-                try LocalStore.writeRow(table, key: row.key, record: row.record, db)
+                try LocalStore.upsertRows(CollectionOfOne((row.key, row.record)), of: table, present: rowsPresent, db)
             } catch let error as DatabaseError where LocalStore.isRefusal(error) {
                 refused.append((row.mutation, error))
             }
         }
     }
-
-    private func writeRows(
-        _ rows: [(key: String, record: RecordMath.Record, mutation: LoggedMutation)],
-        table: SyncedTable,
-        mask: UInt64
-    )
-        throws
-    {
-        let present = table.columns.indices.map { mask & (1 << UInt64($0)) != 0 }
-        let columns = zip(table.columns, present).filter(\.1).map { $0.0.quotedDatabaseIdentifier }
-        let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO \(table.name.quotedDatabaseIdentifier) (\(columns.joined(separator: ", ")))
-                VALUES \(Array(repeating: placeholders, count: rows.count).joined(separator: ", "))
-                ON CONFLICT (\(table.keyColumn.quotedDatabaseIdentifier)) DO UPDATE SET
-                \(table.columns.map { "\($0.quotedDatabaseIdentifier) = excluded.\($0.quotedDatabaseIdentifier)" }.joined(separator: ", "))
-                """
-        )
-        var binder = StatementBinder(statement)
-        for row in rows {
-            for (index, column) in table.columns.enumerated() where mask & (1 << UInt64(index)) != 0 {
-                if let value = row.record[column] {
-                    try binder.bind(json: value)
-                } else {
-                    try binder.bind(row.key)
-                }
-            }
-        }
-        try statement.execute()
-    }
-
-    /// Writes `record` as the app's row of `key` at once, as ``LocalStore/writeRow(_:key:record:_:)``.
-    func writeRow(_ table: SyncedTable, key: String, record: RecordMath.Record?) throws {
-        try LocalStore.writeRow(table, key: key, record: record, db)
-    }
 }
 
 extension StatementBinder {
-    /// Binds a JSON value as ``RecordMath/databaseValue(_:)`` converts it: booleans as 0 or
-    /// 1, arrays and objects as their JSON text.
+    /// Binds a JSON value as an app row's column value: booleans as 0 or 1, arrays and
+    /// objects as their JSON text, the rest as themselves.
     mutating func bind(json value: JSONValue) throws {
         switch value {
         case .null: try bindNull()

@@ -186,7 +186,7 @@ extension LocalStore {
                     throw FerryError(.notFound, "table '\(entity)' is not registered")
                 }
                 let version = RecordMath.decode(choice == .local ? row[2] : row[3])
-                try self.writeRow(table, key: key, record: version, db)  // captured by the triggers
+                try Self.writeRow(table, key: key, record: version, db)  // captured by the triggers
             }
             try db.execute(
                 sql: "UPDATE ferry_conflicts SET acknowledged_at = ? WHERE id = ?",

@@ -45,18 +45,6 @@ enum RecordMath {
         record.map { String(decoding: JSONValue.object($0).serialized(), as: UTF8.self) }
     }
 
-    /// The SQL value of a JSON value: arrays and objects become JSON text, booleans 0 or 1.
-    static func databaseValue(_ value: JSONValue?) -> DatabaseValue {
-        switch value {
-        case .none, .null: return .null
-        case .bool(let flag): return (flag ? 1 : 0).databaseValue
-        case .int(let number): return number.databaseValue
-        case .double(let number): return number.databaseValue
-        case .string(let text): return text.databaseValue
-        case .array, .object: return String(decoding: value!.serialized(), as: UTF8.self).databaseValue
-        }
-    }
-
     /// The JSON value of an SQL value: blobs become base64 strings.
     static func jsonValue(_ value: DatabaseValue) -> JSONValue {
         switch value.storage {

@@ -21,9 +21,6 @@ package struct StatementBinder {
         self.statement = statement
     }
 
-    /// The number of parameters bound so far.
-    package var count: Int { Int(index - 1) }
-
     package mutating func bind(_ value: Int64) throws {
         try check(sqlite3_bind_int64(statement.sqliteStatement, index, value))
     }

@@ -37,6 +37,24 @@ import Testing
         #expect(server.callCounts.pull == 13)
     }
 
+    @Test func theNextTwoPagesAreRequestedBeforeTheyAreAskedFor() async throws {
+        let server = try await Self.filled(1000)
+        var pages = PullReadAhead(transport: server, space: "s", limit: 100)
+        let first = try await pages.page(since: 0)
+        pages.fetchAhead(after: first)
+        // The requests run in tasks of their own: let them reach the server (no clock involved).
+        var turns = 0
+        while server.callCounts.pull < 3 && turns < 100_000 {
+            await Task.yield()
+            turns += 1
+        }
+        #expect(server.callCounts.pull == 3)
+        let second = try await pages.page(since: first.latestSeq)
+        #expect(second.mutations.first?.seq == 101)
+        #expect(server.callCounts.pull == 3)  // handed out, not requested again
+        pages.cancel()
+    }
+
     @Test func withExcludedMutationsOnlyTheNextPageIsFetchedAhead() async throws {
         let server = try await Self.filled(1000, devices: ["w", "me"])
         var pages = PullReadAhead(transport: server, space: "s", limit: 100, excludeDevice: "me")

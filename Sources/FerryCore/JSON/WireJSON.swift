@@ -177,16 +177,30 @@ extension PushRequest: JSONWritable, JSONReadable {
     }
 
     public init(json reader: inout JSONReader) throws {
+        let members = try Self.readMembers(from: &reader) { try MutationInput(json: &$0) }
+        self.init(space: members.space, deviceID: members.deviceID, sessionID: members.sessionID, mutations: members.mutations)
+    }
+
+    /// Reads a push request's members, each mutation with `mutation`: the form a server uses
+    /// to keep each payload as text rather than as a ``JSONValue``.
+    /// - Throws: ``JSONReadError`` naming the member that is missing or ill-typed.
+    public static func readMembers<Mutation>(
+        from reader: inout JSONReader,
+        mutation: (inout JSONReader) throws -> Mutation
+    ) throws -> (space: String, deviceID: String, sessionID: String, mutations: [Mutation]) {
         var space: String?
         var device: String?
         var session: String?
-        var mutations: [MutationInput]?
+        var mutations: [Mutation]?
         try reader.readMembers { reader, key in
             switch key {
             case "space": space = try reader.readString()
             case "device_id": device = try reader.readString()
             case "session_id": session = try reader.readString()
-            case "mutations": mutations = try reader.readArray(of: MutationInput.self)
+            case "mutations":
+                var list: [Mutation] = []
+                try reader.readArray { reader, _ in list.append(try mutation(&reader)) }
+                mutations = list
             default: try reader.skipValue()
             }
         }
@@ -194,7 +208,7 @@ extension PushRequest: JSONWritable, JSONReadable {
         guard let device else { throw reader.missing("device_id") }
         guard let session else { throw reader.missing("session_id") }
         guard let mutations else { throw reader.missing("mutations") }
-        self.init(space: space, deviceID: device, sessionID: session, mutations: mutations)
+        return (space, device, session, mutations)
     }
 }
 

@@ -47,31 +47,31 @@ enum BenchPostgres {
         }
     }
 
+    /// Runs `body` with Ferry's storage on the database at `url`, its pool running and its
+    /// schema migrated, as `ferry token --postgres` uses it.
+    private static func withStorage<T: Sendable>(_ url: String, _ body: @escaping @Sendable (Storage) async throws -> T) async throws -> T {
+        let backend = try PostgresBackend(url: url, operationTimeout: .seconds(120), logger: logger)
+        let storage = Storage(
+            eventLog: PostgresEventLog(database: backend, watcher: CommitWatcher()),
+            tokens: PostgresTokenStore(database: backend),
+            postgres: backend
+        )
+        return try await storage.whileRunning { try await body(storage) }
+    }
+
     /// Migrates the schema of the database at `url` and issues a token for `spaces` there.
     static func issueToken(url: String, spaces: [String]) async throws -> String {
-        let backend = try PostgresBackend(url: url, logger: logger)
-        return try await withThrowingTaskGroup(of: String?.self) { group in
-            group.addTask {
-                await backend.runPool()
-                return nil
-            }
-            defer { group.cancelAll() }
-            try await backend.migrate()
-            return try await PostgresTokenStore(database: backend).issue(spaces: spaces, accessTTL: 7 * 86_400).accessToken
+        try await withStorage(url) { storage in
+            try await storage.tokens.issue(spaces: spaces, accessTTL: 7 * 86_400).accessToken
         }
     }
 
-    /// Appends records `range` to `space` of the (migrated) database at `url` through
+    /// Appends records `range` to `space` of the database at `url` through
     /// ``PostgresEventLog`` itself, in transactions of `batch` mutations.
     static func fill(url: String, space: String, range: Range<Int>, device: String, batch: Int) async throws {
-        let backend = try PostgresBackend(url: url, operationTimeout: .seconds(120), logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await backend.runPool() }
-            defer { group.cancelAll() }
-            try await backend.migrate()  // already migrated: this only marks the pool ready
-            let log = PostgresEventLog(database: backend, watcher: CommitWatcher())
+        try await withStorage(url) { storage in
             for part in BenchRecords.batches(range, size: batch) {
-                _ = try await log.append(
+                _ = try await storage.eventLog.append(
                     AppendBatch(space: space, deviceID: device, sessionID: "s-fill", mutations: BenchRecords.newMutations(part))
                 )
             }
