@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "FerryCore", targets: ["FerryCore"]),
         .library(name: "FerryClient", targets: ["FerryClient"]),
         .library(name: "FerryHTTP", targets: ["FerryHTTP"]),
+        .library(name: "FerryLog", targets: ["FerryLog"]),
         .library(name: "FerryServer", targets: ["FerryServer"]),
         .library(name: "FerryTestKit", targets: ["FerryTestKit"]),
         .executable(name: "ferry", targets: ["ferry"]),
@@ -27,11 +28,13 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
+        .target(name: "FerryCore"),
         .target(
-            name: "FerryCore",
+            name: "FerryLog",
             dependencies: [
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
+                "FerryCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -66,7 +69,7 @@ let package = Package(
             name: "FerryServer",
             dependencies: [
                 "FerryCore",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "FerryLog",
                 "FerrySQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -84,6 +87,7 @@ let package = Package(
             dependencies: [
                 "FerryClient",
                 "FerryCore",
+                "FerryLog",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -124,6 +128,10 @@ let package = Package(
         .testTarget(
             name: "FerryCoreTests",
             dependencies: ["FerryCore"]
+        ),
+        .testTarget(
+            name: "FerryLogTests",
+            dependencies: ["FerryCore", "FerryLog", "FerryTestKit"]
         ),
         .testTarget(
             name: "FerryClientTests",

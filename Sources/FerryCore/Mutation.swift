@@ -1,31 +1,10 @@
-/// What a mutation does to its record.
+/// One change to one record: what a device pushes, and what the log keeps of it.
 ///
-/// An open set: decoding accepts any string so that a server can reject an unknown
-/// operation for one mutation without failing the whole request. ``isKnown`` tells the
-/// three operations of protocol version 1 apart from the rest.
-public struct MutationOp: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
-    /// The operation's name on the wire.
-    public var rawValue: String
-
-    /// Creates an operation from its wire name.
-    public init(rawValue: String) { self.rawValue = rawValue }
-
-    /// The payload is the whole record; it replaces any earlier version.
-    public static let upsert = MutationOp(rawValue: "upsert")
-    /// The payload holds only the fields that change; a field set to `null` is removed.
-    public static let patch = MutationOp(rawValue: "patch")
-    /// The record is removed; the payload is `{}` or absent.
-    public static let delete = MutationOp(rawValue: "delete")
-
-    /// Whether this is one of the operations of protocol version 1.
-    public var isKnown: Bool { self == .upsert || self == .patch || self == .delete }
-
-    public var description: String { rawValue }
-}
-
-/// One local change, as a client sends it in a push.
-public struct MutationInput: Codable, Sendable, Hashable {
-    /// Positive, strictly increasing within the client's (device, session).
+/// Generic over the form of the payload: a ``JSONValue`` where the payload is read
+/// (``MutationInput``, on the client), or the payload's compact JSON text as UTF-8 bytes where
+/// it is kept as it was sent (``NewMutation``, on the server, which never reads it again).
+public struct Mutation<Payload: Sendable & Hashable>: Sendable, Hashable {
+    /// Positive, strictly increasing within the writer's (device, session).
     public var clientActionID: Int64
     /// The record type.
     public var entity: String
@@ -34,7 +13,7 @@ public struct MutationInput: Codable, Sendable, Hashable {
     /// What the mutation does.
     public var op: MutationOp
     /// The record (upsert), the changed fields (patch), or absent (delete).
-    public var payload: JSONValue?
+    public var payload: Payload?
     /// The seq of the version the change was made on; 0 for "new".
     public var baseSeq: Int64?
     /// When the change was made on the device, RFC 3339.
@@ -46,7 +25,7 @@ public struct MutationInput: Codable, Sendable, Hashable {
         entity: String,
         entityKey: String,
         op: MutationOp,
-        payload: JSONValue? = nil,
+        payload: Payload? = nil,
         baseSeq: Int64? = nil,
         clientTimestamp: String? = nil
     ) {
@@ -59,73 +38,29 @@ public struct MutationInput: Codable, Sendable, Hashable {
         self.clientTimestamp = clientTimestamp
     }
 
-    enum CodingKeys: String, CodingKey {
-        case clientActionID = "client_action_id"
-        case entity
-        case entityKey = "entity_key"
-        case op
-        case payload
-        case baseSeq = "base_seq"
-        case clientTimestamp = "client_timestamp"
+    /// The same mutation with its payload turned into another form.
+    public func mapPayload<Other>(_ transform: (Payload) throws -> Other) rethrows -> Mutation<Other> {
+        Mutation<Other>(
+            clientActionID: clientActionID,
+            entity: entity,
+            entityKey: entityKey,
+            op: op,
+            payload: try payload.map(transform),
+            baseSeq: baseSeq,
+            clientTimestamp: clientTimestamp
+        )
     }
 }
 
-/// One mutation of a space's log, as a pull returns it.
-public struct LoggedMutation: Codable, Sendable, Hashable {
-    /// The mutation's position in its space's log.
-    public var seq: Int64
-    /// The device that wrote it.
-    public var deviceID: String
-    /// The session of that device that wrote it.
-    public var sessionID: String
-    /// The writer's id for the mutation.
-    public var clientActionID: Int64
-    /// The record type.
-    public var entity: String
-    /// The record's id within its entity.
-    public var entityKey: String
-    /// What the mutation does.
-    public var op: MutationOp
-    /// As pushed; absent when the push had none.
-    public var payload: JSONValue?
-    /// As pushed; absent when the push had none.
-    public var baseSeq: Int64?
-    /// As pushed; absent when the push had none.
-    public var clientTimestamp: String?
-    /// The server's commit time, RFC 3339 in UTC with milliseconds.
-    public var occurredAt: String
+/// A mutation whose payload is a ``JSONValue``: what a client pushes.
+public typealias MutationInput = Mutation<JSONValue>
 
-    /// Creates a logged mutation.
-    public init(
-        seq: Int64,
-        deviceID: String,
-        sessionID: String,
-        clientActionID: Int64,
-        entity: String,
-        entityKey: String,
-        op: MutationOp,
-        payload: JSONValue?,
-        baseSeq: Int64?,
-        clientTimestamp: String?,
-        occurredAt: String
-    ) {
-        self.seq = seq
-        self.deviceID = deviceID
-        self.sessionID = sessionID
-        self.clientActionID = clientActionID
-        self.entity = entity
-        self.entityKey = entityKey
-        self.op = op
-        self.payload = payload
-        self.baseSeq = baseSeq
-        self.clientTimestamp = clientTimestamp
-        self.occurredAt = occurredAt
-    }
+/// A mutation whose payload is its compact JSON text (UTF-8): what a server appends to a log
+/// as it was pushed, without reading it into values.
+public typealias NewMutation = Mutation<[UInt8]>
 
+extension Mutation: Codable where Payload == JSONValue {
     enum CodingKeys: String, CodingKey {
-        case seq
-        case deviceID = "device_id"
-        case sessionID = "session_id"
         case clientActionID = "client_action_id"
         case entity
         case entityKey = "entity_key"
@@ -133,6 +68,5 @@ public struct LoggedMutation: Codable, Sendable, Hashable {
         case payload
         case baseSeq = "base_seq"
         case clientTimestamp = "client_timestamp"
-        case occurredAt = "occurred_at"
     }
 }

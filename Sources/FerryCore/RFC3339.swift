@@ -28,37 +28,63 @@ public enum RFC3339 {
     /// Whether `text` is an RFC 3339 date-time: `YYYY-MM-DDTHH:MM:SS`, an optional fraction,
     /// and `Z` or a `±HH:MM` offset, with fields in range.
     public static func isValid(_ text: String) -> Bool {
+        millisecondsSince1970(text) != nil
+    }
+
+    /// The instant an RFC 3339 date-time names, in milliseconds since 1970-01-01T00:00:00Z
+    /// (a fraction beyond milliseconds is cut off); `nil` when `text` is not one (see
+    /// ``isValid(_:)``).
+    public static func millisecondsSince1970(_ text: String) -> Int64? {
         let b = Array(text.utf8)
-        guard b.count >= 20 else { return false }
-        func num(_ at: Int, _ count: Int) -> Int? {
-            var value = 0
+        guard b.count >= 20 else { return nil }
+        func num(_ at: Int, _ count: Int) -> Int64? {
+            var value: Int64 = 0
             for i in at..<(at + count) {
                 guard i < b.count, b[i] >= 48, b[i] <= 57 else { return nil }
-                value = value * 10 + Int(b[i] - 48)
+                value = value * 10 + Int64(b[i] - 48)
             }
             return value
         }
-        guard num(0, 4) != nil, b[4] == UInt8(ascii: "-"), let month = num(5, 2), (1...12).contains(month),
+        guard let year = num(0, 4), b[4] == UInt8(ascii: "-"), let month = num(5, 2), (1...12).contains(month),
             b[7] == UInt8(ascii: "-"), let day = num(8, 2), (1...31).contains(day),
             b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
             let hour = num(11, 2), hour < 24, b[13] == UInt8(ascii: ":"), let minute = num(14, 2), minute < 60,
             b[16] == UInt8(ascii: ":"), let second = num(17, 2), second <= 60
-        else { return false }
+        else { return nil }
         var i = 19
+        var milliseconds: Int64 = 0
         if b[i] == UInt8(ascii: ".") {
             i += 1
             let start = i
-            while i < b.count, b[i] >= 48, b[i] <= 57 { i += 1 }
-            guard i > start, i < b.count else { return false }
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                if i - start < 3 { milliseconds = milliseconds * 10 + Int64(b[i] - 48) }
+                i += 1
+            }
+            guard i > start, i < b.count else { return nil }
+            for _ in min(i - start, 3)..<3 { milliseconds *= 10 }
         }
+        var offsetMinutes: Int64 = 0
         if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
-            return i + 1 == b.count
+            guard i + 1 == b.count else { return nil }
+        } else {
+            guard b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-"), i + 6 == b.count,
+                let offsetHour = num(i + 1, 2), offsetHour < 24, b[i + 3] == UInt8(ascii: ":"),
+                let offsetMinute = num(i + 4, 2), offsetMinute < 60
+            else { return nil }
+            offsetMinutes = (offsetHour * 60 + offsetMinute) * (b[i] == UInt8(ascii: "-") ? -1 : 1)
         }
-        guard b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-"), i + 6 == b.count,
-            let offsetHour = num(i + 1, 2), offsetHour < 24, b[i + 3] == UInt8(ascii: ":"),
-            let offsetMinute = num(i + 4, 2), offsetMinute < 60
-        else { return false }
-        return true
+        let seconds = days(fromCivil: year, month, day) * 86_400 + hour * 3600 + (minute - offsetMinutes) * 60 + second
+        return seconds * 1000 + milliseconds
+    }
+
+    /// Howard Hinnant's days-from-civil algorithm, the inverse of ``civil(fromDays:)``.
+    private static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
     }
 
     private static func floorDivide(_ a: Int64, _ b: Int64) -> (Int64, Int64) {

@@ -106,14 +106,8 @@ import Testing
             seq: seq,
             deviceID: device,
             sessionID: "s",
-            clientActionID: seq,
-            entity: "notes",
-            entityKey: key,
-            op: op,
-            payload: payload,
-            baseSeq: nil,
-            clientTimestamp: nil,
-            occurredAt: "2026-11-23T00:00:00.000Z"
+            mutation: MutationInput(clientActionID: seq, entity: "notes", entityKey: key, op: op, payload: payload),
+            occurredAtMilliseconds: 1_763_856_000_000
         )
     }
 
@@ -271,14 +265,15 @@ import Testing
             seq: 4,
             deviceID: device.store.deviceID,
             sessionID: device.store.sessionID,
-            clientActionID: 1,
-            entity: "notes",
-            entityKey: "n1",
-            op: .patch,
-            payload: .object(["title": .string("mine")]),
-            baseSeq: 1,
-            clientTimestamp: nil,
-            occurredAt: "2026-11-23T00:00:00.000Z"
+            mutation: MutationInput(
+                clientActionID: 1,
+                entity: "notes",
+                entityKey: "n1",
+                op: .patch,
+                payload: .object(["title": .string("mine")]),
+                baseSeq: 1
+            ),
+            occurredAtMilliseconds: 1_763_856_000_000
         )
         try device.store.apply(page([echo]), space: "notes")
         #expect(try device.store.conflicts().count == 1)

@@ -119,14 +119,8 @@ import Testing
                     seq: Int64(offset + 1),
                     deviceID: "dev-b",
                     sessionID: "s-9",
-                    clientActionID: input.clientActionID,
-                    entity: input.entity,
-                    entityKey: input.entityKey,
-                    op: input.op,
-                    payload: input.payload,
-                    baseSeq: input.baseSeq,
-                    clientTimestamp: input.clientTimestamp,
-                    occurredAt: "2026-11-22T10:01:00.120Z"
+                    mutation: input,
+                    occurredAtMilliseconds: 1_795_341_660_120
                 )
             },
             hasMore: true,

@@ -29,14 +29,8 @@ import Testing
             seq: 1,
             deviceID: "d",
             sessionID: "s",
-            clientActionID: 1,
-            entity: "note",
-            entityKey: "k",
-            op: .delete,
-            payload: nil,
-            baseSeq: nil,
-            clientTimestamp: nil,
-            occurredAt: "2026-11-22T10:01:00.120Z"
+            mutation: MutationInput(clientActionID: 1, entity: "note", entityKey: "k", op: .delete),
+            occurredAtMilliseconds: 1_795_341_660_120
         )
         let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(logged)) as! [String: Any]
         #expect(Set(object.keys) == ["seq", "device_id", "session_id", "client_action_id", "entity", "entity_key", "op", "occurred_at"])

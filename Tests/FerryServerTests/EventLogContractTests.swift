@@ -6,25 +6,35 @@ import Testing
 
 /// A way to make a fresh, empty store for the contract suite.
 struct EventLogFactory: Sendable, CustomTestStringConvertible {
+    typealias Body = @Sendable (any EventLog, any TokenStore) async throws -> Void
     var name: String
-    var with: @Sendable (@Sendable (any EventLog, any TokenStore) async throws -> Void) async throws -> Void
+    var make: @Sendable (WallClock, Body) async throws -> Void
 
     var testDescription: String { name }
 
-    static let sqlite = EventLogFactory(name: "sqlite") { body in
+    /// Runs `body` on a fresh log and token store whose commit times and expiries read `clock`.
+    func with(clock: WallClock = .system, _ body: @escaping Body) async throws {
+        try await make(clock, body)
+    }
+
+    static let memory = EventLogFactory(name: "memory") { clock, body in
+        try await body(MemoryEventLog(clock: clock), MemoryTokenStore(clock: clock))
+    }
+
+    static let sqlite = EventLogFactory(name: "sqlite") { clock, body in
         let folder = try TemporaryFolder()
         let database = try SQLiteDatabase(configuration: SQLiteConfiguration(path: folder.path("log.sqlite")))
-        try await body(SQLiteEventLog(database: database), SQLiteTokenStore(database: database))
+        try await body(SQLiteEventLog(database: database, clock: clock), SQLiteTokenStore(database: database, clock: clock))
         _ = folder
     }
 
-    static let postgres = EventLogFactory(name: "postgres") { body in
-        try await PostgresTestServer.withStore { log, tokens, _ in try await body(log, tokens) }
+    static let postgres = EventLogFactory(name: "postgres") { clock, body in
+        try await PostgresTestServer.withStore(clock: clock) { log, tokens, _ in try await body(log, tokens) }
     }
 
     /// Every store the suite runs against: PostgreSQL when `scripts/test` started one.
     static var all: [EventLogFactory] {
-        PostgresTestServer.adminURL == nil ? [.sqlite] : [.sqlite, .postgres]
+        PostgresTestServer.adminURL == nil ? [.memory, .sqlite] : [.memory, .sqlite, .postgres]
     }
 }
 
@@ -321,6 +331,24 @@ private func seqs(_ result: AppendResult) -> [Int64] {
             let grants = try await tokens.grants()
             #expect(Set(grants.map(\.id)) == [issued.grantID, other.grantID])
             #expect(grants.allSatisfy { $0.revokedAt != nil })
+        }
+    }
+
+    @Test(arguments: EventLogFactory.all)
+    func accessTokensExpireAndRefreshTokensOutliveThem(factory: EventLogFactory) async throws {
+        let time = ManualWallClock()
+        try await factory.with(clock: time.clock) { _, tokens in
+            let issued = try await tokens.issue(spaces: ["a"], accessTTL: 60)
+            time.advance(seconds: 59)
+            #expect(try await tokens.authenticate(accessToken: issued.accessToken) != nil)
+            time.advance(seconds: 1)
+            #expect(try await tokens.authenticate(accessToken: issued.accessToken) == nil)
+            let next = try #require(try await tokens.refresh(refreshToken: issued.refreshToken))
+            #expect(next.expiresIn == 60)
+            #expect(try await tokens.authenticate(accessToken: next.accessToken)?.grantID == issued.grantID)
+            let grant = try #require(try await tokens.grants().first)
+            #expect(grant.accessExpiresAt == time.clock.nowMilliseconds() + 60_000)
+            #expect(grant.revokedAt == nil)
         }
     }
 }

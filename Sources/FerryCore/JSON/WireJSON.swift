@@ -56,10 +56,11 @@ extension JSONWriter {
 
 // MARK: Push
 
-extension MutationInput: JSONWritable, JSONReadable {
-    public func writeJSON(to writer: inout JSONWriter) {
-        writer.byte(UInt8(ascii: "{"))
-        writer.key("client_action_id", first: true)
+extension Mutation {
+    /// Writes the mutation's members (no braces), the payload by `payload`: the one JSON form
+    /// of a mutation, shared by a push and by a pull answer whatever the payload's form.
+    package func writeMembers(to writer: inout JSONWriter, first: Bool, payload writePayload: (inout JSONWriter, Payload) -> Void) {
+        writer.key("client_action_id", first: first)
         writer.int(clientActionID)
         writer.key("entity")
         writer.string(entity)
@@ -69,7 +70,7 @@ extension MutationInput: JSONWritable, JSONReadable {
         writer.string(op.rawValue)
         if let payload {
             writer.key("payload")
-            writer.value(payload, sortingKeys: false)
+            writePayload(&writer, payload)
         }
         if let baseSeq {
             writer.key("base_seq")
@@ -79,47 +80,57 @@ extension MutationInput: JSONWritable, JSONReadable {
             writer.key("client_timestamp")
             writer.string(clientTimestamp)
         }
+    }
+}
+
+extension Mutation<JSONValue>: JSONWritable, JSONReadable {
+    public func writeJSON(to writer: inout JSONWriter) {
+        writer.byte(UInt8(ascii: "{"))
+        writeMembers(to: &writer, first: true) { $0.value($1, sortingKeys: false) }
         writer.byte(UInt8(ascii: "}"))
     }
 
     public init(json reader: inout JSONReader) throws {
-        var fields = MutationInputFields<JSONValue>()
+        var fields = MutationFields<JSONValue>()
         try fields.read(from: &reader) { try $0.readValue() }
-        self = try fields.input(reader)
+        self = try fields.mutation(reader)
     }
 }
 
-/// The members of a pushed mutation, with its payload read as `Payload`: a ``JSONValue``
-/// for ``MutationInput``, or the payload's text for a server that stores it as sent.
-public struct MutationInputFields<Payload> {
-    /// `client_action_id`.
-    public var clientActionID: Int64?
-    /// `entity`.
-    public var entity: String?
-    /// `entity_key`.
-    public var entityKey: String?
-    /// `op`.
-    public var op: String?
-    /// `payload`; `nil` when absent or `null`.
-    public var payload: Payload?
-    /// `base_seq`.
-    public var baseSeq: Int64?
-    /// `client_timestamp`.
-    public var clientTimestamp: String?
+extension Mutation<[UInt8]> {
+    /// Reads a pushed mutation, keeping its payload as compact JSON text.
+    package init(keepingPayloadText reader: inout JSONReader) throws {
+        var fields = MutationFields<[UInt8]>()
+        try fields.read(from: &reader) { try $0.readCompactText() }
+        self = try fields.mutation(reader)
+    }
+}
+
+/// The members of a mutation as they are read, with its payload read as `Payload`: a
+/// ``JSONValue`` for ``MutationInput``, or the payload's text for a server that stores it as
+/// sent.
+package struct MutationFields<Payload: Sendable & Hashable> {
+    var clientActionID: Int64?
+    var entity: String?
+    var entityKey: String?
+    var op: String?
+    var payload: Payload?
+    var baseSeq: Int64?
+    var clientTimestamp: String?
 
     /// No members read yet.
-    public init() {}
+    package init() {}
 
     /// Reads the members of a mutation object, the payload with `readPayload`.
-    public mutating func read(from reader: inout JSONReader, payload readPayload: (inout JSONReader) throws -> Payload) throws {
+    package mutating func read(from reader: inout JSONReader, payload readPayload: (inout JSONReader) throws -> Payload) throws {
         try reader.readMembers { reader, key in
             if try !read(member: key, from: &reader, payload: readPayload) { try reader.skipValue() }
         }
     }
 
-    /// Reads the value of member `key` when it is one of a pushed mutation's, and answers
-    /// whether it was; reads nothing otherwise.
-    public mutating func read(
+    /// Reads the value of member `key` when it is one of a mutation's, and answers whether it
+    /// was; reads nothing otherwise.
+    package mutating func read(
         member key: JSONKey,
         from reader: inout JSONReader,
         payload readPayload: (inout JSONReader) throws -> Payload
@@ -137,24 +148,17 @@ public struct MutationInputFields<Payload> {
         return true
     }
 
-    /// The required members, or the error naming the first one missing.
-    public func required(_ reader: JSONReader) throws -> (clientActionID: Int64, entity: String, entityKey: String, op: MutationOp) {
+    /// The mutation read, or the error naming the first required member missing.
+    package func mutation(_ reader: JSONReader) throws -> Mutation<Payload> {
         guard let clientActionID else { throw reader.missing("client_action_id") }
         guard let entity else { throw reader.missing("entity") }
         guard let entityKey else { throw reader.missing("entity_key") }
         guard let op else { throw reader.missing("op") }
-        return (clientActionID, entity, entityKey, MutationOp(rawValue: op))
-    }
-}
-
-extension MutationInputFields<JSONValue> {
-    fileprivate func input(_ reader: JSONReader) throws -> MutationInput {
-        let required = try required(reader)
-        return MutationInput(
-            clientActionID: required.clientActionID,
-            entity: required.entity,
-            entityKey: required.entityKey,
-            op: required.op,
+        return Mutation(
+            clientActionID: clientActionID,
+            entity: entity,
+            entityKey: entityKey,
+            op: MutationOp(rawValue: op),
             payload: payload,
             baseSeq: baseSeq,
             clientTimestamp: clientTimestamp
@@ -365,40 +369,14 @@ extension PushResponse: JSONWritable, JSONReadable {
 
 // MARK: Pull
 
-extension LoggedMutation: JSONWritable, JSONReadable {
-    public func writeJSON(to writer: inout JSONWriter) {
-        Self.writeJSON(
-            to: &writer,
-            seq: seq,
-            deviceID: deviceID,
-            sessionID: sessionID,
-            clientActionID: clientActionID,
-            entity: entity,
-            entityKey: entityKey,
-            op: op,
-            baseSeq: baseSeq,
-            clientTimestamp: clientTimestamp,
-            occurredAt: occurredAt.utf8,
-            payload: payload.map { payload in { $0.value(payload) } }
-        )
-    }
-
-    /// Writes a logged mutation from its members, the payload by `payload` (left out when
-    /// `nil`), and `occurredAt` as the UTF-8 of its RFC 3339 text: the form a server uses
-    /// to write stored payload text as it is, without reading it.
-    public static func writeJSON(
+extension LogEntry {
+    /// Writes the entry as a pull answer carries it, the payload by `payload`, and
+    /// `occurredAt` as the UTF-8 of its RFC 3339 text (a server formats it once for the
+    /// entries of one millisecond).
+    package func writeJSON(
         to writer: inout JSONWriter,
-        seq: Int64,
-        deviceID: String,
-        sessionID: String,
-        clientActionID: Int64,
-        entity: String,
-        entityKey: String,
-        op: MutationOp,
-        baseSeq: Int64?,
-        clientTimestamp: String?,
         occurredAt: some Sequence<UInt8>,
-        payload: ((inout JSONWriter) -> Void)?
+        payload writePayload: (inout JSONWriter, Payload) -> Void
     ) {
         writer.byte(UInt8(ascii: "{"))
         writer.key("seq", first: true)
@@ -407,38 +385,25 @@ extension LoggedMutation: JSONWritable, JSONReadable {
         writer.string(deviceID)
         writer.key("session_id")
         writer.string(sessionID)
-        writer.key("client_action_id")
-        writer.int(clientActionID)
-        writer.key("entity")
-        writer.string(entity)
-        writer.key("entity_key")
-        writer.string(entityKey)
-        writer.key("op")
-        writer.string(op.rawValue)
-        if let payload {
-            writer.key("payload")
-            payload(&writer)
-        }
-        if let baseSeq {
-            writer.key("base_seq")
-            writer.int(baseSeq)
-        }
-        if let clientTimestamp {
-            writer.key("client_timestamp")
-            writer.string(clientTimestamp)
-        }
+        mutation.writeMembers(to: &writer, first: false, payload: writePayload)
         writer.key("occurred_at")
         writer.byte(UInt8(ascii: "\""))
         writer.raw(occurredAt)
         writer.byte(UInt8(ascii: "\""))
         writer.byte(UInt8(ascii: "}"))
     }
+}
+
+extension LogEntry<JSONValue>: JSONWritable, JSONReadable {
+    public func writeJSON(to writer: inout JSONWriter) {
+        writeJSON(to: &writer, occurredAt: occurredAt.utf8) { $0.value($1, sortingKeys: false) }
+    }
 
     public init(json reader: inout JSONReader) throws {
         var seq: Int64?
         var device: String?
         var session: String?
-        var fields = MutationInputFields<JSONValue>()
+        var fields = MutationFields<JSONValue>()
         var occurredAt: String?
         // The members a pushed mutation has are read as in a push; the others here.
         try reader.readMembers { reader, key in
@@ -454,21 +419,12 @@ extension LoggedMutation: JSONWritable, JSONReadable {
         guard let seq else { throw reader.missing("seq") }
         guard let device else { throw reader.missing("device_id") }
         guard let session else { throw reader.missing("session_id") }
-        let input = try fields.input(reader)
+        let mutation = try fields.mutation(reader)
         guard let occurredAt else { throw reader.missing("occurred_at") }
-        self.init(
-            seq: seq,
-            deviceID: device,
-            sessionID: session,
-            clientActionID: input.clientActionID,
-            entity: input.entity,
-            entityKey: input.entityKey,
-            op: input.op,
-            payload: input.payload,
-            baseSeq: input.baseSeq,
-            clientTimestamp: input.clientTimestamp,
-            occurredAt: occurredAt
-        )
+        guard let milliseconds = RFC3339.millisecondsSince1970(occurredAt) else {
+            throw reader.error("occurred_at must be an RFC 3339 date-time")
+        }
+        self.init(seq: seq, deviceID: device, sessionID: session, mutation: mutation, occurredAtMilliseconds: milliseconds)
     }
 }
 

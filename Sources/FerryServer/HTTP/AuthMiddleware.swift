@@ -1,4 +1,5 @@
 import FerryCore
+import FerryLog
 import Hummingbird
 
 /// Checks the `Authorization: Bearer` header of every request it wraps and stores the

@@ -1,13 +1,15 @@
 import FerryCore
+import FerryLog
 import Foundation
-import GRDB
 import Hummingbird
 import Logging
 import NIOCore
 
-/// Turns every error into the protocol's error body, `{"error": {"code", "message"}}`, with
-/// the status its code calls for: Ferry's own errors, Hummingbird's (unknown routes, bodies
-/// over the limit), JSON decoding errors, and storage failures.
+/// Turns every error into the protocol's error body, `{"error": {"code", "message"}}`: Ferry's
+/// own errors render themselves (``FerryCore/FerryError`` is an `HTTPResponseError`); the
+/// others (Hummingbird's unknown routes and bodies over the limit, JSON decoding errors,
+/// anything unexpected) are first turned into the Ferry error that stands for them. Server
+/// errors are logged.
 struct ErrorMiddleware: RouterMiddleware {
     let logger: Logger
 
@@ -26,17 +28,8 @@ struct ErrorMiddleware: RouterMiddleware {
                     metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"]
                 )
             }
-            return try Self.response(for: ferryError)
+            return try ferryError.response(from: request, context: context)
         }
-    }
-
-    /// The response that carries `error`.
-    static func response(for error: FerryError) throws -> Response {
-        var response = try JSONResponse.make(ErrorResponse(error), status: .init(code: error.code.httpStatus))
-        if error.code == .rateLimited {
-            response.headers[.retryAfter] = "1"
-        }
-        return response
     }
 
     /// The protocol error that stands for `error`.
@@ -50,8 +43,6 @@ struct ErrorMiddleware: RouterMiddleware {
             return FerryError(.badRequest, error.description, underlying: error)
         case let error as DecodingError:
             return FerryError(.badRequest, describe(error), underlying: error)
-        case let error as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_FULL].contains(error.resultCode):
-            return FerryError(.unavailable, "the storage is unavailable, retry later", underlying: error)
         case let error as any HTTPResponseError:
             switch error.status.code {
             case 404: return FerryError(.notFound, "no such route", underlying: error)
@@ -93,32 +84,5 @@ struct ErrorMiddleware: RouterMiddleware {
         case is Array<Any>.Type: "an array"
         default: "of type \(type)"
         }
-    }
-}
-
-/// JSON bodies of responses.
-enum JSONResponse {
-    /// A `200` response whose body is `value`'s hand-written JSON form.
-    static func writing(_ value: some JSONWritable) -> Response {
-        make(json: value.jsonBytes())
-    }
-
-    /// A response whose body is `json`, JSON text.
-    static func make(json: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[.contentLength] = String(json.count)
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: json)))
-    }
-
-    /// A response whose body is `value` as JSON.
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[.contentLength] = String(data.count)
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

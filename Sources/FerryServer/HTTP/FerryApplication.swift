@@ -1,4 +1,5 @@
 import FerryCore
+import FerryLog
 import Hummingbird
 import Logging
 import NIOCore
@@ -48,7 +49,11 @@ public enum FerryApplication {
             )
         }
 
-        let controller = SyncController(eventLog: eventLog, tokens: tokens, metrics: metrics, configuration: configuration)
+        let controller = SyncController(
+            endpoints: SyncEndpoints(eventLog: eventLog, configuration: configuration),
+            tokens: tokens,
+            metrics: metrics
+        )
         controller.addAuthRoutes(to: router)
         controller.addSyncRoutes(to: router.group("sync").add(middleware: AuthMiddleware(tokens: tokens)))
         return router

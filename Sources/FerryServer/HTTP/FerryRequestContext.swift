@@ -1,4 +1,5 @@
 import FerryCore
+import FerryLog
 import Hummingbird
 
 /// The request context of Ferry's routes: Hummingbird's core context and the scope of the

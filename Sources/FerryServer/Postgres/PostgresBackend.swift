@@ -1,4 +1,5 @@
 import FerryCore
+import FerryLog
 import Foundation
 import Logging
 import PostgresNIO

@@ -1,4 +1,5 @@
 import FerryCore
+import FerryLog
 import Foundation
 import Logging
 import PostgresNIO
@@ -221,19 +222,20 @@ public final class PostgresEventLog: EventLog {
                         seq: seq,
                         deviceID: device,
                         sessionID: session,
-                        clientActionID: id,
-                        entity: entity,
-                        entityKey: key,
-                        op: MutationOp(rawValue: op),
-                        payload: payload.map { Array($0.utf8) },
-                        baseSeq: base,
-                        clientTimestamp: timestamp,
+                        mutation: NewMutation(
+                            clientActionID: id,
+                            entity: entity,
+                            entityKey: key,
+                            op: MutationOp(rawValue: op),
+                            payload: payload.map { Array($0.utf8) },
+                            baseSeq: base,
+                            clientTimestamp: timestamp
+                        ),
                         occurredAtMilliseconds: occurred
                     )
                 )
             }
-            let latest = mutations.count == limit ? mutations[mutations.count - 1].seq : space.head
-            return LogPage(mutations: mutations, latestSeq: latest, headSeq: space.head, logID: space.logID)
+            return LogPage(mutations: mutations, limit: limit, headSeq: space.head, logID: space.logID)
         }
     }
 

@@ -1,4 +1,5 @@
 import FerryCore
+import FerryLog
 import PostgresNIO
 
 /// The ``TokenStore`` shared by several servers, in PostgreSQL: the same grants, hashes and
@@ -17,7 +18,7 @@ public final class PostgresTokenStore: TokenStore {
     public func issue(spaces: [String], accessTTL: Int64) async throws -> IssuedTokens {
         let now = clock.nowMilliseconds()
         let grantID = TokenSecret.grantID()
-        let joined = spaces.joined(separator: ",")
+        let joined = TokenRotation.joined(spaces)
         let logger = database.logger
         return try await database.transaction { connection in
             try await connection.query(
@@ -43,7 +44,7 @@ public final class PostgresTokenStore: TokenStore {
             ).collect()
             guard let row = rows.first else { return nil }
             let (grantID, spaces) = try row.decode((String, String).self)
-            return TokenScope(grantID: grantID, spaces: Set(Self.spaces(spaces)))
+            return TokenScope(grantID: grantID, spaces: Set(TokenRotation.spaces(spaces)))
         }
     }
 
@@ -63,24 +64,27 @@ public final class PostgresTokenStore: TokenStore {
             ).decode((String, String, Int64, Int64?, Int64?).self) {
                 found = row
             }
-            guard let found, found.revokedAt == nil else { return nil }
-            if found.usedAt != nil {
-                // A spent refresh token presented again: someone holds a copy. Revoke the grant.
+            switch TokenRotation.decide(found: found != nil, grantRevokedAt: found?.revokedAt, spentAt: found?.usedAt) {
+            case .refuse:
+                return nil
+            case .revokeGrant:
                 try await connection.query(
-                    "UPDATE token_grant SET revoked_at = \(now) WHERE id = \(found.grantID)",
+                    "UPDATE token_grant SET revoked_at = \(now) WHERE id = \(found?.grantID)",
                     logger: logger
                 )
                 return nil
+            case .rotate:
+                guard let found else { return nil }
+                try await connection.query("UPDATE token SET used_at = \(now) WHERE hash = \(hash)", logger: logger)
+                return try await Self.issuePair(
+                    grantID: found.grantID,
+                    spaces: TokenRotation.spaces(found.spaces),
+                    accessTTL: found.ttl,
+                    at: now,
+                    connection,
+                    logger
+                )
             }
-            try await connection.query("UPDATE token SET used_at = \(now) WHERE hash = \(hash)", logger: logger)
-            return try await Self.issuePair(
-                grantID: found.grantID,
-                spaces: Self.spaces(found.spaces),
-                accessTTL: found.ttl,
-                at: now,
-                connection,
-                logger
-            )
         }
     }
 
@@ -99,7 +103,7 @@ public final class PostgresTokenStore: TokenStore {
                 grants.append(
                     TokenGrant(
                         id: id,
-                        spaces: Self.spaces(spaces),
+                        spaces: TokenRotation.spaces(spaces),
                         accessTTL: ttl,
                         createdAt: created,
                         accessExpiresAt: expires,
@@ -126,10 +130,6 @@ public final class PostgresTokenStore: TokenStore {
         }
     }
 
-    private static func spaces(_ text: String) -> [String] {
-        text.split(separator: ",").map(String.init)
-    }
-
     private static func issuePair(
         grantID: String,
         spaces: [String],
@@ -138,19 +138,15 @@ public final class PostgresTokenStore: TokenStore {
         _ connection: PostgresConnection,
         _ logger: Logger
     ) async throws -> IssuedTokens {
-        let access = TokenSecret.generate(prefix: TokenSecret.accessPrefix)
-        let refresh = TokenSecret.generate(prefix: TokenSecret.refreshPrefix)
-        let accessHash = TokenSecret.hash(access)
-        let refreshHash = TokenSecret.hash(refresh)
-        let expires = now + accessTTL * 1000
+        let pair = TokenRotation.Pair(grantID: grantID, spaces: spaces, accessTTL: accessTTL, now: now)
         try await connection.query(
             """
             INSERT INTO token (hash, grant_id, kind, expires_at, created_at) VALUES
-                (\(accessHash), \(grantID), 'access', \(expires), \(now)),
-                (\(refreshHash), \(grantID), 'refresh', NULL, \(now))
+                (\(pair.accessHash), \(grantID), 'access', \(pair.accessExpiresAt), \(now)),
+                (\(pair.refreshHash), \(grantID), 'refresh', NULL, \(now))
             """,
             logger: logger
         )
-        return IssuedTokens(grantID: grantID, accessToken: access, refreshToken: refresh, expiresIn: accessTTL, spaces: spaces)
+        return pair.issued
     }
 }

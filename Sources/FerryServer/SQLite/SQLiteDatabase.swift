@@ -1,4 +1,5 @@
 import FerryCore
+import FerryLog
 import Foundation
 import GRDB
 
@@ -51,6 +52,26 @@ public final class SQLiteDatabase: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         pool = try DatabasePool(path: configuration.path, configuration: config)
         try Self.migrator.migrate(pool)
+    }
+
+    /// Runs `work` in a write transaction; a database that is busy, locked, failing to read
+    /// or write, or full is reported as ``FerryCore/FerryError`` `unavailable` (`503`, retry
+    /// later), as the PostgreSQL store reports its outages.
+    public func write<T: Sendable>(_ work: @Sendable (Database) throws -> T) async throws -> T {
+        try await Self.mappingOutages { try await pool.write(work) }
+    }
+
+    /// Runs `work` on a read-only snapshot; outages are reported as in ``write(_:)``.
+    public func read<T: Sendable>(_ work: @Sendable (Database) throws -> T) async throws -> T {
+        try await Self.mappingOutages { try await pool.read(work) }
+    }
+
+    private static func mappingOutages<T>(_ work: () async throws -> T) async throws -> T {
+        do {
+            return try await work()
+        } catch let error as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_FULL].contains(error.resultCode) {
+            throw FerryError(.unavailable, "the storage is unavailable, retry later", underlying: error)
+        }
     }
 
     /// The schema's history; a later version adds migrations, never edits these.

@@ -1,4 +1,5 @@
 import FerryCore
+import FerryLog
 import FerrySQLite
 import Foundation
 import GRDB
@@ -32,7 +33,7 @@ public final class SQLiteEventLog: EventLog {
 
     public func append(_ batch: AppendBatch) async throws -> AppendResult {
         let now = clock.nowMilliseconds()
-        let result = try await database.pool.write { db in
+        let result = try await database.write { db in
             try Self.append(batch, at: now, in: db)
         }
         watcher.publish(space: batch.space, head: result.headSeq)
@@ -40,14 +41,14 @@ public final class SQLiteEventLog: EventLog {
     }
 
     public func read(space: String, since: Int64, limit: Int, excludingDevice: String?) async throws -> LogPage {
-        let page = try await database.pool.read { db in
+        let page = try await database.read { db in
             try Self.read(space: space, since: since, limit: limit, excludingDevice: excludingDevice, in: db)
         }
         if let page { return page }
         // The space has no log yet: create it, so its log_id is fixed from the first time a
         // client sees it.
         let now = clock.nowMilliseconds()
-        return try await database.pool.write { db in
+        return try await database.write { db in
             _ = try Self.ensureSpace(space, at: now, in: db)
             return try Self.read(space: space, since: since, limit: limit, excludingDevice: excludingDevice, in: db)!
         }
@@ -58,7 +59,7 @@ public final class SQLiteEventLog: EventLog {
     }
 
     public func checkHealth() async throws {
-        try await database.pool.read { db in
+        try await database.read { db in
             _ = try Int.fetchOne(db, sql: "SELECT 1")
         }
     }
@@ -269,18 +270,19 @@ public final class SQLiteEventLog: EventLog {
                     seq: rows.int64(0),
                     deviceID: rows.string(1),
                     sessionID: rows.string(2),
-                    clientActionID: rows.int64(3),
-                    entity: rows.string(4),
-                    entityKey: rows.string(5),
-                    op: MutationOp(rawValue: rows.string(6)),
-                    payload: rows.bytes(7),
-                    baseSeq: rows.optionalInt64(8),
-                    clientTimestamp: rows.optionalString(9),
+                    mutation: NewMutation(
+                        clientActionID: rows.int64(3),
+                        entity: rows.string(4),
+                        entityKey: rows.string(5),
+                        op: MutationOp(rawValue: rows.string(6)),
+                        payload: rows.bytes(7),
+                        baseSeq: rows.optionalInt64(8),
+                        clientTimestamp: rows.optionalString(9)
+                    ),
                     occurredAtMilliseconds: rows.int64(10)
                 )
             )
         }
-        let latest = mutations.count == limit ? mutations[mutations.count - 1].seq : space.head
-        return LogPage(mutations: mutations, latestSeq: latest, headSeq: space.head, logID: space.logID)
+        return LogPage(mutations: mutations, limit: limit, headSeq: space.head, logID: space.logID)
     }
 }

@@ -1,4 +1,5 @@
 import FerryCore
+import FerryLog
 import GRDB
 
 /// The ``TokenStore`` of a single server, in the same SQLite file as its logs.
@@ -16,10 +17,10 @@ public final class SQLiteTokenStore: TokenStore {
     public func issue(spaces: [String], accessTTL: Int64) async throws -> IssuedTokens {
         let now = clock.nowMilliseconds()
         let grantID = TokenSecret.grantID()
-        return try await database.pool.write { db in
+        return try await database.write { db in
             try db.execute(
                 sql: "INSERT INTO token_grant (id, spaces, access_ttl, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [grantID, spaces.joined(separator: ","), accessTTL, now]
+                arguments: [grantID, TokenRotation.joined(spaces), accessTTL, now]
             )
             return try Self.issuePair(grantID: grantID, spaces: spaces, accessTTL: accessTTL, at: now, in: db)
         }
@@ -28,7 +29,7 @@ public final class SQLiteTokenStore: TokenStore {
     public func authenticate(accessToken: String) async throws -> TokenScope? {
         let hash = TokenSecret.hash(accessToken)
         let now = clock.nowMilliseconds()
-        return try await database.pool.read { db in
+        return try await database.read { db in
             let statement = try db.cachedStatement(
                 sql: """
                     SELECT g.id, g.spaces FROM token t JOIN token_grant g ON g.id = t.grant_id
@@ -36,41 +37,39 @@ public final class SQLiteTokenStore: TokenStore {
                     """
             )
             guard let row = try Row.fetchOne(statement, arguments: [hash, now]) else { return nil }
-            return TokenScope(grantID: row[0], spaces: Set(Self.spaces(row[1])))
+            return TokenScope(grantID: row[0], spaces: Set(TokenRotation.spaces(row[1])))
         }
     }
 
     public func refresh(refreshToken: String) async throws -> IssuedTokens? {
         let hash = TokenSecret.hash(refreshToken)
         let now = clock.nowMilliseconds()
-        return try await database.pool.write { db in
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT g.id, g.spaces, g.access_ttl, g.revoked_at, t.used_at
-                        FROM token t JOIN token_grant g ON g.id = t.grant_id
-                        WHERE t.hash = ? AND t.kind = 'refresh'
-                        """,
-                    arguments: [hash]
-                )
-            else { return nil }
-            let grantID: String = row[0]
-            let revokedAt: Int64? = row[3]
-            let usedAt: Int64? = row[4]
-            guard revokedAt == nil else { return nil }
-            if usedAt != nil {
-                // A spent refresh token presented again: someone holds a copy. Revoke the grant.
-                try db.execute(sql: "UPDATE token_grant SET revoked_at = ? WHERE id = ?", arguments: [now, grantID])
+        return try await database.write { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT g.id, g.spaces, g.access_ttl, g.revoked_at, t.used_at
+                    FROM token t JOIN token_grant g ON g.id = t.grant_id
+                    WHERE t.hash = ? AND t.kind = 'refresh'
+                    """,
+                arguments: [hash]
+            )
+            switch TokenRotation.decide(found: row != nil, grantRevokedAt: row?[3], spentAt: row?[4]) {
+            case .refuse:
                 return nil
+            case .revokeGrant:
+                try db.execute(sql: "UPDATE token_grant SET revoked_at = ? WHERE id = ?", arguments: [now, row?[0] as String?])
+                return nil
+            case .rotate:
+                guard let row else { return nil }
+                try db.execute(sql: "UPDATE token SET used_at = ? WHERE hash = ?", arguments: [now, hash])
+                return try Self.issuePair(grantID: row[0], spaces: TokenRotation.spaces(row[1]), accessTTL: row[2], at: now, in: db)
             }
-            try db.execute(sql: "UPDATE token SET used_at = ? WHERE hash = ?", arguments: [now, hash])
-            return try Self.issuePair(grantID: grantID, spaces: Self.spaces(row[1]), accessTTL: row[2], at: now, in: db)
         }
     }
 
     public func grants() async throws -> [TokenGrant] {
-        try await database.pool.read { db in
+        try await database.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
@@ -81,7 +80,7 @@ public final class SQLiteTokenStore: TokenStore {
             ).map { row in
                 TokenGrant(
                     id: row[0],
-                    spaces: Self.spaces(row[1]),
+                    spaces: TokenRotation.spaces(row[1]),
                     accessTTL: row[2],
                     createdAt: row[3],
                     accessExpiresAt: row[5],
@@ -93,7 +92,7 @@ public final class SQLiteTokenStore: TokenStore {
 
     public func revoke(grantID: String) async throws -> Bool {
         let now = clock.nowMilliseconds()
-        return try await database.pool.write { db in
+        return try await database.write { db in
             try db.execute(
                 sql: "UPDATE token_grant SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
                 arguments: [now, grantID]
@@ -102,27 +101,17 @@ public final class SQLiteTokenStore: TokenStore {
         }
     }
 
-    private static func spaces(_ text: String) -> [String] {
-        text.split(separator: ",").map(String.init)
-    }
-
     private static func issuePair(
         grantID: String,
         spaces: [String],
         accessTTL: Int64,
         at now: Int64,
         in db: Database
-    ) throws
-        -> IssuedTokens
-    {
-        let access = TokenSecret.generate(prefix: TokenSecret.accessPrefix)
-        let refresh = TokenSecret.generate(prefix: TokenSecret.refreshPrefix)
+    ) throws -> IssuedTokens {
+        let pair = TokenRotation.Pair(grantID: grantID, spaces: spaces, accessTTL: accessTTL, now: now)
         let insert = "INSERT INTO token (hash, grant_id, kind, expires_at, created_at) VALUES (?, ?, ?, ?, ?)"
-        try db.execute(
-            sql: insert,
-            arguments: [TokenSecret.hash(access), grantID, "access", now + accessTTL * 1000, now]
-        )
-        try db.execute(sql: insert, arguments: [TokenSecret.hash(refresh), grantID, "refresh", nil as Int64?, now])
-        return IssuedTokens(grantID: grantID, accessToken: access, refreshToken: refresh, expiresIn: accessTTL, spaces: spaces)
+        try db.execute(sql: insert, arguments: [pair.accessHash, grantID, "access", pair.accessExpiresAt, now])
+        try db.execute(sql: insert, arguments: [pair.refreshHash, grantID, "refresh", nil as Int64?, now])
+        return pair.issued
     }
 }

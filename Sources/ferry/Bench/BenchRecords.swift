@@ -72,13 +72,14 @@ enum BenchRecords {
                 seq: Int64(index + 1),
                 deviceID: "d-bench-writer",
                 sessionID: "s-bench",
-                clientActionID: Int64(index + 1),
-                entity: entity,
-                entityKey: key(index),
-                op: .upsert,
-                payload: payload(index).serialized(),
-                baseSeq: 0,
-                clientTimestamp: nil,
+                mutation: NewMutation(
+                    clientActionID: Int64(index + 1),
+                    entity: entity,
+                    entityKey: key(index),
+                    op: .upsert,
+                    payload: payload(index).serialized(),
+                    baseSeq: 0
+                ),
                 occurredAtMilliseconds: 1_763_900_000_000 + Int64(index / 1000)
             )
         }

@@ -15,20 +15,7 @@ extension LogPage {
                     lastMilliseconds = mutation.occurredAtMilliseconds
                     lastTime = Array(RFC3339.format(millisecondsSince1970: lastMilliseconds).utf8)
                 }
-                LoggedMutation.writeJSON(
-                    to: &writer,
-                    seq: mutation.seq,
-                    deviceID: mutation.deviceID,
-                    sessionID: mutation.sessionID,
-                    clientActionID: mutation.clientActionID,
-                    entity: mutation.entity,
-                    entityKey: mutation.entityKey,
-                    op: mutation.op,
-                    baseSeq: mutation.baseSeq,
-                    clientTimestamp: mutation.clientTimestamp,
-                    occurredAt: lastTime,
-                    payload: mutation.payload.map { payload in { $0.raw(payload) } }
-                )
+                mutation.writeJSON(to: &writer, occurredAt: lastTime) { $0.raw($1) }
             }
             writer.byte(UInt8(ascii: "]"))
         }

@@ -5,17 +5,27 @@ import FerryCore
 /// Problems with the request as a whole (names, ids, too many mutations) are thrown as
 /// `400`; a payload over the limit is thrown as `413`; problems of one mutation become an
 /// `invalid` rejection of that mutation only, and the others go on.
-struct PushValidator {
-    let configuration: ServerConfiguration
+package struct PushValidator {
+    /// The limits the checks apply.
+    package let configuration: ServerConfiguration
+
+    /// Creates a validator applying `configuration`'s limits.
+    package init(configuration: ServerConfiguration) {
+        self.configuration = configuration
+    }
 
     /// The outcome of the checks: the positions of the mutations that passed, and the
     /// rejections of the others, with their positions in the request.
-    struct Checked {
-        var valid: [Int] = []
-        var invalid: [(index: Int, rejection: MutationRejection)] = []
+    package struct Checked {
+        /// The positions of the mutations that passed.
+        package var valid: [Int] = []
+        /// The rejections of the others, with their positions.
+        package var invalid: [(index: Int, rejection: MutationRejection)] = []
     }
 
-    func checkEnvelope(_ request: PushEnvelope) throws {
+    /// Checks the request as a whole: `400` for a bad space, device or session id, or too
+    /// many mutations.
+    package func checkEnvelope(_ request: PushEnvelope) throws {
         guard ProtocolRules.isValidSpace(request.space) else {
             throw FerryError(.badRequest, "space must match ^[a-z0-9][a-z0-9._-]{0,63}$")
         }
@@ -33,7 +43,9 @@ struct PushValidator {
         }
     }
 
-    func checkMutations(_ mutations: [NewMutation]) throws -> Checked {
+    /// Checks each mutation: a bad one becomes an `invalid` rejection; a payload over the
+    /// limit is thrown as `413`.
+    package func checkMutations(_ mutations: [NewMutation]) throws -> Checked {
         var checked = Checked()
         checked.valid.reserveCapacity(mutations.count)
         for (index, mutation) in mutations.enumerated() {

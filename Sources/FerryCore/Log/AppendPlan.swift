@@ -1,33 +1,42 @@
-import FerryCore
-
 /// A record of a space: its entity and key.
-struct RecordKey: Hashable, Sendable {
-    var entity: String
-    var key: String
+package struct RecordKey: Hashable, Sendable {
+    /// The record type.
+    package var entity: String
+    /// The record's id within its entity.
+    package var key: String
+
+    /// Creates a key.
+    package init(entity: String, key: String) {
+        self.entity = entity
+        self.key = key
+    }
 }
 
 /// What appending a batch does to a log, decided in memory from what the store holds: the
 /// triples already stored (by client action id, for the batch's device and session) and the
-/// current heads of the records the batch writes. Every store reads those, makes the plan,
-/// and writes what it says, so the rules are one piece of code:
+/// current heads of the records the batch writes. Every store (memory, SQLite, PostgreSQL)
+/// reads those, makes the plan, and writes what it says, so the rules are one piece of code:
 /// - a triple stored before, or earlier in the batch, is a duplicate and gets no seq;
 /// - the others get the next seqs in batch order;
 /// - each is checked for a conflict against its record's head as it stands after the
 ///   batch's earlier mutations (``RecordHead/conflict(clientActionID:entity:entityKey:baseSeq:by:head:)``).
-struct AppendPlan {
+package struct AppendPlan {
     /// One outcome per mutation of the batch, in batch order.
-    var outcomes: [AppendOutcome] = []
+    package var outcomes: [AppendOutcome] = []
     /// The conflicts of the mutations to store.
-    var conflicts: [ConflictReport] = []
+    package var conflicts: [ConflictReport] = []
     /// The mutations to store, with their seqs, in seq order.
-    var accepted: [(seq: Int64, mutation: NewMutation)] = []
+    package var accepted: [(seq: Int64, mutation: NewMutation)] = []
     /// The head of every record the batch writes, after the batch, once each, in the order
     /// the records are first written.
-    var heads: [(record: RecordKey, head: RecordHead)] = []
+    package var heads: [(record: RecordKey, head: RecordHead)] = []
     /// The space's head after the batch.
-    var headSeq: Int64
+    package var headSeq: Int64
 
-    init(_ batch: AppendBatch, head: Int64, stored: [Int64: Int64], heads current: [RecordKey: RecordHead]) {
+    /// Plans `batch` against a log whose head is `head`, where the batch's (device, session)
+    /// has already stored the client action ids of `stored` (each with its seq), and the
+    /// records the batch writes have the heads `current` (a record absent has none).
+    package init(_ batch: AppendBatch, head: Int64, stored: [Int64: Int64], heads current: [RecordKey: RecordHead]) {
         var known = stored
         var latest = current
         var order: [RecordKey] = []
@@ -55,9 +64,10 @@ struct AppendPlan {
             ) {
                 conflicts.append(conflict)
             }
-            if before == nil || before!.seq <= head { order.append(record) }
+            // A record first written by this batch is listed once, in the order of first writes.
+            if before.map({ $0.seq <= head }) ?? true { order.append(record) }
             latest[record] = RecordHead.after(before, write: headSeq, by: batch.deviceID)
         }
-        heads = order.map { ($0, latest[$0]!) }
+        heads = order.compactMap { record in latest[record].map { (record, $0) } }
     }
 }

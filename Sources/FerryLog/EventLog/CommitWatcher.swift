@@ -50,6 +50,12 @@ public final class CommitWatcher: Sendable {
         for continuation in woken { continuation.resume(returning: true) }
     }
 
+    /// Forgets the head published for `space`, whose log was replaced by one that starts
+    /// again from seq 0; waiters go on waiting for a head above their seq.
+    public func forget(space: String) {
+        state.withLock { _ = $0.heads.removeValue(forKey: space) }
+    }
+
     /// Waits until a head above `seq` is published for `space` (`true`), or until the
     /// timeout, cancellation or ``shutdown()`` (`false`).
     public func wait(space: String, above seq: Int64, timeout: Duration) async -> Bool {

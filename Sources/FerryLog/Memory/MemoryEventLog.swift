@@ -1,0 +1,113 @@
+import FerryCore
+import Foundation
+import Synchronization
+
+/// An ``EventLog`` in memory, lost when the process ends: for tests, demos and
+/// `ferry serve --memory`.
+///
+/// It keeps every promise of ``EventLog`` with the same rules as the SQLite and PostgreSQL
+/// stores (it decides each append with ``AppendPlan``), and the event-log contract suite runs
+/// against it with them. Long-poll waiters are woken by its commits through a
+/// ``CommitWatcher``, whose clock measures their timeouts.
+public final class MemoryEventLog: EventLog {
+    private struct SpaceLog {
+        var logID = UUID().uuidString.lowercased()
+        var mutations: [StoredMutation] = []
+        /// The seq of each stored (device, session, client action id) triple.
+        var triples: [Triple: Int64] = [:]
+        var heads: [RecordKey: RecordHead] = [:]
+        var head: Int64 { Int64(mutations.count) }
+    }
+
+    private struct Triple: Hashable {
+        var deviceID: String
+        var sessionID: String
+        var clientActionID: Int64
+    }
+
+    private let spaces = Mutex<[String: SpaceLog]>([:])
+    private let watcher: CommitWatcher
+    private let clock: WallClock
+
+    /// Creates an empty log.
+    /// - Parameters:
+    ///   - watcher: Wakes long-poll waiters after each commit; its clock measures their timeouts.
+    ///   - clock: Gives each batch its commit time (`occurred_at`).
+    public init(watcher: CommitWatcher = CommitWatcher(), clock: WallClock = .system) {
+        self.watcher = watcher
+        self.clock = clock
+    }
+
+    public func append(_ batch: AppendBatch) async throws -> AppendResult {
+        let now = clock.nowMilliseconds()
+        let result = spaces.withLock { spaces in
+            var log = spaces[batch.space] ?? SpaceLog()
+            var stored: [Int64: Int64] = [:]
+            var heads: [RecordKey: RecordHead] = [:]
+            for mutation in batch.mutations {
+                let triple = Triple(deviceID: batch.deviceID, sessionID: batch.sessionID, clientActionID: mutation.clientActionID)
+                if let seq = log.triples[triple] { stored[mutation.clientActionID] = seq }
+                let record = RecordKey(entity: mutation.entity, key: mutation.entityKey)
+                if let head = log.heads[record] { heads[record] = head }
+            }
+            let plan = AppendPlan(batch, head: log.head, stored: stored, heads: heads)
+            for (seq, mutation) in plan.accepted {
+                let triple = Triple(deviceID: batch.deviceID, sessionID: batch.sessionID, clientActionID: mutation.clientActionID)
+                log.triples[triple] = seq
+                log.mutations.append(
+                    StoredMutation(
+                        seq: seq,
+                        deviceID: batch.deviceID,
+                        sessionID: batch.sessionID,
+                        mutation: mutation,
+                        occurredAtMilliseconds: now
+                    )
+                )
+            }
+            for (record, head) in plan.heads { log.heads[record] = head }
+            spaces[batch.space] = log
+            return AppendResult(outcomes: plan.outcomes, conflicts: plan.conflicts, headSeq: plan.headSeq, logID: log.logID)
+        }
+        watcher.publish(space: batch.space, head: result.headSeq)
+        return result
+    }
+
+    public func read(space: String, since: Int64, limit: Int, excludingDevice: String?) async throws -> LogPage {
+        try spaces.withLock { spaces in
+            let log = spaces[space] ?? SpaceLog()
+            spaces[space] = log
+            guard since <= log.head else {
+                throw FerryError(.cursorAhead, "since_seq \(since) is above the head of space '\(space)' (\(log.head))")
+            }
+            var page: [StoredMutation] = []
+            for mutation in log.mutations[Int(since)...] where mutation.deviceID != excludingDevice {
+                page.append(mutation)
+                if page.count == limit { break }
+            }
+            return LogPage(mutations: page, limit: limit, headSeq: log.head, logID: log.logID)
+        }
+    }
+
+    public func waitForAppend(space: String, above seq: Int64, timeout: Duration) async -> Bool {
+        await watcher.wait(space: space, above: seq, timeout: timeout)
+    }
+
+    public func checkHealth() async throws {}
+
+    public func shutdownWaiters() {
+        watcher.shutdown()
+    }
+
+    /// Forgets `space`'s log: the next append or read creates it anew under a new `log_id`,
+    /// as a server restored from an empty backup would. Devices see the new `log_id` and start
+    /// over.
+    public func replaceLog(of space: String) {
+        _ = spaces.withLock { $0.removeValue(forKey: space) }
+        watcher.forget(space: space)
+    }
+
+    /// Every mutation of `space`'s log, in seq order, as stored.
+    public func mutations(of space: String) -> [StoredMutation] {
+        spaces.withLock { $0[space]?.mutations ?? [] }
+    }
+}
