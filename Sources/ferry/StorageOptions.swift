@@ -39,7 +39,7 @@ struct StorageOptions: ParsableArguments {
     /// Opens the chosen storage.
     func open(watcher: CommitWatcher, logger: Logger) throws -> Storage {
         if let url = postgresURL {
-            let database = try PostgresBackend(url: url, logger: logger) { space, head in
+            let database = try PostgresBackend(configuration: .init(url: url), logger: logger) { space, head in
                 watcher.publish(space: space, head: head)
             }
             return Storage(

@@ -54,7 +54,7 @@ public enum PostgresTestServer {
 
     /// Runs one statement on the admin database.
     public static func admin(_ url: String, _ sql: String) async throws {
-        let database = try PostgresBackend(url: url, maximumConnections: 1)
+        let database = try PostgresBackend(configuration: .init(url: url, maximumConnections: 1))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.runPool() }
             defer { group.cancelAll() }
@@ -69,7 +69,7 @@ public enum PostgresTestServer {
         _ body: (PostgresEventLog, PostgresTokenStore, PostgresBackend) async throws -> T
     ) async throws -> T {
         try await withDatabase { url in
-            let database = try PostgresBackend(url: url, maximumConnections: 4) { space, head in
+            let database = try PostgresBackend(configuration: .init(url: url, maximumConnections: 4)) { space, head in
                 watcher.publish(space: space, head: head)
             }
             return try await withThrowingTaskGroup(of: T?.self) { group in

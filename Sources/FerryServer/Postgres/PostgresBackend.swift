@@ -13,34 +13,77 @@ import Synchronization
 /// shuts down. Run it before serving requests (put it in the same `ServiceGroup` as the
 /// HTTP server).
 public final class PostgresBackend: Service, Sendable {
+    /// Where the database is and how the pool uses it.
+    public struct Configuration: Sendable {
+        /// `postgresql://user[:password]@host[:port]/database`.
+        public var url: String
+        /// The most connections this server opens. Default 20.
+        public var maximumConnections: Int
+        /// How long one storage operation may take before the request answers `503`. Default 5 seconds.
+        public var operationTimeout: Duration
+        /// How long opening a connection may take. Default 3 seconds.
+        public var connectTimeout: Duration
+        /// The pauses between attempts to migrate the schema, or to listen again for commits,
+        /// while the database cannot be reached. Default 200 ms doubling up to 5 s, no jitter.
+        public var retry: BackoffPolicy
+
+        /// Creates a configuration with the documented defaults.
+        public init(
+            url: String,
+            maximumConnections: Int = 20,
+            operationTimeout: Duration = .seconds(5),
+            connectTimeout: Duration = .seconds(3),
+            retry: BackoffPolicy = BackoffPolicy(base: .milliseconds(200), maximum: .seconds(5), jitter: 0)
+        ) {
+            self.url = url
+            self.maximumConnections = maximumConnections
+            self.operationTimeout = operationTimeout
+            self.connectTimeout = connectTimeout
+            self.retry = retry
+        }
+    }
+
     /// The pool of connections.
     public let client: PostgresClient
     /// How long one storage operation may take before the request answers `503`.
-    public let operationTimeout: Duration
+    public var operationTimeout: Duration { configuration.operationTimeout }
+    /// The settings the backend was created with.
+    public let configuration: Configuration
     let logger: Logger
+    /// Times operations and the pauses between retries.
+    private let clock: any Clock<Duration>
     /// Receives every commit announced on the `ferry_commits` channel, by any server.
     let onCommit: @Sendable (String, Int64) -> Void
     private let isReady = Atomic(false)
 
+    /// The advisory lock several servers starting at once queue on to migrate the schema once.
+    static let migrationLock: Int64 = 72_707_370
+
     /// The channel on which a push's transaction announces the new head, as `"<head> <space>"`.
     static let commitChannel = "ferry_commits"
 
-    /// Creates the pool for `url` (`postgresql://user[:password]@host[:port]/database`).
+    /// Creates the pool for `configuration.url`.
     /// - Parameters:
-    ///   - maximumConnections: The most connections this server opens. Default 20.
-    ///   - operationTimeout: How long a storage operation may take. Default 5 seconds.
+    ///   - clock: Times operations (``Configuration/operationTimeout``) and the pauses
+    ///     between retries.
+    ///   - logger: Receives the pool's and the retries' messages. Default: none.
+    ///   - onCommit: Called with the space and its new head for every commit announced on the
+    ///     commit channel, by any server (wire it to the ``FerryLog/CommitWatcher`` of the
+    ///     event log).
+    /// - Throws: ``FerryCore/FerryError`` when the URL is not a PostgreSQL URL.
     public init(
-        url: String,
-        maximumConnections: Int = 20,
-        operationTimeout: Duration = .seconds(5),
-        logger: Logger = Logger(label: "ferry.postgres"),
+        configuration: Configuration,
+        clock: any Clock<Duration> = ContinuousClock(),
+        logger: Logger = Logger(label: "ferry.postgres", factory: { _ in SwiftLogNoOpLogHandler() }),
         onCommit: @escaping @Sendable (String, Int64) -> Void = { _, _ in }
     ) throws {
-        var configuration = try Self.configuration(from: url)
-        configuration.options.maximumConnections = maximumConnections
-        configuration.options.connectTimeout = .seconds(3)
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.operationTimeout = operationTimeout
+        var clientConfiguration = try Self.configuration(from: configuration.url)
+        clientConfiguration.options.maximumConnections = configuration.maximumConnections
+        let connect = configuration.connectTimeout.components
+        clientConfiguration.options.connectTimeout = .nanoseconds(connect.seconds * 1_000_000_000 + connect.attoseconds / 1_000_000_000)
+        self.client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        self.configuration = configuration
+        self.clock = clock
         self.logger = logger
         self.onCommit = onCommit
     }
@@ -87,7 +130,7 @@ public final class PostgresBackend: Service, Sendable {
     }
 
     private func migrateUntilDone() async {
-        var pause = Duration.milliseconds(200)
+        var failures = 0
         while !Task.isCancelled {
             do {
                 try await migrate()
@@ -95,20 +138,20 @@ public final class PostgresBackend: Service, Sendable {
             } catch {
                 logger.warning("migrating the schema failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
             }
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, .seconds(5))
+            failures += 1
+            try? await clock.sleep(for: configuration.retry.nominalDelay(afterFailures: failures))
         }
     }
 
     /// Listens on a connection of its own; when the connection dies, listens again after a
     /// short pause, until cancelled.
     private func listenForCommits() async {
-        var pause = Duration.milliseconds(100)
+        let failures = Mutex(0)
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
                     try await connection.listen(on: Self.commitChannel) { notifications in
-                        pause = .milliseconds(100)
+                        failures.withLock { $0 = 0 }
                         for try await notification in notifications {
                             let parts = notification.payload.split(separator: " ", maxSplits: 1)
                             if parts.count == 2, let head = Int64(parts[0]) { self.onCommit(String(parts[1]), head) }
@@ -119,8 +162,11 @@ public final class PostgresBackend: Service, Sendable {
                 if Task.isCancelled { return }
                 logger.warning("listening for commits failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
             }
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, .seconds(2))
+            let failed = failures.withLock { count in
+                count += 1
+                return count
+            }
+            try? await clock.sleep(for: configuration.retry.nominalDelay(afterFailures: failed))
         }
     }
 
@@ -128,7 +174,7 @@ public final class PostgresBackend: Service, Sendable {
     /// start at the same time (they queue on an advisory lock).
     public func migrate() async throws {
         try await perform(beforeReady: true) { connection in
-            try await connection.query("SELECT pg_advisory_lock(72707370)", logger: self.logger)
+            try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLock))", logger: self.logger)
             do {
                 try await connection.query(
                     "CREATE TABLE IF NOT EXISTS ferry_schema (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
@@ -150,10 +196,10 @@ public final class PostgresBackend: Service, Sendable {
                     self.logger.info("migrated the schema", metadata: ["version": "\(version)"])
                 }
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(72707370)", logger: self.logger)
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLock))", logger: self.logger)
                 throw error
             }
-            try await connection.query("SELECT pg_advisory_unlock(72707370)", logger: self.logger)
+            try await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLock))", logger: self.logger)
         }
         isReady.store(true, ordering: .releasing)
     }
@@ -248,7 +294,7 @@ public final class PostgresBackend: Service, Sendable {
             throw FerryError(.unavailable, "the database schema is not migrated yet")
         }
         do {
-            return try await Self.withDeadline(timeout) { try await self.client.withConnection(body) }
+            return try await withDeadline(timeout, clock: clock) { try await self.client.withConnection(body) }
         } catch let error as FerryError {
             throw error
         } catch let error as PSQLError where !Self.isOutage(error) {
@@ -258,44 +304,6 @@ public final class PostgresBackend: Service, Sendable {
             // Connection errors, the pool's circuit breaker, cancellation: the database cannot
             // be reached now.
             throw FerryError(.unavailable, "the database is unavailable, retry later", underlying: error)
-        }
-    }
-
-    /// Answers `operation`'s result, or throws `unavailable` once `timeout` has passed. On a
-    /// timeout the operation is cancelled but not waited for: a connection request or query
-    /// stuck on a dead database must not hold the HTTP request (or a graceful shutdown) with it.
-    private static func withDeadline<T: Sendable>(
-        _ timeout: Duration,
-        _ operation: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        let outcome = Mutex<CheckedContinuation<T, any Error>?>(nil)
-        let finish: @Sendable (Result<T, any Error>) -> Bool = { result in
-            guard
-                let continuation = outcome.withLock({ value -> CheckedContinuation<T, any Error>? in
-                    defer { value = nil }
-                    return value
-                })
-            else { return false }
-            continuation.resume(with: result)
-            return true
-        }
-        let work = Task { try await operation() }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                outcome.withLock { $0 = continuation }
-                let timer = Task {
-                    try await Task.sleep(for: timeout)
-                    if finish(.failure(FerryError(.unavailable, "the database did not answer within \(timeout)"))) {
-                        work.cancel()
-                    }
-                }
-                Task {
-                    let result = await work.result
-                    if finish(result) { timer.cancel() }
-                }
-            }
-        } onCancel: {
-            work.cancel()
         }
     }
 

@@ -24,7 +24,10 @@ enum BenchPostgres {
 
     /// Runs `body` with a connection pool on `url`, running while it runs.
     static func withClient<T>(_ url: String, _ body: (PostgresClient) async throws -> T) async throws -> T {
-        let backend = try PostgresBackend(url: url, maximumConnections: 8, operationTimeout: .seconds(120), logger: logger)
+        let backend = try PostgresBackend(
+            configuration: .init(url: url, maximumConnections: 8, operationTimeout: .seconds(120)),
+            logger: logger
+        )
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await backend.runPool() }
             defer { group.cancelAll() }
@@ -50,7 +53,7 @@ enum BenchPostgres {
     /// Runs `body` with Ferry's storage on the database at `url`, its pool running and its
     /// schema migrated, as `ferry token --postgres` uses it.
     private static func withStorage<T: Sendable>(_ url: String, _ body: @escaping @Sendable (Storage) async throws -> T) async throws -> T {
-        let backend = try PostgresBackend(url: url, operationTimeout: .seconds(120), logger: logger)
+        let backend = try PostgresBackend(configuration: .init(url: url, operationTimeout: .seconds(120)), logger: logger)
         let storage = Storage(
             eventLog: PostgresEventLog(database: backend, watcher: CommitWatcher()),
             tokens: PostgresTokenStore(database: backend),
