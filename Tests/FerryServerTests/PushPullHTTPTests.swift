@@ -199,13 +199,17 @@ import Testing
         try await TestServer.with { server in
             let token = try await server.token("live")
             async let waited = server.pull("space=live&since_seq=0&wait=20&exclude_device=me", token: token)
-            try await Task.sleep(for: .milliseconds(200))
+            // Once the pull is held, an own write wakes it; it reads nothing it may see and
+            // waits again (a second wait starts) until another device writes.
+            await server.waiters.waitUntilStarted(1)
             _ = try await server.push(.make(space: "live", device: "me", [.upsert(1, key: "mine")]), token: token)
-            try await Task.sleep(for: .milliseconds(200))
+            await server.waiters.waitUntilStarted(2)
+            #expect(server.waiters.counts.current == 1)
             _ = try await server.push(.make(space: "live", device: "you", [.upsert(1, key: "yours")]), token: token)
             let page = try await waited.decode(PullResponse.self)
             #expect(page.mutations.map(\.entityKey) == ["yours"])
             #expect(page.latestSeq == 2)
+            #expect(server.waiters.counts.started == 2)
         }
     }
 }
