@@ -74,8 +74,17 @@ public final class TestClock: Clock, Sendable {
         for continuation in due { continuation.resume() }
     }
 
+    /// The deadlines of the tasks sleeping on this clock now, earliest first.
+    public var sleeperDeadlines: [Instant] { state.withLock { $0.sleepers.values.map(\.deadline).sorted() } }
+
     /// Yields until at least `count` tasks sleep on the clock.
     public func waitForSleepers(_ count: Int = 1) async {
         while sleeperCount < count { await Task.yield() }
+    }
+
+    /// Yields until a task sleeps on the clock until exactly `deadline`: the sleeper a test
+    /// expects is in place, and nothing happens until the clock reaches it.
+    public func waitForSleeper(until deadline: Instant) async {
+        while !state.withLock({ $0.sleepers.values.contains { $0.deadline == deadline } }) { await Task.yield() }
     }
 }

@@ -77,11 +77,6 @@ func whileRunning<C: Clock, R: Sendable>(
     }
 }
 
-/// Yields for a while, so that a task that would wrongly act gets the chance to.
-func yieldALot() async {
-    for _ in 0..<2_000 { await Task.yield() }
-}
-
 @Suite(.timeLimit(.minutes(1)))
 struct SyncManagerTests {
     @Test func aBurstOfWritesIsPushedOnceAfterTheDebounce() async throws {
@@ -89,13 +84,15 @@ struct SyncManagerTests {
         try await whileRunning(rig.manager) {
             let first = try #require(await rig.manager.waitForSuccess(after: SyncStatus()))
             #expect(rig.server.callCounts.push == 0)  // nothing to push yet
+            let debounceEnds = rig.clock.now.advanced(by: .milliseconds(250))
             for index in 1...5 {
                 try rig.insert("n\(index)")
                 rig.manager.notifyDirty()
             }
-            await yieldALot()
+            // The manager sleeps until the debounce ends (the first write's, not the last's):
+            // 1 ms before it, nothing is due, so nothing can have been pushed.
+            await rig.clock.waitForSleeper(until: debounceEnds)
             rig.clock.advance(by: .milliseconds(249))
-            await yieldALot()
             #expect(rig.server.callCounts.push == 0)
 
             rig.clock.advance(by: .milliseconds(2))
@@ -118,10 +115,11 @@ struct SyncManagerTests {
             #expect(rig.transport.count(of: .push) == 1)
 
             for (failures, seconds) in [(1, 1), (2, 2), (3, 4)] {
-                await rig.clock.waitForSleepers(1)
+                let backoffEnds = rig.clock.now.advanced(by: .seconds(seconds))
+                await rig.clock.waitForSleeper(until: backoffEnds)
                 rig.clock.advance(by: .seconds(seconds) - .milliseconds(1))
-                #expect(rig.clock.sleeperCount == 1, "still asleep just before \(seconds)s")
-                await yieldALot()
+                // Nothing is due: the one sleeper is still the backoff's, so no push can have started.
+                #expect(rig.clock.sleeperDeadlines == [backoffEnds], "still asleep just before \(seconds)s")
                 #expect(rig.transport.count(of: .push) == failures)
 
                 rig.clock.advance(by: .milliseconds(2))
@@ -245,9 +243,11 @@ struct SyncManagerTests {
             try rig.insert("n1")
             rig.manager.notifyDirty()
             rig.manager.syncNow()
-            await yieldALot()
+            // Stopped, the manager waits for a signal and sleeps on no clock: its poll sleeper
+            // goes away and none takes its place, so moving the clock wakes nothing.
+            while rig.clock.sleeperCount > 0 { await Task.yield() }
             rig.clock.advance(by: .seconds(3600))
-            await yieldALot()
+            #expect(rig.clock.sleeperCount == 0)
             #expect(rig.server.callCounts.push == 0)
             #expect(rig.server.callCounts.pull == 1)
             #expect(rig.manager.status.phase == .disabled)
@@ -257,6 +257,7 @@ struct SyncManagerTests {
             let resumed = try #require(await rig.manager.waitForSuccess(after: first))
             #expect(resumed.reasonCode == nil)
             #expect(rig.server.callCounts.push == 1)
+            #expect(rig.server.callCounts.pull == 2, "one cycle after the resume, none while stopped")
             #expect(rig.server.log(of: "notes").map(\.entityKey) == ["n1"])
         }
     }

@@ -30,15 +30,6 @@ extension TestServer {
             )
         )
     }
-
-    /// The number of pulls the server holds in long-poll, read from `/metrics`.
-    func longPollWaiters() async throws -> Double {
-        let text = try await request(.GET, "/metrics").text
-        for line in text.split(separator: "\n") where line.hasPrefix("ferry_longpoll_waiters ") {
-            return Double(line.split(separator: " ").last ?? "") ?? -1
-        }
-        return 0
-    }
 }
 
 /// Runs `body` with `transport`, shutting it down afterwards whatever happens.

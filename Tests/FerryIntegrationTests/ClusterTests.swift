@@ -79,7 +79,7 @@ private func withCluster(_ body: ([FerryTestClient], String) async throws -> Voi
 }
 
 /// Several `ferry serve` processes on one PostgreSQL behave as one server.
-@Suite(.serialized, .enabled(if: PostgresTestServer.adminURL != nil, "needs the PostgreSQL that scripts/test starts"))
+@Suite(.serialized, .tags(.realTime), .enabled(if: PostgresTestServer.adminURL != nil, "needs the PostgreSQL that scripts/test starts"))
 struct ClusterTests {
     @Test func twoServersKeepOneGaplessLogAndWakeEachOthersLongPolls() async throws {
         try await withCluster { servers, token in

@@ -29,7 +29,7 @@ private func python(_ path: String, _ sql: String) throws {
 }
 
 /// The client commands as a user runs them, against a real `ferry serve`.
-@Suite(.serialized) struct CommandLineTests {
+@Suite(.serialized, .tags(.realTime)) struct CommandLineTests {
     @Test func trackAndSyncCaptureWritesOfOtherProgramsAndConverge() async throws {
         let folder = try TemporaryFolder()
         let server = try await ServerProcess(arguments: ["--data", folder.path("server")])

@@ -19,7 +19,7 @@ private func syncRoutes(space: String) -> [(HTTPMethod, String, Data?)] {
 @Suite struct AuthHTTPTests {
     @Test func missingWrongAndExpiredTokensGet401OnEveryRoute() async throws {
         let wall = ManualWallClock()
-        try await TestServer.with(wallClock: wall.clock) { server in
+        try await TestServer.inProcess(wallClock: wall.clock) { server in
             let expiring = try await server.tokens.issue(spaces: ["notes"], accessTTL: 60).accessToken
             wall.advance(seconds: 61)
             for (method, path, body) in syncRoutes(space: "notes") {
@@ -35,7 +35,7 @@ private func syncRoutes(space: String) -> [(HTTPMethod, String, Data?)] {
     }
 
     @Test func aTokenOfAnotherSpaceGets403AndTouchesNothing() async throws {
-        try await TestServer.with { server in
+        try await TestServer.inProcess { server in
             let mine = try await server.token("mine")
             let theirs = try await server.token("theirs")
             _ = try await server.push(.make(space: "theirs", [.upsert(1, key: "secret")]), token: theirs)
@@ -55,7 +55,7 @@ private func syncRoutes(space: String) -> [(HTTPMethod, String, Data?)] {
     }
 
     @Test func refreshRotatesAndASpentRefreshTokenFails() async throws {
-        try await TestServer.with { server in
+        try await TestServer.inProcess { server in
             let issued = try await server.tokens.issue(spaces: ["notes"], accessTTL: 120)
             let body = { (token: String) in try JSONEncoder().encode(RefreshRequest(refreshToken: token)) }
             let first = try await server.request(.POST, "/auth/refresh", body: try body(issued.refreshToken))
@@ -84,7 +84,7 @@ private func syncRoutes(space: String) -> [(HTTPMethod, String, Data?)] {
     }
 
     @Test func aRevokedGrantStopsWorking() async throws {
-        try await TestServer.with { server in
+        try await TestServer.inProcess { server in
             let issued = try await server.tokens.issue(spaces: ["notes"], accessTTL: 3600)
             #expect(try await server.pull("space=notes&since_seq=0", token: issued.accessToken).status == 200)
             #expect(try await server.tokens.revoke(grantID: issued.grantID))

@@ -25,7 +25,7 @@ import Testing
         ),
     ])
     func malformedPushesGet400AndStoreNothing(name: String, body: String) async throws {
-        try await TestServer.with(configuration: Self.small) { server in
+        try await TestServer.inProcess(configuration: Self.small) { server in
             let token = try await server.token("notes")
             let answer = try await server.request(.POST, "/sync/mutations/push", token: token, body: Data(body.utf8))
             #expect(answer.status == 400, "\(name): \(answer.text)")
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func oversizedBodiesAndPayloadsGet413AndStoreNothing() async throws {
-        try await TestServer.with(configuration: Self.small) { server in
+        try await TestServer.inProcess(configuration: Self.small) { server in
             let token = try await server.token("notes")
             // A payload over the limit inside a body under it.
             let big = MutationInput(
@@ -71,7 +71,7 @@ import Testing
     }
 
     @Test func aPayloadOverOneMebibyteIsRefusedByDefault() async throws {
-        try await TestServer.with { server in
+        try await TestServer.inProcess { server in
             let token = try await server.token("notes")
             let big = MutationInput(
                 clientActionID: 1,
@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test func unknownRoutesGetTheErrorBody() async throws {
-        try await TestServer.with { server in
+        try await TestServer.inProcess { server in
             for (method, path) in [(HTTPMethod.GET, "/nope"), (.GET, "/sync/nope"), (.DELETE, "/sync/mutations/push"), (.GET, "/")] {
                 let answer = try await server.request(method, path)
                 #expect(answer.status == 404, "\(method) \(path)")

@@ -6,7 +6,7 @@ import Testing
 
 /// Tests that measure real time over loopback. `scripts/test` runs them after the others,
 /// on their own, so that the load of parallel tests on a 2-core machine does not skew them.
-@Suite(.serialized) struct LatencyTests {
+@Suite(.serialized, .tags(.realTime)) struct LatencyTests {
     @Test func aLongPollAnswersSoonAfterAPushAndAtTheEndOfItsWait() async throws {
         try await TestServer.with { server in
             let token = try await server.token("live")
@@ -14,8 +14,8 @@ import Testing
 
             let clock = ContinuousClock()
             async let waited = server.pull("space=live&since_seq=1&wait=20", token: token)
-            // Give the long-poll time to be held, then push from another connection.
-            try await Task.sleep(for: .milliseconds(300))
+            // Once the long-poll is held, push from another connection.
+            await server.waiters.waitUntilStarted(1)
             let pushedAt = clock.now
             _ = try await server.push(.make(space: "live", device: "other", [.upsert(1, key: "b")]), token: token)
             let answer = try await waited

@@ -4,10 +4,11 @@ import FerryTestSupport
 import Foundation
 import Testing
 
-/// Push and pull through the real HTTP stack over loopback.
+/// Push and pull through the server's routes: in process (HummingbirdTesting's `.router`
+/// framework) where no socket is needed, over loopback for concurrency and long-polls.
 @Suite struct PushPullHTTPTests {
     @Test func seqsFollowRequestOrderAndSpacesAreApart() async throws {
-        try await TestServer.with { server in
+        try await TestServer.inProcess { server in
             let token = try await server.token("notes", "tasks")
             let first = try await server.push(.make(space: "notes", [.upsert(1, key: "a"), .upsert(2, key: "b")]), token: token)
             #expect(first.status == 200)
@@ -31,7 +32,7 @@ import Testing
     }
 
     @Test func aRepeatedPushStoresNothingAndAnInvalidMutationSparesTheOthers() async throws {
-        try await TestServer.with { server in
+        try await TestServer.inProcess { server in
             let token = try await server.token("notes")
             let push = PushRequest.make(space: "notes", [.upsert(1, key: "a"), .upsert(2, key: "b")])
             _ = try await server.push(push, token: token)
@@ -74,7 +75,7 @@ import Testing
         ),
     ])
     func invalidMutationsAreRejectedOneByOne(field: String, mutation: String) async throws {
-        try await TestServer.with { server in
+        try await TestServer.inProcess { server in
             let token = try await server.token("notes")
             let body =
                 #"{"space":"notes","device_id":"d","session_id":"s","mutations":[\#(mutation),{"client_action_id":2,"entity":"note","entity_key":"ok","op":"delete"}]}"#
@@ -88,7 +89,7 @@ import Testing
     }
 
     @Test func excludeDeviceAdvancesThroughOwnMutationsAndLimitsAreKept() async throws {
-        try await TestServer.with { server in
+        try await TestServer.inProcess { server in
             let token = try await server.token("notes")
             _ = try await server.push(.make(space: "notes", device: "mine", (1...3).map { .upsert($0, key: "k\($0)") }), token: token)
             let own = try await server.pull("space=notes&since_seq=0&exclude_device=mine", token: token).decode(PullResponse.self)
@@ -117,7 +118,7 @@ import Testing
     }
 
     @Test func aCursorAboveTheHeadAndMalformedQueriesAreRefused() async throws {
-        try await TestServer.with { server in
+        try await TestServer.inProcess { server in
             let token = try await server.token("notes")
             _ = try await server.push(.make(space: "notes", [.upsert(1, key: "a")]), token: token)
             let ahead = try await server.pull("space=notes&since_seq=2", token: token)
@@ -136,7 +137,7 @@ import Testing
     }
 
     @Test func conflictsAreReportedForOtherDevicesWritesOnly() async throws {
-        try await TestServer.with { server in
+        try await TestServer.inProcess { server in
             let token = try await server.token("notes")
             _ = try await server.push(.make(space: "notes", device: "A", [.upsert(1, key: "n1", baseSeq: 0)]), token: token)
             let own = try await server.push(.make(space: "notes", device: "A", [.upsert(2, key: "n1", baseSeq: 0)]), token: token)
@@ -199,13 +200,17 @@ import Testing
         try await TestServer.with { server in
             let token = try await server.token("live")
             async let waited = server.pull("space=live&since_seq=0&wait=20&exclude_device=me", token: token)
-            try await Task.sleep(for: .milliseconds(200))
+            // Once the pull is held, an own write wakes it; it reads nothing it may see and
+            // waits again (a second wait starts) until another device writes.
+            await server.waiters.waitUntilStarted(1)
             _ = try await server.push(.make(space: "live", device: "me", [.upsert(1, key: "mine")]), token: token)
-            try await Task.sleep(for: .milliseconds(200))
+            await server.waiters.waitUntilStarted(2)
+            #expect(server.waiters.counts.current == 1)
             _ = try await server.push(.make(space: "live", device: "you", [.upsert(1, key: "yours")]), token: token)
             let page = try await waited.decode(PullResponse.self)
             #expect(page.mutations.map(\.entityKey) == ["yours"])
             #expect(page.latestSeq == 2)
+            #expect(server.waiters.counts.started == 2)
         }
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The `ferry serve` command as a user runs it: a child process over loopback.
-@Suite(.serialized) struct ServerProcessTests {
+@Suite(.serialized, .tags(.realTime)) struct ServerProcessTests {
     @Test func aFirstStartPrintsATokenAndPushesSurviveSIGKILL() async throws {
         let folder = try TemporaryFolder()
         try await FerryTestClient.withHTTPClient { client in

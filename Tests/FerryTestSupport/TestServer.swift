@@ -3,6 +3,7 @@ import FerryCore
 import FerryServer
 import Foundation
 import Hummingbird
+import HummingbirdTesting
 import Logging
 import NIOCore
 import NIOFoundationCompat
@@ -120,13 +121,37 @@ public struct FerryTestClient: Sendable {
     }
 }
 
-/// A real Ferry server on 127.0.0.1 with a free port and a temporary SQLite file, and an
-/// HTTP client that talks to it over loopback.
+/// A Ferry server on a temporary SQLite file, and a way to send it requests: over real HTTP
+/// on 127.0.0.1 (``with(configuration:wallClock:commitWatcherClock:_:)``), or straight to its
+/// router with HummingbirdTesting's `.router` framework, with no socket at all
+/// (``inProcess(configuration:wallClock:commitWatcherClock:_:)``).
 public struct TestServer: Sendable {
-    public let http: FerryTestClient
+    /// One header field (HTTPTypes' `HTTPField`, which Hummingbird does not re-export by name).
+    private typealias HeaderField = HTTPFields.Element
+
+    /// How requests reach the server.
+    enum Connection: Sendable {
+        case loopback(FerryTestClient)
+        case inProcess(any TestClientProtocol)
+    }
+
+    let connection: Connection
     public let eventLog: SQLiteEventLog
     public let tokens: SQLiteTokenStore
     public let database: SQLiteDatabase
+    /// The long-polls held by the server, as its commit watcher reports them.
+    public let waiters: LongPollWaiters
+    /// Takes the server's event log down and back up.
+    public let outage: StorageOutage
+
+    /// The HTTP client of a loopback server, for code that needs a base URL.
+    /// - Precondition: the server was started with ``with(configuration:wallClock:commitWatcherClock:_:)``.
+    public var http: FerryTestClient {
+        guard case .loopback(let client) = connection else {
+            preconditionFailure("an in-process TestServer has no socket: start it with TestServer.with")
+        }
+        return client
+    }
 
     /// Issues a token for `spaces` and answers its access token.
     public func token(_ spaces: String...) async throws -> String {
@@ -141,15 +166,35 @@ public struct TestServer: Sendable {
         headers: [(String, String)] = [],
         timeout: TimeAmount = .seconds(30)
     ) async throws -> HTTPAnswer {
-        try await http.request(method, path, token: token, body: body, headers: headers, timeout: timeout)
+        switch connection {
+        case .loopback(let http):
+            return try await http.request(method, path, token: token, body: body, headers: headers, timeout: timeout)
+        case .inProcess(let client):
+            var fields = HTTPFields()
+            if let token { fields.append(HeaderField(name: .authorization, value: "Bearer \(token)")) }
+            for (name, value) in headers {
+                guard let name = HeaderField.Name(name) else { throw DecodeFailure(message: "bad header name \(name)") }
+                fields.append(HeaderField(name: name, value: value))
+            }
+            if body != nil { fields[.contentType] = "application/json" }
+            let response = try await client.executeRequest(
+                uri: path,
+                method: HTTPRequest.Method(rawValue: method.rawValue)!,
+                headers: fields,
+                body: body.map { ByteBuffer(bytes: $0) }
+            )
+            var answerHeaders = HTTPHeaders()
+            for field in response.headers { answerHeaders.add(name: field.name.rawName, value: field.value) }
+            return HTTPAnswer(status: Int(response.status.code), headers: answerHeaders, body: Data(buffer: response.body))
+        }
     }
 
     public func push(_ push: PushRequest, token: String) async throws -> HTTPAnswer {
-        try await http.push(push, token: token)
+        try await request(.POST, "/sync/mutations/push", token: token, body: try JSONEncoder().encode(push))
     }
 
     public func pull(_ query: String, token: String) async throws -> HTTPAnswer {
-        try await http.pull(query, token: token)
+        try await request(.GET, "/sync/mutations/pull?\(query)", token: token)
     }
 
     /// The number of mutations stored in all spaces, read from the database itself.
@@ -157,48 +202,116 @@ public struct TestServer: Sendable {
         try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM mutation") ?? 0 }
     }
 
-    /// Runs `body` with a server that is shut down when it returns.
-    public static func with<T: Sendable>(
-        configuration: ServerConfiguration = ServerConfiguration(),
-        wallClock: WallClock = .system,
-        _ body: (TestServer) async throws -> T
-    ) async throws -> T {
+    /// The stores and application of a test server, before it is connected.
+    private struct Parts<App: ApplicationProtocol> {
+        var folder: TemporaryFolder
+        var eventLog: SQLiteEventLog
+        var tokens: SQLiteTokenStore
+        var database: SQLiteDatabase
+        var waiters: LongPollWaiters
+        var outage: StorageOutage
+        var app: App
+        var logger: Logger
+    }
+
+    private static func makeParts(
+        configuration: ServerConfiguration,
+        wallClock: WallClock,
+        commitWatcherClock: any Clock<Duration>,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> Parts<some ApplicationProtocol> {
         let folder = try TemporaryFolder()
         let database = try SQLiteDatabase(
             configuration: SQLiteConfiguration(path: folder.path("ferry.sqlite"), durability: .normal)
         )
         let metrics = ServerMetrics()
+        let waiters = LongPollWaiters()
         let eventLog = SQLiteEventLog(
             database: database,
-            watcher: CommitWatcher(onWaitersChanged: metrics.waitersChanged(by:)),
+            watcher: CommitWatcher(clock: commitWatcherClock) { delta in
+                metrics.waitersChanged(by: delta)
+                waiters.changed(by: delta)
+            },
             clock: wallClock
         )
         let tokens = SQLiteTokenStore(database: database, clock: wallClock)
+        let outage = StorageOutage()
         var logger = Logger(label: "ferry-test")
         logger.logLevel = .warning
-        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = FerryApplication.makeApplication(
-            eventLog: eventLog,
+            eventLog: OutageEventLog(base: eventLog, outage: outage),
             tokens: tokens,
             metrics: metrics,
             configuration: configuration,
             serverConfiguration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+            logger: logger,
+            onServerRunning: onServerRunning
+        )
+        return Parts(
+            folder: folder,
+            eventLog: eventLog,
+            tokens: tokens,
+            database: database,
+            waiters: waiters,
+            outage: outage,
+            app: app,
             logger: logger
-        ) { channel in
+        )
+    }
+
+    /// Runs `body` with a server that answers requests straight from its router, through
+    /// HummingbirdTesting's `.router` framework: no socket, no event loop, no port.
+    public static func inProcess<T: Sendable>(
+        configuration: ServerConfiguration = ServerConfiguration(),
+        wallClock: WallClock = .system,
+        commitWatcherClock: any Clock<Duration> = ContinuousClock(),
+        _ body: @Sendable (TestServer) async throws -> T
+    ) async throws -> T {
+        let parts = try makeParts(configuration: configuration, wallClock: wallClock, commitWatcherClock: commitWatcherClock)
+        let (eventLog, tokens, database, waiters, outage) = (parts.eventLog, parts.tokens, parts.database, parts.waiters, parts.outage)
+        let result = try await parts.app.test(.router) { client in
+            try await body(
+                TestServer(
+                    connection: .inProcess(client),
+                    eventLog: eventLog,
+                    tokens: tokens,
+                    database: database,
+                    waiters: waiters,
+                    outage: outage
+                )
+            )
+        }
+        _ = parts.folder
+        return result
+    }
+
+    /// Runs `body` with a server listening on 127.0.0.1 (a free port) and an HTTP client that
+    /// talks to it over loopback; the server is shut down gracefully when `body` returns.
+    public static func with<T: Sendable>(
+        configuration: ServerConfiguration = ServerConfiguration(),
+        wallClock: WallClock = .system,
+        commitWatcherClock: any Clock<Duration> = ContinuousClock(),
+        _ body: (TestServer) async throws -> T
+    ) async throws -> T {
+        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let parts = try makeParts(configuration: configuration, wallClock: wallClock, commitWatcherClock: commitWatcherClock) {
+            channel in
             portContinuation.yield(channel.localAddress?.port ?? 0)
             portContinuation.finish()
         }
         let client = FerryTestClient.makeHTTPClient()
-        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
+        let group = ServiceGroup(services: [parts.app], gracefulShutdownSignals: [], logger: parts.logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var ports = portStream.makeAsyncIterator()
             guard let port = await ports.next() else { throw FerryError(.internal, "server did not start") }
             let server = TestServer(
-                http: FerryTestClient(baseURL: "http://127.0.0.1:\(port)", client: client),
-                eventLog: eventLog,
-                tokens: tokens,
-                database: database
+                connection: .loopback(FerryTestClient(baseURL: "http://127.0.0.1:\(port)", client: client)),
+                eventLog: parts.eventLog,
+                tokens: parts.tokens,
+                database: parts.database,
+                waiters: parts.waiters,
+                outage: parts.outage
             )
             let result: Result<T, any Error>
             do {
@@ -209,9 +322,72 @@ public struct TestServer: Sendable {
             try? await client.shutdown()
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
-            _ = folder
+            _ = parts.folder
             return try result.get()
         }
+    }
+}
+
+/// The long-polls a test server holds, counted from its `CommitWatcher`'s
+/// `onWaitersChanged`, so that a test waits for a pull to be held instead of sleeping.
+public final class LongPollWaiters: Sendable {
+    /// The counts at one moment.
+    public struct Counts: Sendable {
+        /// Waits in progress now.
+        public var current = 0
+        /// Waits started since the server started.
+        public var started = 0
+    }
+
+    private struct Watch {
+        var condition: @Sendable (Counts) -> Bool
+        var continuation: CheckedContinuation<Void, Never>
+    }
+
+    private struct State {
+        var counts = Counts()
+        var watches: [Watch] = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// The counts now.
+    public var counts: Counts { state.withLock { $0.counts } }
+
+    /// Records a wait starting (`+1`) or ending (`-1`); hand it to the commit watcher.
+    @Sendable public func changed(by delta: Int) {
+        let ready: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            state.counts.current += delta
+            if delta > 0 { state.counts.started += delta }
+            let counts = state.counts
+            var ready: [CheckedContinuation<Void, Never>] = []
+            state.watches.removeAll { watch in
+                guard watch.condition(counts) else { return false }
+                ready.append(watch.continuation)
+                return true
+            }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    /// Returns once `condition` holds for the counts (at once if it holds now).
+    public func waitUntil(_ condition: @escaping @Sendable (Counts) -> Bool) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if condition(state.counts) { return true }
+                state.watches.append(Watch(condition: condition, continuation: continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// Returns once `count` waits have started since the server started.
+    public func waitUntilStarted(_ count: Int) async {
+        await waitUntil { $0.started >= count }
     }
 }
 

@@ -587,6 +587,11 @@ public struct JSONReader {
             offset = start
             throw syntaxError("expected a number")
         }
+        // Beyond a double (`1e999`): infinity could only be written back as `null`.
+        guard value.isFinite else {
+            offset = start
+            throw JSONReadError("is not valid JSON: the number at byte \(start) is too large for a double", offset: start)
+        }
         // As Foundation's decoder does: a number written with a fraction or an exponent that is
         // a whole 64-bit integer (`3.0`, `1e3`) is that integer.
         if !isInteger, let whole = Int64(exactly: value) { return .int(whole) }

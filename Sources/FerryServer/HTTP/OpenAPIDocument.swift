@@ -25,15 +25,16 @@ public enum OpenAPIDocument {
               type: object
               required: [error]
               properties:
-                error:
-                  type: object
-                  required: [code, message]
-                  properties:
-                    code:
-                      type: string
-                      enum: [bad_request, unauthorized, forbidden, not_found, cursor_ahead, conflict,
-                             payload_too_large, rate_limited, internal, unavailable]
-                    message: {type: string}
+                error: {$ref: "#/components/schemas/ErrorDetail"}
+            ErrorDetail:
+              type: object
+              required: [code, message]
+              properties:
+                code:
+                  type: string
+                  enum: [bad_request, unauthorized, forbidden, not_found, cursor_ahead, conflict,
+                         payload_too_large, rate_limited, internal, unavailable]
+                message: {type: string}
             MutationInput:
               type: object
               required: [client_action_id, entity, entity_key, op]
@@ -201,6 +202,7 @@ public enum OpenAPIDocument {
                       schema: {$ref: "#/components/schemas/TokenPair"}
                 "400": {$ref: "#/components/responses/Error"}
                 "401": {$ref: "#/components/responses/Error"}
+                "413": {$ref: "#/components/responses/Error"}
           /healthz:
             get:
               summary: Whether the storage answers.
@@ -211,6 +213,7 @@ public enum OpenAPIDocument {
                     application/json:
                       schema:
                         type: object
+                        required: [status]
                         properties:
                           status: {type: string, enum: [ok]}
                 "503":
@@ -219,9 +222,10 @@ public enum OpenAPIDocument {
                     application/json:
                       schema:
                         type: object
+                        required: [status, error]
                         properties:
                           status: {type: string, enum: [unavailable]}
-                          error: {type: object}
+                          error: {$ref: "#/components/schemas/ErrorDetail"}
           /metrics:
             get:
               summary: Prometheus metrics.

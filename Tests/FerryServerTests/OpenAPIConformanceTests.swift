@@ -1,0 +1,251 @@
+import FerryCore
+import FerryServer
+import FerryTestSupport
+import Foundation
+import NIOHTTP1
+import Testing
+import Yams
+
+/// One response the OpenAPI document promises: an operation and one of its statuses.
+struct DocumentedResponse: Sendable, Hashable, CustomTestStringConvertible {
+    var method: String
+    var path: String
+    var status: String
+
+    var testDescription: String { "\(method) \(path) \(status)" }
+}
+
+/// The document the server serves, parsed.
+private func loadDocument() throws -> [String: Any] {
+    try #require(try Yams.load(yaml: OpenAPIDocument.yaml) as? [String: Any], "the OpenAPI document is not a mapping")
+}
+
+/// Every (operation, status) the document lists.
+private func documentedResponses() -> [DocumentedResponse] {
+    guard let paths = (try? loadDocument())?["paths"] as? [String: Any] else { return [] }
+    var responses: [DocumentedResponse] = []
+    for (path, item) in paths {
+        for (method, operation) in item as? [String: Any] ?? [:] {
+            for status in ((operation as? [String: Any])?["responses"] as? [String: Any] ?? [:]).keys {
+                responses.append(DocumentedResponse(method: method.uppercased(), path: path, status: status))
+            }
+        }
+    }
+    return responses.sorted { $0.testDescription < $1.testDescription }
+}
+
+/// Requests that make the server answer one status of one operation.
+private typealias Provocation = @Sendable (TestServer) async throws -> HTTPAnswer
+
+private let pushPath = "/sync/mutations/push"
+private let notesPush = Data(
+    #"{"space":"notes","device_id":"d","session_id":"s","mutations":[{"client_action_id":1,"entity":"note","entity_key":"k","op":"upsert","payload":{"x":1}}]}"#
+        .utf8
+)
+
+private let provocations: [String: Provocation] = [
+    "POST /sync/mutations/push 200": { server in
+        let token = try await server.token("notes")
+        _ = try await server.push(.make(space: "notes", device: "A", [.upsert(1, key: "n1", baseSeq: 0)]), token: token)
+        // Device B: an accepted mutation that conflicts with A's, the same triple again (a
+        // duplicate), and an invalid one: every part of the answer is filled.
+        let body = #"""
+            {"space":"notes","device_id":"B","session_id":"s","mutations":[
+             {"client_action_id":1,"entity":"note","entity_key":"n1","op":"patch","payload":{"t":1},"base_seq":0,
+              "client_timestamp":"2026-11-22T10:00:00Z"},
+             {"client_action_id":1,"entity":"note","entity_key":"n1","op":"patch","payload":{"t":1},"base_seq":0},
+             {"client_action_id":2,"entity":"note","entity_key":"n2","op":"frobnicate","payload":{}}]}
+            """#
+        let answer = try await server.request(.POST, pushPath, token: token, body: Data(body.utf8))
+        let response = try answer.decode(PushResponse.self)
+        #expect(response.acks.count == 1 && response.conflicts.count == 1)
+        #expect(Set(response.rejected.map(\.reason)) == [.duplicate, .invalid])
+        return answer
+    },
+    "POST /sync/mutations/push 400": { server in
+        try await server.request(.POST, pushPath, token: try await server.token("notes"), body: Data("{".utf8))
+    },
+    "POST /sync/mutations/push 401": { server in
+        try await server.request(.POST, pushPath, body: notesPush)
+    },
+    "POST /sync/mutations/push 403": { server in
+        try await server.request(.POST, pushPath, token: try await server.token("other"), body: notesPush)
+    },
+    "POST /sync/mutations/push 413": { server in
+        let big = MutationInput(
+            clientActionID: 1,
+            entity: "note",
+            entityKey: "big",
+            op: .upsert,
+            payload: .object(["body": .string(String(repeating: "x", count: 2000))])
+        )
+        return try await server.push(.make(space: "notes", [big]), token: try await server.token("notes"))
+    },
+    "POST /sync/mutations/push 503": { server in
+        let token = try await server.token("notes")
+        server.outage.set(down: true)
+        return try await server.request(.POST, pushPath, token: token, body: notesPush)
+    },
+    "GET /sync/mutations/pull 200": { server in
+        let token = try await server.token("notes")
+        let body = #"""
+            {"space":"notes","device_id":"d","session_id":"s","mutations":[
+             {"client_action_id":1,"entity":"note","entity_key":"n1","op":"upsert","payload":{"title":"a","tags":["x"],"n":null},
+              "base_seq":0,"client_timestamp":"2026-11-22T10:00:00Z"},
+             {"client_action_id":2,"entity":"note","entity_key":"n1","op":"delete"}]}
+            """#
+        #expect(try await server.request(.POST, pushPath, token: token, body: Data(body.utf8)).status == 200)
+        let answer = try await server.pull("space=notes&since_seq=0", token: token)
+        #expect(try answer.decode(PullResponse.self).mutations.count == 2)
+        return answer
+    },
+    "GET /sync/mutations/pull 400": { server in
+        try await server.pull("space=notes", token: try await server.token("notes"))
+    },
+    "GET /sync/mutations/pull 401": { server in
+        try await server.request(.GET, "/sync/mutations/pull?space=notes&since_seq=0")
+    },
+    "GET /sync/mutations/pull 403": { server in
+        try await server.pull("space=notes&since_seq=0", token: try await server.token("other"))
+    },
+    "GET /sync/mutations/pull 409": { server in
+        try await server.pull("space=notes&since_seq=5", token: try await server.token("notes"))
+    },
+    "GET /sync/mutations/pull 503": { server in
+        let token = try await server.token("notes")
+        server.outage.set(down: true)
+        return try await server.pull("space=notes&since_seq=0", token: token)
+    },
+    "POST /auth/refresh 200": { server in
+        let issued = try await server.tokens.issue(spaces: ["notes"], accessTTL: 60)
+        return try await server.request(.POST, "/auth/refresh", body: Data(#"{"refresh_token":"\#(issued.refreshToken)"}"#.utf8))
+    },
+    "POST /auth/refresh 400": { server in
+        try await server.request(.POST, "/auth/refresh", body: Data("{}".utf8))
+    },
+    "POST /auth/refresh 401": { server in
+        try await server.request(.POST, "/auth/refresh", body: Data(#"{"refresh_token":"frt_unknown"}"#.utf8))
+    },
+    "POST /auth/refresh 413": { server in
+        let huge = String(repeating: "x", count: 70_000)
+        return try await server.request(.POST, "/auth/refresh", body: Data(#"{"refresh_token":"\#(huge)"}"#.utf8))
+    },
+    "GET /healthz 200": { server in
+        try await server.request(.GET, "/healthz")
+    },
+    "GET /healthz 503": { server in
+        server.outage.set(down: true)
+        return try await server.request(.GET, "/healthz")
+    },
+    "GET /metrics 200": { server in
+        try await server.request(.GET, "/metrics")
+    },
+    "GET /openapi.yaml 200": { server in
+        try await server.request(.GET, "/openapi.yaml")
+    },
+]
+
+/// The error codes each status may carry (PROTOCOL.md, "Errors").
+private let errorCodes: [Int: Set<String>] = [
+    400: ["bad_request"], 401: ["unauthorized"], 403: ["forbidden"], 404: ["not_found"], 409: ["cursor_ahead", "conflict"],
+    410: ["history_pruned"], 413: ["payload_too_large"], 429: ["rate_limited"], 500: ["internal"], 503: ["unavailable"],
+]
+
+/// The OpenAPI document checked against what the server really answers: every documented
+/// status of every operation is provoked from a server, and its body is validated against
+/// the documented schema.
+@Suite struct OpenAPIConformanceTests {
+    /// Small limits, so that a `413` takes a small request.
+    private static let small = ServerConfiguration(maxBodyBytes: 64 << 10, maxMutationsPerPush: 10, maxPayloadBytes: 1024)
+
+    @Test(arguments: documentedResponses())
+    func theServerAnswersAsDocumented(_ response: DocumentedResponse) async throws {
+        let provoke = try #require(provocations[response.testDescription], "no request of this test provokes \(response)")
+        let answer = try await TestServer.inProcess(configuration: Self.small) { server in try await provoke(server) }
+        #expect(answer.status == Int(response.status), "\(answer.text)")
+
+        let validator = OpenAPISchemaValidator(document: try loadDocument())
+        let operation = validator.document["paths"].flatMap { ($0 as? [String: Any])?[response.path] as? [String: Any] }
+        let responses = operation?[response.method.lowercased()].flatMap { ($0 as? [String: Any])?["responses"] as? [String: Any] }
+        let documented = try #require(validator.dereference(responses?[response.status]))
+        #expect(documented["description"] is String, "every response has a description")
+
+        guard let content = documented["content"] as? [String: Any] else {
+            #expect(answer.body.isEmpty, "no content is documented, but the body is \(answer.text)")
+            return
+        }
+        let contentType = try #require(answer.headers["Content-Type"].first, "the answer has no Content-Type")
+        let mediaType = String(contentType.split(separator: ";")[0]).trimmingCharacters(in: .whitespaces)
+        let media = try #require(content[mediaType] as? [String: Any], "answered \(mediaType), documented \(content.keys.sorted())")
+        let schema = media["schema"]
+        if mediaType == "application/json" {
+            let body = try JSONValue(parsing: answer.body)
+            let problems = validator.problems(of: body, against: schema)
+            #expect(problems.isEmpty, "\(problems.joined(separator: "\n")) in \(answer.text)")
+            if answer.status >= 400, response.path != "/healthz" {
+                let code = try #require(answer.errorCode, "an error answer without an error code")
+                #expect(errorCodes[answer.status]?.contains(code) == true, "\(answer.status) with code \(code)")
+            }
+        } else {
+            #expect(validator.dereference(schema)?["type"] as? String == "string")
+            #expect(String(validating: answer.body, as: UTF8.self) != nil, "a \(mediaType) body that is not UTF-8")
+        }
+    }
+
+    /// The statuses this suite can provoke are exactly the documented ones: a status the
+    /// server answers that the document leaves out shows up here.
+    @Test func everyProvokedStatusIsDocumented() {
+        let documented = Set(documentedResponses().map(\.testDescription))
+        #expect(documented.count >= 20)
+        let provoked = Set(provocations.keys)
+        #expect(provoked.subtracting(documented).isEmpty, "answered but not documented: \(provoked.subtracting(documented).sorted())")
+        #expect(documented.subtracting(provoked).isEmpty, "documented but not provoked: \(documented.subtracting(provoked).sorted())")
+    }
+
+    /// The document served at `/openapi.yaml` is the one checked here, and it parses.
+    @Test func theServedDocumentIsTheCheckedOne() async throws {
+        let served = try await TestServer.inProcess { server in try await server.request(.GET, "/openapi.yaml") }
+        #expect(served.text == OpenAPIDocument.yaml)
+        let document = try loadDocument()
+        #expect((document["openapi"] as? String)?.hasPrefix("3.0") == true)
+    }
+
+    /// The validator itself finds what it is meant to find.
+    @Test(arguments: [
+        (#"{"error":{"code":"bad_request","message":"m"}}"#, 0),
+        (#"{"error":{"code":"bad_request"}}"#, 1),
+        (#"{"error":{"code":"nope","message":"m"}}"#, 1),
+        (#"{"error":{"code":"bad_request","message":3}}"#, 1),
+        (#"{"error":{"code":"bad_request","message":"m"},"extra":1}"#, 1),
+        (#"{"error":null}"#, 1),
+        (#"[]"#, 1),
+    ])
+    func theValidatorFindsWhatIsWrong(body: String, problemCount: Int) throws {
+        let validator = OpenAPISchemaValidator(document: try loadDocument())
+        let problems = validator.problems(
+            of: try JSONValue(parsing: body),
+            against: ["$ref": "#/components/schemas/Error"] as [String: Any]
+        )
+        #expect(problems.count == problemCount, "\(problems)")
+    }
+
+    @Test func theValidatorChecksFormatsRangesAndUnknownKeywords() throws {
+        let validator = OpenAPISchemaValidator(document: try loadDocument())
+        let mutation = ["$ref": "#/components/schemas/LoggedMutation"] as [String: Any]
+        let good =
+            #"{"seq":1,"device_id":"d","session_id":"s","client_action_id":1,"entity":"note","entity_key":"k","op":"upsert","occurred_at":"2026-11-22T10:01:00.120Z"}"#
+        #expect(validator.problems(of: try JSONValue(parsing: good), against: mutation).isEmpty)
+        let badTime = good.replacingOccurrences(of: "2026-11-22T10:01:00.120Z", with: "yesterday")
+        #expect(validator.problems(of: try JSONValue(parsing: badTime), against: mutation).count == 1)
+        let badOp = good.replacingOccurrences(of: "upsert", with: "frobnicate")
+        #expect(validator.problems(of: try JSONValue(parsing: badOp), against: mutation).count == 1)
+        #expect(validator.problems(of: .int(0), against: ["type": "integer", "minimum": 1] as [String: Any]).count == 1)
+        #expect(validator.problems(of: .double(1.5), against: ["type": "integer"] as [String: Any]).count == 1)
+        #expect(validator.problems(of: .null, against: ["type": "string", "nullable": true] as [String: Any]).isEmpty)
+        #expect(validator.problems(of: .string("x"), against: ["type": "string", "frobnicate": true] as [String: Any]).count == 1)
+        #expect(
+            validator.problems(of: .string("x"), against: ["oneOf": [["type": "string"], ["type": "integer"]]] as [String: Any]).isEmpty
+        )
+        #expect(validator.problems(of: .null, against: ["oneOf": [["type": "string"], ["type": "integer"]]] as [String: Any]).count == 1)
+    }
+}

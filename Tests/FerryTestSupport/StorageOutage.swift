@@ -1,0 +1,51 @@
+import FerryCore
+import FerryServer
+import Synchronization
+
+/// A switch that makes a test server's storage unavailable, as a PostgreSQL server that is
+/// down or an SQLite file that stays locked would: while it is on, every read, append and
+/// health check throws `FerryError(.unavailable)`.
+public final class StorageOutage: Sendable {
+    private let down = Mutex(false)
+
+    public init() {}
+
+    /// Whether the storage is down now.
+    public var isDown: Bool { down.withLock { $0 } }
+
+    /// Takes the storage down (`true`) or brings it back (`false`).
+    public func set(down value: Bool) { down.withLock { $0 = value } }
+
+    func check() throws {
+        if isDown { throw FerryError(.unavailable, "the storage is unavailable, retry later") }
+    }
+}
+
+/// An event log that forwards to `base` unless its ``StorageOutage`` is on.
+struct OutageEventLog: EventLog {
+    let base: any EventLog
+    let outage: StorageOutage
+
+    func append(_ batch: AppendBatch) async throws -> AppendResult {
+        try outage.check()
+        return try await base.append(batch)
+    }
+
+    func read(space: String, since: Int64, limit: Int, excludingDevice: String?) async throws -> LogPage {
+        try outage.check()
+        return try await base.read(space: space, since: since, limit: limit, excludingDevice: excludingDevice)
+    }
+
+    func waitForAppend(space: String, above seq: Int64, timeout: Duration) async -> Bool {
+        await base.waitForAppend(space: space, above: seq, timeout: timeout)
+    }
+
+    func checkHealth() async throws {
+        try outage.check()
+        try await base.checkHealth()
+    }
+
+    func shutdownWaiters() {
+        base.shutdownWaiters()
+    }
+}
