@@ -8,34 +8,60 @@ extension LocalStore {
         public var request: PushRequest
     }
 
+    /// An outbox entry the server rejected as invalid, kept with the reason.
+    public struct RejectedMutation: Sendable, Hashable {
+        /// The entry's id in the outbox (the mutation's `client_action_id`).
+        public var clientActionID: Int64
+        /// The table it changed.
+        public var entity: String
+        /// The record's key.
+        public var entityKey: String
+        /// The server's reason; empty when it gave none.
+        public var reason: String
+
+        /// Creates a rejected mutation.
+        public init(clientActionID: Int64, entity: String, entityKey: String, reason: String) {
+            self.clientActionID = clientActionID
+            self.entity = entity
+            self.entityKey = entityKey
+            self.reason = reason
+        }
+    }
+
     /// The next pushable entries, oldest first, at most `limit`, all of one session (a push
     /// carries one `session_id`); `nil` when nothing waits.
+    /// - Throws: ``LocalStoreError`` `corruptData` when an entry's stored payload does not read.
     public func nextPushBatch(space: String, limit: Int) throws -> OutboxBatch? {
-        try writer.read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT client_action_id, session_id, entity, entity_key, op, payload, base_seq, created_at
-                    FROM ferry_outbox WHERE state = 'pending' ORDER BY client_action_id LIMIT ?
-                    """,
-                arguments: [limit]
-            )
-            guard let session = rows.first?[1] as String? else { return nil }
-            let mutations = rows.prefix { ($0[1] as String) == session }.map { row in
-                MutationInput(
-                    clientActionID: row[0],
-                    entity: row[2],
-                    entityKey: row[3],
-                    op: MutationOp(rawValue: row[4]),
-                    payload: RecordMath.decode(row[5]).map(JSONValue.object),
-                    baseSeq: row[6],
-                    clientTimestamp: row[7]
-                )
-            }
-            return OutboxBatch(
-                request: PushRequest(space: space, deviceID: deviceID, sessionID: session, mutations: mutations)
+        try writer.read { db in try self.nextPushBatch(space: space, limit: limit, db) }
+    }
+
+    /// The next pushable entries; see ``nextPushBatch(space:limit:)``.
+    public func nextPushBatch(space: String, limit: Int) async throws -> OutboxBatch? {
+        try await writer.read { db in try self.nextPushBatch(space: space, limit: limit, db) }
+    }
+
+    private func nextPushBatch(space: String, limit: Int, _ db: Database) throws -> OutboxBatch? {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT client_action_id, session_id, entity, entity_key, op, payload, base_seq, created_at
+                FROM ferry_outbox WHERE state = 'pending' ORDER BY client_action_id LIMIT ?
+                """,
+            arguments: [limit]
+        )
+        guard let session = rows.first?[1] as String? else { return nil }
+        let mutations = try rows.prefix { ($0[1] as String) == session }.map { row in
+            MutationInput(
+                clientActionID: row[0],
+                entity: row[2],
+                entityKey: row[3],
+                op: MutationOp(rawValue: row[4]),
+                payload: try RecordCodec.decode(row[5]).map(JSONValue.object),
+                baseSeq: row[6],
+                clientTimestamp: row[7]
             )
         }
+        return OutboxBatch(request: PushRequest(space: space, deviceID: deviceID, sessionID: session, mutations: mutations))
     }
 
     /// Records the server's answer to a push: an entry is confirmed only by its own ack or
@@ -59,16 +85,17 @@ extension LocalStore {
                         sql: "UPDATE ferry_outbox SET state = 'rejected', reason = ? WHERE client_action_id = ? AND session_id = ?",
                         arguments: [rejection.message ?? "invalid", rejection.clientActionID, session]
                     )
-                    self.logger.warning(
+                    // Counted in the sync status (`rejected`): one line per mutation is for debugging.
+                    self.logger.debug(
                         "the server rejected a local mutation; it is kept with the reason",
-                        metadata: ["client_action_id": "\(rejection.clientActionID)", "reason": "\(rejection.message ?? "")"]
+                        metadata: ["ferry.client_action_id": "\(rejection.clientActionID)", "ferry.reason": "\(rejection.message ?? "")"]
                     )
                 }
             }
             let sent = Dictionary(uniqueKeysWithValues: batch.request.mutations.map { ($0.clientActionID, $0) })
             let seqs = Dictionary(uniqueKeysWithValues: response.acks.map { ($0.clientActionID, $0.seq) })
             for conflict in response.conflicts {
-                let remote = RecordMath.decode(
+                let remote = try RecordCodec.decode(
                     try String.fetchOne(
                         db,
                         sql: "SELECT row FROM ferry_shadow WHERE entity = ? AND entity_key = ?",
@@ -90,108 +117,14 @@ extension LocalStore {
         }
     }
 
-    // MARK: Lease
-
-    /// Takes or renews the sync lease for `owner` until `duration` from now; `false` when
-    /// another owner holds an unexpired one.
-    public func acquireLease(owner: String, duration: Duration) async throws -> Bool {
-        let now = clock.nowMilliseconds()
-        let (seconds, attoseconds) = duration.components
-        let expires = now + seconds * 1000 + attoseconds / 1_000_000_000_000_000
-        return try await writer.write { db in
-            if let row = try Row.fetchOne(db, sql: "SELECT owner, expires_at FROM ferry_lease WHERE id = 1"),
-                (row[0] as String) != owner, (row[1] as Int64) > now
-            {
-                return false
-            }
-            try db.execute(
-                sql: """
-                    INSERT INTO ferry_lease (id, owner, expires_at) VALUES (1, ?, ?)
-                    ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-                    """,
-                arguments: [owner, expires]
-            )
-            return true
-        }
-    }
-
-    /// Gives up the lease if `owner` holds it.
-    public func releaseLease(owner: String) async throws {
-        try await writer.write { db in
-            try db.execute(sql: "DELETE FROM ferry_lease WHERE id = 1 AND owner = ?", arguments: [owner])
-        }
-    }
-
-    /// Who holds the lease and until when (milliseconds since 1970), if anyone does.
-    public func leaseHolder() throws -> (owner: String, expiresAt: Int64)? {
-        try writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT owner, expires_at FROM ferry_lease WHERE id = 1").map { ($0[0], $0[1]) }
-        }
-    }
-
-    // MARK: Conflicts
-
-    /// The recorded conflicts, newest first; only those not yet acknowledged when
-    /// `unacknowledgedOnly`.
-    public func conflicts(unacknowledgedOnly: Bool = false) throws -> [ConflictRecord] {
+    /// The outbox entries the server rejected, with their reasons, oldest first.
+    public func rejectedMutations() throws -> [RejectedMutation] {
         try writer.read { db in
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT id, entity, entity_key, local, remote, base_seq, local_seq, remote_seq, detected_at, resolution, acknowledged_at
-                    FROM ferry_conflicts \(unacknowledgedOnly ? "WHERE acknowledged_at IS NULL" : "") ORDER BY id DESC
-                    """
-            ).map { row in
-                ConflictRecord(
-                    id: row[0],
-                    entity: row[1],
-                    entityKey: row[2],
-                    local: RecordMath.decode(row[3]).map(JSONValue.object),
-                    remote: RecordMath.decode(row[4]).map(JSONValue.object),
-                    baseSeq: row[5],
-                    localSeq: row[6],
-                    remoteSeq: row[7],
-                    detectedAt: row[8],
-                    resolution: ConflictResolution(rawValue: row[9]),
-                    acknowledgedAt: row[10]
-                )
-            }
-        }
-    }
-
-    /// How a person settles a recorded conflict.
-    public enum ConflictChoice: String, Sendable, CaseIterable {
-        /// Keep the record as it is now.
-        case keep
-        /// Write the conflict's local version again, as a new local mutation.
-        case local
-        /// Write the conflict's remote version again, as a new local mutation.
-        case remote
-    }
-
-    /// Acknowledges conflict `id`, and with `.local` or `.remote` writes that version of the
-    /// record as a new local change (captured into the outbox like any app write).
-    public func resolveConflict(id: Int64, choice: ConflictChoice) throws {
-        try writer.write { db in
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: "SELECT entity, entity_key, local, remote FROM ferry_conflicts WHERE id = ?",
-                    arguments: [id]
-                )
-            else { throw FerryError(.notFound, "no conflict \(id)") }
-            let (entity, key): (String, String) = (row[0], row[1])
-            if choice != .keep {
-                guard let table = try Self.syncedTables(db).first(where: { $0.name == entity }) else {
-                    throw FerryError(.notFound, "table '\(entity)' is not registered")
-                }
-                let version = RecordMath.decode(choice == .local ? row[2] : row[3])
-                try Self.writeRow(table, key: key, record: version, db)  // captured by the triggers
-            }
-            try db.execute(
-                sql: "UPDATE ferry_conflicts SET acknowledged_at = ? WHERE id = ?",
-                arguments: [RFC3339.format(millisecondsSince1970: clock.nowMilliseconds()), id]
-            )
+                sql:
+                    "SELECT client_action_id, entity, entity_key, coalesce(reason, '') FROM ferry_outbox WHERE state = 'rejected' ORDER BY client_action_id"
+            ).map { RejectedMutation(clientActionID: $0[0], entity: $0[1], entityKey: $0[2], reason: $0[3]) }
         }
     }
 }

@@ -39,10 +39,14 @@ public final class LocalStore: Sendable {
 
     /// Opens the store: migrates Ferry's tables, creates the device id on first use, and
     /// starts a new session.
+    /// - Parameters:
+    ///   - writer: The app's database; an in-memory `DatabaseQueue()` will do for tests.
+    ///   - clock: Timestamps conflicts, dead letters, the cursor and the lease.
+    ///   - logger: Where the store logs; by default nowhere.
     public init(
         _ writer: any DatabaseWriter,
         clock: WallClock = .system,
-        logger: Logger = Logger(label: "ferry.client")
+        logger: Logger = Logger(label: "ferry.client", factory: { _ in SwiftLogNoOpLogHandler() })
     )
         throws
     {
@@ -78,12 +82,14 @@ public final class LocalStore: Sendable {
     /// so that the first sync of an existing database loses nothing.
     /// - Parameter keyColumn: A column with a primary key or unique index; `nil` for the
     ///   table's single-column primary key.
+    /// - Throws: ``LocalStoreError`` `unknownTable` when the database has no such table,
+    ///   `unsyncableTable` when its name cannot be an entity name or it has no usable key.
     public func register(table: String, keyColumn: String? = nil, policy: ConflictPolicy = .lastWriterWins) throws {
         guard ProtocolRules.isValidEntity(table) else {
-            throw FerryError(.badRequest, "table name '\(table)' cannot be an entity name (^[A-Za-z][A-Za-z0-9_.-]{0,63}$)")
+            throw LocalStoreError(.unsyncableTable, "table name '\(table)' cannot be an entity name (^[A-Za-z][A-Za-z0-9_.-]{0,63}$)")
         }
         try writer.write { db in
-            guard try db.tableExists(table) else { throw FerryError(.notFound, "no table '\(table)'") }
+            guard try db.tableExists(table) else { throw LocalStoreError(.unknownTable, "no table '\(table)'") }
             let columns = try db.columns(in: table).map(\.name)
             let key: String
             if let keyColumn {
@@ -91,13 +97,13 @@ public final class LocalStore: Sendable {
             } else {
                 let primaryKey = try db.primaryKey(table)
                 guard primaryKey.columns.count == 1, let primary = primaryKey.columns.first, columns.contains(primary) else {
-                    throw FerryError(.badRequest, "table '\(table)' has no single-column primary key: name --key")
+                    throw LocalStoreError(.unsyncableTable, "table '\(table)' has no single-column primary key: name --key")
                 }
                 key = primary
             }
-            guard columns.contains(key) else { throw FerryError(.badRequest, "table '\(table)' has no column '\(key)'") }
+            guard columns.contains(key) else { throw LocalStoreError(.unsyncableTable, "table '\(table)' has no column '\(key)'") }
             guard try db.table(table, hasUniqueKey: [key]) else {
-                throw FerryError(.badRequest, "column '\(key)' of '\(table)' is neither the primary key nor unique")
+                throw LocalStoreError(.unsyncableTable, "column '\(key)' of '\(table)' is neither the primary key nor unique")
             }
             let columnsJSON = String(decoding: JSONValue.array(columns.map { .string($0) }).serialized(), as: UTF8.self)
             try db.execute(
@@ -129,6 +135,7 @@ public final class LocalStore: Sendable {
     }
 
     /// The registered tables.
+    /// - Throws: ``LocalStoreError`` `corruptData` when a table's stored column list does not read.
     public func syncedTables() throws -> [SyncedTable] {
         try writer.read { db in try Self.syncedTables(db) }
     }
@@ -140,9 +147,27 @@ public final class LocalStore: Sendable {
 
     static func syncedTables(_ db: Database) throws -> [SyncedTable] {
         try Row.fetchAll(db, sql: "SELECT name, key_column, columns FROM ferry_tables ORDER BY name").map { row in
-            let columnsText: String = row[2]
-            let columns = (try? JSONDecoder().decode([String].self, from: Data(columnsText.utf8))) ?? []
-            return SyncedTable(name: row[0], keyColumn: row[1], columns: columns)
+            let name: String = row[0]
+            return SyncedTable(name: name, keyColumn: row[1], columns: try columnNames(stored: row[2], of: name))
+        }
+    }
+
+    /// The column names stored for `table`: a JSON array of strings.
+    private static func columnNames(stored text: String, of table: String) throws -> [String] {
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: text)
+        } catch {
+            throw LocalStoreError(.corruptData, "the stored columns of '\(table)' are not JSON", underlying: error)
+        }
+        guard case .array(let items) = value else {
+            throw LocalStoreError(.corruptData, "the stored columns of '\(table)' are not an array")
+        }
+        return try items.map { item in
+            guard case .string(let column) = item else {
+                throw LocalStoreError(.corruptData, "the stored columns of '\(table)' are not all names")
+            }
+            return column
         }
     }
 
@@ -170,45 +195,10 @@ public final class LocalStore: Sendable {
             arguments: [sessionID, table.name, table.name, table.name]
         )
         if db.changesCount > 0 {
-            logger.info("queued existing rows for their first push", metadata: ["table": "\(table.name)", "rows": "\(db.changesCount)"])
-        }
-    }
-
-    // MARK: Status
-
-    /// Counts for the sync status: pending (not yet acknowledged) and rejected local
-    /// mutations, dead letters, unacknowledged conflicts.
-    public func counts() throws -> (pending: Int, rejected: Int, deadLetters: Int, conflicts: Int) {
-        try writer.read { db in
-            let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT (SELECT count(*) FROM ferry_outbox WHERE state = 'pending'),
-                           (SELECT count(*) FROM ferry_outbox WHERE state = 'rejected'),
-                           (SELECT count(*) FROM ferry_dead_letters),
-                           (SELECT count(*) FROM ferry_conflicts WHERE acknowledged_at IS NULL)
-                    """
-            )!
-            return (row[0], row[1], row[2], row[3])
-        }
-    }
-
-    /// The dead letters, oldest first.
-    public func deadLetters() throws -> [DeadLetter] {
-        try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, seq, entity, entity_key, op, error, failed_at FROM ferry_dead_letters ORDER BY id")
-                .map { DeadLetter(id: $0[0], seq: $0[1], entity: $0[2], entityKey: $0[3], op: $0[4], error: $0[5], failedAt: $0[6]) }
-        }
-    }
-
-    /// The outbox entries the server rejected, with their reasons.
-    public func rejectedMutations() throws -> [(clientActionID: Int64, entity: String, entityKey: String, reason: String)] {
-        try writer.read { db in
-            try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT client_action_id, entity, entity_key, coalesce(reason, '') FROM ferry_outbox WHERE state = 'rejected' ORDER BY client_action_id"
-            ).map { ($0[0], $0[1], $0[2], $0[3]) }
+            logger.info(
+                "queued existing rows for their first push",
+                metadata: ["ferry.table": "\(table.name)", "ferry.rows": "\(db.changesCount)"]
+            )
         }
     }
 }

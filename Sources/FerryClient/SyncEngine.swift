@@ -37,13 +37,14 @@ public struct SyncEngine: Sendable {
     let logger: Logger
 
     /// Creates an engine.
+    /// - Parameter logger: Where the engine logs its resets; by default nowhere.
     public init(
         store: LocalStore,
         transport: any SyncTransport,
         space: String,
         pushBatchSize: Int = 500,
         pullLimit: Int? = nil,
-        logger: Logger = Logger(label: "ferry.sync")
+        logger: Logger = Logger(label: "ferry.sync", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.store = store
         self.transport = transport
@@ -65,7 +66,7 @@ public struct SyncEngine: Sendable {
     /// answer for it; an answer that is lost leaves the entry pending, and pushing it again
     /// stores nothing twice (the server answers `duplicate`).
     public func push(into report: inout Report) async throws {
-        while let batch = try store.nextPushBatch(space: space, limit: pushBatchSize) {
+        while let batch = try await store.nextPushBatch(space: space, limit: pushBatchSize) {
             let response = try await transport.push(batch.request)
             try await store.recordPushResult(response, for: batch)
             report.pushed += response.acks.count + response.rejected.filter { $0.reason == .duplicate }.count
@@ -88,33 +89,36 @@ public struct SyncEngine: Sendable {
     public func pull(wait: Duration?, into report: inout Report) async throws {
         var wait = wait
         var resets = 0
+        // Requests still on their way when this returns or throws are cancelled with `pages`.
         var pages = PullReadAhead(transport: transport, space: space, limit: pullLimit)
-        defer { pages.cancel() }
-        var cursor = try store.cursor(space: space)
+        var cursor = try await store.cursor(space: space)
         while true {
             let page: PullResponse
             do {
                 page = try await pages.page(since: cursor.lastSeq, wait: wait)
             } catch let error as SyncTransportError where error.kind == .cursorAhead && resets < 2 {
-                logger.notice("the cursor is ahead of the server's log: resetting", metadata: ["space": "\(space)"])
-                try store.reset(space: space, logID: nil)
+                logger.notice("the cursor is ahead of the server's log: resetting", metadata: ["ferry.space": "\(space)"])
+                try await store.reset(space: space, logID: nil)
                 resets += 1
                 report.resets += 1
-                cursor = try store.cursor(space: space)
+                cursor = try await store.cursor(space: space)
                 continue
             }
             wait = nil
             if let stored = cursor.logID, stored != page.logID {
                 guard resets < 2 else { throw SyncTransportError(.transient, "the server's log_id keeps changing") }
-                logger.notice("the server's log was recreated: resetting", metadata: ["space": "\(space)", "log_id": "\(page.logID)"])
-                try store.reset(space: space, logID: page.logID)
+                logger.notice(
+                    "the server's log was recreated: resetting",
+                    metadata: ["ferry.space": "\(space)", "ferry.log_id": "\(page.logID)"]
+                )
+                try await store.reset(space: space, logID: page.logID)
                 resets += 1
                 report.resets += 1
-                cursor = try store.cursor(space: space)
+                cursor = try await store.cursor(space: space)
                 continue
             }
             pages.fetchAhead(after: page)
-            let applied = try await store.applyAsync(page, space: space)
+            let applied = try await store.apply(page, space: space)
             report.pulled += applied.applied
             report.conflicts += applied.conflicts
             report.deadLetters += applied.deadLetters

@@ -32,7 +32,7 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
     private let random: @Sendable () -> Double
     private let logger: Logger
     private let state: Mutex<State>
-    private let signal = Signal()
+    private let wakeUp = WakeUpCall()
 
     /// Creates a manager.
     /// - Parameters:
@@ -40,6 +40,7 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
     ///   - clock: Measures debounces, polls and backoffs.
     ///   - wallClock: Timestamps the status and the lease.
     ///   - random: Numbers in 0...1 that pick the backoff jitter.
+    ///   - logger: Where the manager logs; by default nowhere.
     public init(
         engine: SyncEngine,
         schedule: SyncSchedule = SyncSchedule(),
@@ -47,7 +48,7 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
         wallClock: WallClock = .system,
         leaseOwner: String = "ferry-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))",
         random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
-        logger: Logger = Logger(label: "ferry.sync-manager")
+        logger: Logger = Logger(label: "ferry.sync-manager", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.engine = engine
         self.clock = clock
@@ -80,26 +81,26 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
     /// Tells the manager the app wrote synced tables: a cycle starts after the debounce.
     public func notifyDirty() {
         update { $0.notifyDirty(now: clock.now) }
-        signal.fire()
+        wakeUp.ring()
     }
 
     /// Asks for a cycle now, skipping the debounce and any backoff.
     public func syncNow() {
         update { $0.requestSync() }
-        signal.fire()
+        wakeUp.ring()
     }
 
     /// Stops cycles (phase `disabled`) without giving up the lease, so that no other process
     /// takes over during an upgrade.
     public func stopForUpgrade() {
         update { $0.stopForUpgrade() }
-        signal.fire()
+        wakeUp.ring()
     }
 
     /// Resumes cycles after ``stopForUpgrade()``.
     public func resumeAfterUpgrade() {
         update { $0.resumeAfterUpgrade() }
-        signal.fire()
+        wakeUp.ring()
     }
 
     /// Runs cycles until the task is cancelled or a graceful shutdown; then releases the
@@ -121,16 +122,25 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
             }
             for subscriber in subscribers { subscriber.finish() }
         }
-        await refreshCounts()
+        refreshCounts()
         await cancelWhenGracefulShutdown {
             await self.loop()
         }
-        // When run() ends because its task was cancelled, GRDB refuses to start a write in
-        // that task (it throws CancellationError): release the lease from a task that is not
-        // cancelled, and wait for it.
-        let store = engine.store
-        let owner = leaseOwner
-        await Task { try? await store.releaseLease(owner: owner) }.value
+        releaseLease()
+    }
+
+    /// Gives up the lease. When run() ends because its task was cancelled, GRDB's async
+    /// write refuses to start (it throws CancellationError); its synchronous write does not
+    /// look at cancellation.
+    private func releaseLease() {
+        do {
+            try engine.store.releaseLease(owner: leaseOwner)
+        } catch {
+            logger.warning(
+                "could not release the sync lease; it expires on its own",
+                metadata: ["ferry.lease_owner": "\(leaseOwner)", "ferry.error": "\(error)"]
+            )
+        }
     }
 
     private func loop() async {
@@ -140,20 +150,20 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
             case .runCycle:
                 await runCycle(wait: nil)
             case .longPoll:
-                await raceWithSignal { await self.runCycle(wait: self.state.withLock { $0.machine.schedule.liveWait }) }
+                await raceWithWakeUp { await self.runCycle(wait: self.state.withLock { $0.machine.schedule.liveWait }) }
             case .sleep(let deadline):
-                await raceWithSignal { try? await self.clock.sleep(until: deadline, tolerance: nil) }
+                await raceWithWakeUp { try? await self.clock.sleep(until: deadline, tolerance: nil) }
             case .waitForSignal:
-                await signal.wait()
+                await wakeUp.wait()
             }
         }
     }
 
-    /// Runs `operation` until it ends or a signal comes, whichever is first.
-    private func raceWithSignal(_ operation: @escaping @Sendable () async -> Void) async {
+    /// Runs `operation` until it ends or a wake-up call comes, whichever is first.
+    private func raceWithWakeUp(_ operation: @escaping @Sendable () async -> Void) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await operation() }
-            group.addTask { await self.signal.wait() }
+            group.addTask { await self.wakeUp.wait() }
             await group.next()
             group.cancelAll()
         }
@@ -175,40 +185,42 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
             update { $0.cycleSucceeded(now: clock.now, wallMilliseconds: wall) }
         } catch {
             if Task.isCancelled {
-                // Cut short by a signal or a shutdown: not a failure.
+                // Cut short by a wake-up call or a shutdown: not a failure.
                 update { $0.cycleInterrupted(now: clock.now) }
             } else {
-                let (reason, message, retryAfter) = Self.describe(error)
-                logger.warning("sync cycle failed", metadata: ["reason": "\(reason)", "error": "\(message)"])
+                let failure = CycleFailure(error)
+                // The status carries the failure (reason, message, backoff): a line per cycle is for debugging.
+                logger.debug(
+                    "sync cycle failed",
+                    metadata: ["ferry.space": "\(engine.space)", "ferry.reason": "\(failure.reason)", "ferry.error": "\(failure.message)"]
+                )
                 let wall = wallClock.nowMilliseconds()
                 let unit = random()
                 update {
                     $0.cycleFailed(
                         now: clock.now,
-                        reason: reason,
-                        message: message,
-                        retryAfter: retryAfter,
+                        reason: failure.reason,
+                        message: failure.message,
+                        retryAfter: failure.retryAfter,
                         jitterUnit: unit,
                         wallMilliseconds: wall
                     )
                 }
             }
         }
-        await refreshCounts()
+        refreshCounts()
     }
 
-    private static func describe(_ error: any Error) -> (String, String, Duration?) {
-        if let error = error as? SyncTransportError {
-            return (error.kind.rawValue, error.description, error.retryAfter)
+    /// Reads the store's counts into the status. Synchronous, so that it also runs after a
+    /// cycle cut short by cancellation; a failed read keeps the last counts.
+    private func refreshCounts() {
+        let counts: LocalStore.Counts
+        do {
+            counts = try engine.store.counts()
+        } catch {
+            logger.debug("could not read the store's counts; the status keeps the last ones", metadata: ["ferry.error": "\(error)"])
+            return
         }
-        if let error = error as? FerryError {
-            return (error.code == .unavailable ? "transient" : "internal_error", error.description, nil)
-        }
-        return ("internal_error", String(describing: error), nil)
-    }
-
-    private func refreshCounts() async {
-        guard let counts = try? engine.store.counts() else { return }
         publish { status in
             status.pending = counts.pending
             status.rejected = counts.rejected
@@ -239,50 +251,5 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
             return (status, changed ? Array(state.subscribers.values) : [])
         }
         for subscriber in subscribers { subscriber.yield(status) }
-    }
-}
-
-/// A wake-up call for one waiter: ``fire()`` before ``wait()`` is remembered, so no signal
-/// is lost between a decision and the wait that follows it.
-final class Signal: Sendable {
-    private struct State {
-        var fired = false
-        var waiter: CheckedContinuation<Void, Never>?
-    }
-
-    private let state = Mutex(State())
-
-    func fire() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return waiter
-            }
-            state.fired = true
-            return nil
-        }
-        waiter?.resume()
-    }
-
-    func wait() async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state -> Bool in
-                    if state.fired || Task.isCancelled {
-                        state.fired = false
-                        return true
-                    }
-                    state.waiter = continuation
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume()
-        }
     }
 }

@@ -1,38 +1,3 @@
-/// The timing of a sync manager's cycles.
-public struct SyncSchedule: Sendable, Hashable {
-    /// How long after a local write the cycle starts, so that a burst of writes makes one
-    /// cycle. Default 250 ms.
-    public var debounce: Duration
-    /// How often an idle manager syncs when nothing asks it to. Default 30 seconds.
-    public var pollInterval: Duration
-    /// Live mode: while idle, hold a long-poll pull open so other devices' changes arrive
-    /// within milliseconds. Default off.
-    public var live: Bool
-    /// The long-poll `wait` in live mode. Default 30 seconds.
-    public var liveWait: Duration
-    /// How long a lease lasts; renewed every cycle. Default 60 seconds.
-    public var leaseDuration: Duration
-    /// The backoff after failures.
-    public var backoff: BackoffPolicy
-
-    /// Creates a schedule with the documented defaults.
-    public init(
-        debounce: Duration = .milliseconds(250),
-        pollInterval: Duration = .seconds(30),
-        live: Bool = false,
-        liveWait: Duration = .seconds(30),
-        leaseDuration: Duration = .seconds(60),
-        backoff: BackoffPolicy = BackoffPolicy()
-    ) {
-        self.debounce = debounce
-        self.pollInterval = pollInterval
-        self.live = live
-        self.liveWait = liveWait
-        self.leaseDuration = leaseDuration
-        self.backoff = backoff
-    }
-}
-
 /// The decisions of a sync manager, without any I/O: when to run a cycle, how long to back
 /// off, what to do when the lease is held elsewhere, what to report.
 ///
@@ -93,7 +58,7 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
     private mutating func reportDisabled() {
         guard disabled else { return }
         status.phase = .disabled
-        status.reasonCode = "upgrade"
+        status.reasonCode = .upgrade
         status.reasonMessage = "stopped for an upgrade"
     }
 
@@ -149,7 +114,7 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
         leaseRetryAt = now.advanced(by: schedule.pollInterval)
         lastCycleEnd = now
         status.phase = .idle
-        status.reasonCode = "lease_held"
+        status.reasonCode = .leaseHeld
         status.reasonMessage = "another process syncs this database"
         reportDisabled()
     }
@@ -171,14 +136,14 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
 
     /// The cycle failed: back off by the policy, or longer when the server asked for it.
     /// - Parameters:
-    ///   - reason: The reason code for the status (a ``SyncTransportError/Kind`` name or `internal_error`).
+    ///   - reason: The reason code for the status.
     ///   - jitterUnit: A random number in 0...1 that picks the jitter.
     ///   - wallMilliseconds: Wall time now, to report `backoffUntil` in.
     /// - Returns: The delay chosen.
     @discardableResult
     public mutating func cycleFailed(
         now: Instant,
-        reason: String,
+        reason: SyncReasonCode,
         message: String,
         retryAfter: Duration?,
         jitterUnit: Double,

@@ -100,10 +100,8 @@ struct Sync: AsyncParsableCommand {
             handler.logLevel = .warning
             return handler
         }
-        let (queue, store) = try database.open()
-        let stored = try await queue.read { db in
-            try String.fetchOne(db, sql: "SELECT value FROM ferry_meta WHERE key = 'cli_refresh_token'")
-        }
+        let (_, store) = try database.open()
+        let stored = try await store.metadata(.refreshToken)
         let transport = HTTPTransport(
             configuration: HTTPTransportConfiguration(
                 baseURL: server,
@@ -111,15 +109,7 @@ struct Sync: AsyncParsableCommand {
                 refreshToken: refreshToken ?? stored,
                 onTokensRefreshed: { pair in
                     // The old refresh token no longer works: keep the new one.
-                    try? await queue.write { db in
-                        try db.execute(
-                            sql: """
-                                INSERT INTO ferry_meta (key, value) VALUES ('cli_refresh_token', ?)
-                                ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                                """,
-                            arguments: [pair.refreshToken]
-                        )
-                    }
+                    try? await store.setMetadata(pair.refreshToken, for: .refreshToken)
                 }
             )
         )
@@ -135,7 +125,7 @@ struct Sync: AsyncParsableCommand {
 
     private func runOnce(_ engine: SyncEngine) async throws {
         let report = try await engine.sync()
-        let counts = try engine.store.counts()
+        let counts = try await engine.store.counts()
         print(
             "pushed \(report.pushed), pulled \(report.pulled), conflicts \(report.conflicts), "
                 + "dead letters \(report.deadLetters), rejected \(report.rejected); pending \(counts.pending)"
@@ -186,13 +176,11 @@ struct Status: ParsableCommand {
     var json = false
 
     func run() throws {
-        let (queue, store) = try database.open()
+        let (_, store) = try database.open()
         let counts = try store.counts()
         let tables = try store.syncedTables()
-        let cursors = try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT space, last_seq, log_id, pulled_at FROM ferry_cursor ORDER BY space")
-                .map { (space: $0[0] as String, seq: $0[1] as Int64, logID: $0[2] as String?, pulledAt: $0[3] as String?) }
-        }
+        let cursors = try store.cursors().sorted { $0.key < $1.key }
+            .map { (space: $0.key, seq: $0.value.lastSeq, logID: $0.value.logID, pulledAt: $0.value.pulledAt) }
         let lease = try store.leaseHolder()
         if json {
             var object: [String: JSONValue] = [

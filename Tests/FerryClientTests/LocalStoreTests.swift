@@ -7,8 +7,7 @@ import Testing
 
 @Suite struct CaptureTests {
     @Test func writesAreCapturedAsUpsertPatchAndDelete() throws {
-        let scratch = try Scratch()
-        let device = try Device("a", in: scratch, transport: InMemoryTransport())
+        let device = try Device("a", transport: InMemoryTransport())
         try device.write("INSERT INTO notes (id, title, body, n) VALUES ('n1', 'Groceries', 'milk', 1)")
         try device.write("UPDATE notes SET body = 'milk, eggs' WHERE id = 'n1'")
         try device.write("UPDATE notes SET body = 'milk, eggs' WHERE id = 'n1'")  // no change: nothing captured
@@ -29,17 +28,14 @@ import Testing
     }
 
     @Test func aChangedKeyIsADeleteAndAnUpsert() throws {
-        let scratch = try Scratch()
-        let device = try Device("a", in: scratch, transport: InMemoryTransport())
+        let device = try Device("a", transport: InMemoryTransport())
         try device.write("INSERT INTO notes (id, title) VALUES ('old', 'x')")
         try device.write("UPDATE notes SET id = 'new' WHERE id = 'old'")
         #expect(try device.outbox().map { "\($0.op) \($0.key)" } == ["upsert old", "delete old", "upsert new"])
     }
 
     @Test func existingRowsAreBackfilledOnceAndAppliedChangesAreNotCaptured() async throws {
-        let scratch = try Scratch()
-        let path = scratch.path("legacy.sqlite")
-        let database = try DatabaseQueue(path: path)
+        let database = try DatabaseQueue()
         try await database.write { db in
             try db.execute(sql: Device.schema)
             try db.execute(sql: "INSERT INTO notes (id, title) VALUES ('a', 'one'), ('b', 'two')")
@@ -55,31 +51,31 @@ import Testing
         let report = try await engine.sync()
         #expect(report.pushed == 2)
         #expect(server.log(of: "notes").count == 2)
-        #expect(try store.counts().pending == 0)
+        #expect(try await store.counts().pending == 0)
 
         // A second device pulls them: applying does not capture them back.
-        let other = try Device("other", in: scratch, transport: server)
+        let other = try Device("other", transport: server)
         try await other.sync()
         #expect(try other.outbox().isEmpty)
         #expect(try other.rows().map { $0["title"] } == ["\"one\"", "\"two\""])
     }
 
     @Test func registrationRefusesTablesItCannotKey() throws {
-        let scratch = try Scratch()
-        let database = try DatabaseQueue(path: scratch.path("x.sqlite"))
+        let database = try DatabaseQueue()
         try database.write { db in
             try db.execute(sql: "CREATE TABLE logs (line TEXT); CREATE TABLE pairs (a TEXT, b TEXT, PRIMARY KEY (a, b))")
         }
         let store = try LocalStore(database)
-        #expect(throws: FerryError.self) { try store.register(table: "missing") }
-        #expect(throws: FerryError.self) { try store.register(table: "logs") }
-        #expect(throws: FerryError.self) { try store.register(table: "pairs") }
-        #expect(throws: FerryError.self) { try store.register(table: "logs", keyColumn: "line") }  // not unique
+        let missing = #expect(throws: LocalStoreError.self) { try store.register(table: "missing") }
+        #expect(missing?.code == .unknownTable)
+        for (table, key) in [("logs", nil), ("pairs", nil), ("logs", "line"), ("logs", "nope"), ("1logs", nil)] as [(String, String?)] {
+            let error = #expect(throws: LocalStoreError.self) { try store.register(table: table, keyColumn: key) }
+            #expect(error?.code == .unsyncableTable, "\(table) \(key ?? "")")  // no key, or not unique, or no such column or name
+        }
     }
 
     @Test func deviceIDStaysAndSessionIDChanges() throws {
-        let scratch = try Scratch()
-        let database = try DatabaseQueue(path: scratch.path("x.sqlite"))
+        let database = try DatabaseQueue()
         let first = try LocalStore(database)
         let second = try LocalStore(database)
         #expect(first.deviceID == second.deviceID)
@@ -112,8 +108,7 @@ import Testing
     }
 
     @Test func aPageAppliedTwiceChangesNothingTheSecondTime() throws {
-        let scratch = try Scratch()
-        let device = try Device("a", in: scratch, transport: InMemoryTransport())
+        let device = try Device("a", transport: InMemoryTransport())
         let first = page([
             remote(1, "n1", .upsert, .object(["id": .string("n1"), "title": .string("a"), "n": .int(1)])),
             remote(2, "n1", .patch, .object(["n": .int(2), "title": .null])),
@@ -133,10 +128,8 @@ import Testing
     }
 
     @Test func aPoisonMutationGoesToTheDeadLettersAndTheCursorMovesOn() throws {
-        let scratch = try Scratch()
         let device = try Device(
             "a",
-            in: scratch,
             transport: InMemoryTransport(),
             extraSchema:
                 "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT CHECK (length(title) < 10), body TEXT, n INTEGER, done INTEGER NOT NULL DEFAULT 0)"
@@ -162,10 +155,8 @@ import Testing
     /// records written twice, rows of another shape and a delete in between: the rows are
     /// those of applying the mutations one by one.
     @Test func aLongPageIsWrittenInOrderAndItsPoisonRowAloneIsRefused() throws {
-        let scratch = try Scratch()
         let device = try Device(
             "a",
-            in: scratch,
             transport: InMemoryTransport(),
             extraSchema:
                 "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT CHECK (length(title) < 10), body TEXT, n INTEGER, done INTEGER NOT NULL DEFAULT 0)"
@@ -226,7 +217,7 @@ import Testing
 
         // Reopen: the store resumes from its cursor and ends with every row.
         try device!.database.write { db in try db.execute(sql: "DROP TRIGGER crash_on_write") }
-        let path = device!.path
+        let path = try #require(device!.path)
         device = nil
         let database = try DatabaseQueue(path: path)
         let store = try LocalStore(database)
@@ -236,8 +227,7 @@ import Testing
     }
 
     @Test func pendingLocalChangesSurviveOlderRemoteChanges() throws {
-        let scratch = try Scratch()
-        let device = try Device("a", in: scratch, transport: InMemoryTransport())
+        let device = try Device("a", transport: InMemoryTransport())
         try device.store.apply(
             page([remote(1, "n1", .upsert, .object(["id": .string("n1"), "title": .string("v1"), "body": .string("b1")]))]),
             space: "notes"
@@ -282,10 +272,9 @@ import Testing
     }
 
     @Test func anAcknowledgedChangeIsNotOverwrittenByAnOlderRemoteOne() async throws {
-        let scratch = try Scratch()
         let server = InMemoryTransport()
-        let a = try Device("a", in: scratch, transport: server)
-        let b = try Device("b", in: scratch, transport: server)
+        let a = try Device("a", transport: server)
+        let b = try Device("b", transport: server)
         try a.write("INSERT INTO notes (id, title) VALUES ('n1', 'first')")
         try await a.sync()
         try await b.sync()
@@ -303,10 +292,9 @@ import Testing
     }
 
     @Test func remoteWinsDropsConflictingLocalFieldsAndKeepsTheRest() async throws {
-        let scratch = try Scratch()
         let server = InMemoryTransport()
-        let a = try Device("a", in: scratch, transport: server, policy: .remoteWins)
-        let b = try Device("b", in: scratch, transport: server)
+        let a = try Device("a", transport: server, policy: .remoteWins)
+        let b = try Device("b", transport: server)
         try b.write("INSERT INTO notes (id, title, body) VALUES ('n1', 't', 'b')")
         try await b.sync()
         try await a.sync()
@@ -321,7 +309,6 @@ import Testing
     }
 
     @Test func aCustomResolverMergesAndEveryDeviceGetsTheMerge() async throws {
-        let scratch = try Scratch()
         let server = InMemoryTransport()
         let merge: ConflictResolver = { context in
             var merged = context.remote ?? [:]
@@ -330,8 +317,8 @@ import Testing
             merged["title"] = .string([local, remote].sorted().joined(separator: " + "))
             return merged
         }
-        let a = try Device("a", in: scratch, transport: server, policy: .custom(merge))
-        let b = try Device("b", in: scratch, transport: server)
+        let a = try Device("a", transport: server, policy: .custom(merge))
+        let b = try Device("b", transport: server)
         try b.write("INSERT INTO notes (id, title) VALUES ('n1', 't')")
         try await b.sync()
         try await a.sync()

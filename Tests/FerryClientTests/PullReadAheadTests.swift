@@ -1,5 +1,7 @@
+import FerryClient
 import FerryCore
 import FerryTestKit
+import Synchronization
 import Testing
 
 @Suite struct PullReadAheadTests {
@@ -31,7 +33,8 @@ import Testing
     @Test func everyMutationOnceAndInOrderWithRequestsAhead() async throws {
         let server = try await Self.filled(1234)
         var pages = PullReadAhead(transport: server, space: "s", limit: 100)
-        #expect(try await Self.readAll(&pages) == Array(1...1234))
+        let seqs = try await Self.readAll(&pages)
+        #expect(seqs == Array(1...1234))
         // 13 pages, each asked for once: the pages guessed ahead were the right ones, and
         // none was asked for beyond the head.
         #expect(server.callCounts.pull == 13)
@@ -74,5 +77,64 @@ import Testing
         let later = try await pages.page(since: 300)
         #expect(later.mutations.first?.seq == 301)
         pages.cancel()
+    }
+
+    @Test func droppingTheReadAheadCancelsTheRequestsOnTheirWay() async throws {
+        let server = HangingTransport()
+        do {
+            var pages = PullReadAhead(transport: server, space: "s", limit: 1)
+            let first = try await pages.page(since: 0)
+            pages.fetchAhead(after: first)  // 1 and 2 on their way, and never answered
+        }
+        // Its owner is gone: both requests end, cancelled (no clock involved).
+        var turns = 0
+        while server.counts.withLock({ $0.cancelled }) < 2 && turns < 100_000 {
+            await Task.yield()
+            turns += 1
+        }
+        #expect(server.counts.withLock { $0 } == HangingTransport.Counts(started: 2, cancelled: 2))
+    }
+}
+
+/// A transport whose first page says more follows, and whose later pages never come: a
+/// request for them waits until it is cancelled.
+final class HangingTransport: SyncTransport {
+    struct Counts: Equatable {
+        var started = 0
+        var cancelled = 0
+    }
+
+    let counts = Mutex(Counts())
+    /// The writers of the streams the waiting requests read, kept so that the streams stay open.
+    private let streams = Mutex<[AsyncStream<Int>.Continuation]>([])
+
+    func push(_ request: PushRequest) async throws -> PushResponse {
+        throw SyncTransportError(.permanent, "this transport only pulls")
+    }
+
+    func pull(space: String, since: Int64, limit: Int?, excludeDevice: String?, wait: Duration?) async throws -> PullResponse {
+        if since == 0 {
+            let first = LoggedMutation(
+                seq: 1,
+                deviceID: "w",
+                sessionID: "1",
+                clientActionID: 1,
+                entity: "note",
+                entityKey: "k",
+                op: .upsert,
+                payload: .object([:]),
+                baseSeq: nil,
+                clientTimestamp: nil,
+                occurredAt: "2026-11-23T00:00:00.000Z"
+            )
+            return PullResponse(mutations: [first], hasMore: true, latestSeq: 1, headSeq: 1000, logID: "log")
+        }
+        counts.withLock { $0.started += 1 }
+        // A stream nobody writes to: its iteration ends only when the task is cancelled.
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        streams.withLock { $0.append(continuation) }
+        for await _ in stream {}
+        counts.withLock { $0.cancelled += 1 }
+        throw CancellationError()
     }
 }

@@ -18,28 +18,31 @@ final class Scratch: Sendable {
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
-/// One device: its own SQLite file with a `notes` table, a local store, and an engine.
+/// One device: its own SQLite database with a `notes` table, a local store, and an engine.
 struct Device {
     let database: DatabaseQueue
     let store: LocalStore
     let engine: SyncEngine
-    let path: String
+    /// The database's file; `nil` in memory.
+    let path: String?
 
     static let schema = """
         CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, body TEXT, n INTEGER, done INTEGER NOT NULL DEFAULT 0)
         """
 
+    /// Opens the device's database: in `scratch` (made on first use), or a new one in memory
+    /// when `scratch` is `nil`.
     init(
         _ name: String,
-        in scratch: Scratch,
+        in scratch: Scratch? = nil,
         transport: any SyncTransport,
         policy: ConflictPolicy = .lastWriterWins,
         extraSchema: String? = nil,
         pullLimit: Int? = nil
     ) throws {
-        path = scratch.path("\(name).sqlite")
-        let isNew = !FileManager.default.fileExists(atPath: path)
-        database = try DatabaseQueue(path: path)
+        path = scratch?.path("\(name).sqlite")
+        let isNew = path.map { !FileManager.default.fileExists(atPath: $0) } ?? true
+        database = try path.map { try DatabaseQueue(path: $0) } ?? DatabaseQueue()
         if isNew {
             try database.write { db in
                 try db.execute(sql: extraSchema ?? Self.schema)

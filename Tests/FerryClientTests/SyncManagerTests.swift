@@ -99,7 +99,7 @@ struct SyncManagerTests {
             try #require(await rig.manager.waitForSuccess(after: first) != nil)
             #expect(rig.server.callCounts.push == 1)
             #expect(rig.server.log(of: "notes").map(\.entityKey) == ["n1", "n2", "n3", "n4", "n5"])
-            #expect(try rig.device.store.counts().pending == 0)
+            #expect(try await rig.device.store.counts().pending == 0)
         }
     }
 
@@ -110,7 +110,7 @@ struct SyncManagerTests {
         try await whileRunning(rig.manager) {
             let status = try #require(await rig.manager.waitForStatus { $0.consecutiveFailures == 1 })
             #expect(status.phase == .backoff)
-            #expect(status.reasonCode == "transient")
+            #expect(status.reasonCode == .transient)
             #expect(status.backoffUntil == 1_001_000)
             #expect(rig.transport.count(of: .push) == 1)
 
@@ -138,14 +138,14 @@ struct SyncManagerTests {
         try await whileRunning(rig.manager) {
             let status = try #require(await rig.manager.waitForStatus { $0.consecutiveFailures == 1 })
             #expect(status.phase == .backoff)
-            #expect(status.reasonCode == "auth_required")
+            #expect(status.reasonCode == .authRequired)
             #expect(status.pending == 1)
 
             // It keeps trying: a later sign-in may cure it.
             await rig.clock.waitForSleepers(1)
             rig.clock.advance(by: .seconds(1))
             let next = try #require(await rig.manager.waitForStatus { $0.consecutiveFailures == 2 })
-            #expect(next.reasonCode == "auth_required")
+            #expect(next.reasonCode == .authRequired)
         }
     }
 
@@ -198,12 +198,12 @@ struct SyncManagerTests {
 
                 try rig.insert("n1")
                 outer.addTask { try await other.run() }
-                let denied = try #require(await other.waitForStatus { $0.reasonCode == "lease_held" })
+                let denied = try #require(await other.waitForStatus { $0.reasonCode == .leaseHeld })
                 #expect(denied.phase == .idle)
                 await otherClock.waitForSleepers(1)
                 #expect(otherTransport.count(of: .push) == 0)
                 #expect(otherTransport.count(of: .pull) == 0)
-                #expect(try rig.device.store.counts().pending == 1)
+                #expect(try await rig.device.store.counts().pending == 1)
                 #expect(try rig.device.store.leaseHolder()?.owner == "manager-a")
             }
             // The holder's run() has returned and let the lease go.
@@ -239,7 +239,7 @@ struct SyncManagerTests {
             rig.manager.stopForUpgrade()
             let stopped = rig.manager.status
             #expect(stopped.phase == .disabled)
-            #expect(stopped.reasonCode == "upgrade")
+            #expect(stopped.reasonCode == .upgrade)
             try rig.insert("n1")
             rig.manager.notifyDirty()
             rig.manager.syncNow()
@@ -278,7 +278,7 @@ struct SyncManagerTests {
         try await whileRunning(manager) {
             let failed = try #require(await manager.waitForStatus { $0.consecutiveFailures == 1 })
             #expect(failed.phase == .backoff)
-            #expect(failed.reasonCode == "internal_error")
+            #expect(failed.reasonCode == .internalError)
 
             await clock.waitForSleepers(1)
             clock.advance(by: .seconds(1))

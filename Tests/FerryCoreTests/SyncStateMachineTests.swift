@@ -31,7 +31,7 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         machine.cycleWillStart(now: now)
         let delay = machine.cycleFailed(
             now: now,
-            reason: "transient",
+            reason: .transient,
             message: "down",
             retryAfter: nil,
             jitterUnit: jitterUnit,
@@ -84,7 +84,7 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
     @Test func syncNowSkipsTheBackoff() {
         var machine = synced()
         machine.cycleWillStart(now: .zero)
-        machine.cycleFailed(now: .zero, reason: "transient", message: "down", retryAfter: nil, jitterUnit: 0.5, wallMilliseconds: 0)
+        machine.cycleFailed(now: .zero, reason: .transient, message: "down", retryAfter: nil, jitterUnit: 0.5, wallMilliseconds: 0)
         #expect(machine.nextAction(now: .zero) == .sleep(until: Tick(offset: .seconds(1))))
         machine.requestSync()
         #expect(machine.nextAction(now: .zero) == .runCycle)
@@ -100,7 +100,7 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         var now = Tick.zero
         for _ in 0..<50 {
             machine.cycleWillStart(now: now)
-            machine.cycleFailed(now: now, reason: "transient", message: "down", retryAfter: nil, jitterUnit: 0.5, wallMilliseconds: 0)
+            machine.cycleFailed(now: now, reason: .transient, message: "down", retryAfter: nil, jitterUnit: 0.5, wallMilliseconds: 0)
             now = machine.backoffUntil!
         }
         #expect(machine.status.consecutiveFailures == 50)
@@ -109,7 +109,7 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         machine.cycleWillStart(now: now)
         let delay = machine.cycleFailed(
             now: now,
-            reason: "transient",
+            reason: .transient,
             message: "down",
             retryAfter: nil,
             jitterUnit: 0.5,
@@ -131,7 +131,7 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         machine.cycleWillStart(now: .zero)
         let delay = machine.cycleFailed(
             now: .zero,
-            reason: "transient",
+            reason: .transient,
             message: "slow down",
             retryAfter: .seconds(10),
             jitterUnit: 0.5,
@@ -148,7 +148,7 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         machine.cycleWillStart(now: .zero)
         let delay = machine.cycleFailed(
             now: .zero,
-            reason: "transient",
+            reason: .transient,
             message: "slow down",
             retryAfter: .milliseconds(100),
             jitterUnit: 0.5,
@@ -163,14 +163,14 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         machine.cycleWillStart(now: .zero)
         machine.cycleFailed(
             now: .zero,
-            reason: "auth_required",
+            reason: .authRequired,
             message: "sign in again",
             retryAfter: nil,
             jitterUnit: 0.5,
             wallMilliseconds: 0
         )
         #expect(machine.status.phase == .backoff)
-        #expect(machine.status.reasonCode == "auth_required")
+        #expect(machine.status.reasonCode == .authRequired)
         #expect(machine.status.reasonMessage == "sign in again")
         #expect(machine.status.lastError == "sign in again")
         #expect(machine.status.consecutiveFailures == 1)
@@ -181,7 +181,7 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         var now = Tick.zero
         for _ in 0..<3 {
             machine.cycleWillStart(now: now)
-            machine.cycleFailed(now: now, reason: "transient", message: "down", retryAfter: nil, jitterUnit: 0.5, wallMilliseconds: 0)
+            machine.cycleFailed(now: now, reason: .transient, message: "down", retryAfter: nil, jitterUnit: 0.5, wallMilliseconds: 0)
             now = machine.backoffUntil!
         }
         #expect(machine.status.consecutiveFailures == 3)
@@ -203,7 +203,7 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         machine.cycleWillStart(now: now)
         let delay = machine.cycleFailed(
             now: now,
-            reason: "transient",
+            reason: .transient,
             message: "down",
             retryAfter: nil,
             jitterUnit: 0.5,
@@ -219,7 +219,7 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         machine.cycleWillStart(now: t)
         machine.leaseDenied(now: t)
         #expect(machine.status.phase == .idle)
-        #expect(machine.status.reasonCode == "lease_held")
+        #expect(machine.status.reasonCode == .leaseHeld)
         #expect(machine.status.consecutiveFailures == 0)
         let retry = t.advanced(by: .seconds(30))
         #expect(machine.nextAction(now: t) == .sleep(until: retry))
@@ -233,7 +233,7 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         var machine = synced()
         machine.stopForUpgrade()
         #expect(machine.status.phase == .disabled)
-        #expect(machine.status.reasonCode == "upgrade")
+        #expect(machine.status.reasonCode == .upgrade)
         #expect(machine.nextAction(now: .zero) == .waitForSignal)
         machine.notifyDirty(now: .zero)
         machine.requestSync()
@@ -260,15 +260,15 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         #expect(succeeded.status.phase == .disabled)
         succeeded.cycleSucceeded(now: .zero, wallMilliseconds: 2_000)
         #expect(succeeded.status.phase == .disabled)
-        #expect(succeeded.status.reasonCode == "upgrade")
+        #expect(succeeded.status.reasonCode == .upgrade)
         #expect(succeeded.nextAction(now: .zero) == .waitForSignal)
 
         var failed = synced()
         failed.cycleWillStart(now: .zero)
         failed.stopForUpgrade()
-        failed.cycleFailed(now: .zero, reason: "transient", message: "down", retryAfter: nil, jitterUnit: 0.5, wallMilliseconds: 0)
+        failed.cycleFailed(now: .zero, reason: .transient, message: "down", retryAfter: nil, jitterUnit: 0.5, wallMilliseconds: 0)
         #expect(failed.status.phase == .disabled)
-        #expect(failed.status.reasonCode == "upgrade")
+        #expect(failed.status.reasonCode == .upgrade)
         #expect(failed.nextAction(now: Tick(offset: .seconds(5))) == .waitForSignal)
 
         var denied = synced()
@@ -276,7 +276,7 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         denied.stopForUpgrade()
         denied.leaseDenied(now: .zero)
         #expect(denied.status.phase == .disabled)
-        #expect(denied.status.reasonCode == "upgrade")
+        #expect(denied.status.reasonCode == .upgrade)
         #expect(denied.nextAction(now: Tick(offset: .seconds(60))) == .waitForSignal)
     }
 

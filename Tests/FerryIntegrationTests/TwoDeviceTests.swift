@@ -99,8 +99,8 @@ struct HTTPDevice {
             // The same-field edit of n2 was recorded as a conflict on the device that synced second.
             let conflicts = try second.store.conflicts()
             #expect(conflicts.contains { $0.entityKey == "n2" })
-            #expect(try a.store.counts().pending == 0)
-            #expect(try b.store.counts().pending == 0)
+            #expect(try await a.store.counts().pending == 0)
+            #expect(try await b.store.counts().pending == 0)
             try await a.close()
             try await b.close()
         }
@@ -121,10 +121,10 @@ struct HTTPDevice {
             faults?.inject(.loseAnswer, on: .push)
             await #expect(throws: SyncTransportError.self) { _ = try await a.engine.sync() }
             #expect(try await server.storedMutationCount() == 7)  // the first batch reached the server
-            #expect(try a.store.counts().pending == 10)  // but nothing is confirmed without an answer
+            #expect(try await a.store.counts().pending == 10)  // but nothing is confirmed without an answer
             _ = try await a.engine.sync()
             #expect(try await server.storedMutationCount() == 10)
-            #expect(try a.store.counts().pending == 0)
+            #expect(try await a.store.counts().pending == 0)
             #expect(try await a.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ferry_outbox") } == 0)
             try await a.close()
         }
@@ -150,7 +150,7 @@ struct HTTPDevice {
             #expect(letters.map(\.entityKey) == ["poison"])
             #expect(try b.rows().map { $0["id"] } == ["\"ok1\"", "\"ok2\""])
             #expect(try a.rows().filter { $0["id"] != "\"poison\"" } == (try b.rows()))
-            #expect(try b.store.cursor(space: "notes").lastSeq == 3)
+            #expect(try await b.store.cursor(space: "notes").lastSeq == 3)
             // Later changes still flow.
             try a.write("UPDATE notes SET title = 'later' WHERE id = 'ok2'")
             _ = try await a.engine.sync()
@@ -176,7 +176,7 @@ struct HTTPDevice {
             _ = try await SyncEngine(store: store, transport: http, space: "notes").sync()
             try await http.shutdown()
         }
-        #expect(try store.cursor(space: "notes").lastSeq == 2)
+        #expect(try await store.cursor(space: "notes").lastSeq == 2)
         try await database.write { db in try db.execute(sql: "INSERT INTO notes (id, title) VALUES ('z', 'pending')") }
         try await TestServer.with { second in
             let token = try await second.token("notes")
@@ -187,7 +187,7 @@ struct HTTPDevice {
             // The pending row reached the new log; the rows only the old log had are gone.
             #expect(try await second.storedMutationCount() == 1)
             #expect(try Convergence.rows(of: "notes", keyColumn: "id", in: database).map { $0["id"] } == ["\"z\""])
-            #expect(try store.cursor(space: "notes").lastSeq == 1)
+            #expect(try await store.cursor(space: "notes").lastSeq == 1)
         }
     }
 }

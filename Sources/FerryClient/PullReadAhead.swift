@@ -1,3 +1,5 @@
+import FerryCore
+
 /// Pulls a space's pages ahead of the caller: while the caller applies a page, the requests
 /// for the next ones are already on their way, so the server's work, the network and the
 /// decoding overlap the caller's instead of following it.
@@ -7,8 +9,11 @@
 /// that starts `page size` seqs later, and is requested too when it lies below the head.
 /// Only a page asked for with the cursor it was fetched from is handed out: pages fetched
 /// for other cursors (after a reset, say) are dropped and their requests cancelled.
-/// Call ``cancel()`` when done early.
-public struct PullReadAhead: Sendable {
+///
+/// The value owns its requests: it cannot be copied, and when it goes away the requests
+/// still on their way are cancelled, so none outlives its owner. ``cancel()`` drops them
+/// sooner.
+public struct PullReadAhead: ~Copyable, Sendable {
     /// The way to the server.
     public let transport: any SyncTransport
     /// The space pulled.
@@ -72,5 +77,9 @@ public struct PullReadAhead: Sendable {
     public mutating func cancel() {
         for entry in ahead { entry.task.cancel() }
         ahead.removeAll()
+    }
+
+    deinit {
+        for entry in ahead { entry.task.cancel() }
     }
 }

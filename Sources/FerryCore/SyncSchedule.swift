@@ -1,0 +1,34 @@
+/// The timing of a sync manager's cycles.
+public struct SyncSchedule: Sendable, Hashable {
+    /// How long after a local write the cycle starts, so that a burst of writes makes one
+    /// cycle. Default 250 ms.
+    public var debounce: Duration
+    /// How often an idle manager syncs when nothing asks it to. Default 30 seconds.
+    public var pollInterval: Duration
+    /// Live mode: while idle, hold a long-poll pull open so other devices' changes arrive
+    /// within milliseconds. Default off.
+    public var live: Bool
+    /// The long-poll `wait` in live mode. Default 30 seconds.
+    public var liveWait: Duration
+    /// How long a lease lasts; renewed every cycle. Default 60 seconds.
+    public var leaseDuration: Duration
+    /// The backoff after failures.
+    public var backoff: BackoffPolicy
+
+    /// Creates a schedule with the documented defaults.
+    public init(
+        debounce: Duration = .milliseconds(250),
+        pollInterval: Duration = .seconds(30),
+        live: Bool = false,
+        liveWait: Duration = .seconds(30),
+        leaseDuration: Duration = .seconds(60),
+        backoff: BackoffPolicy = BackoffPolicy()
+    ) {
+        self.debounce = debounce
+        self.pollInterval = pollInterval
+        self.live = live
+        self.liveWait = liveWait
+        self.leaseDuration = leaseDuration
+        self.backoff = backoff
+    }
+}
