@@ -12,14 +12,8 @@ import Testing
             seq: seq,
             deviceID: "other",
             sessionID: "s",
-            clientActionID: seq,
-            entity: "notes",
-            entityKey: key,
-            op: op,
-            payload: .object(fields),
-            baseSeq: nil,
-            clientTimestamp: nil,
-            occurredAt: "2026-11-23T00:00:00.000Z"
+            mutation: MutationInput(clientActionID: seq, entity: "notes", entityKey: key, op: op, payload: .object(fields)),
+            occurredAtMilliseconds: 1_763_856_000_000
         )
     }
 

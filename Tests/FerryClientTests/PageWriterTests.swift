@@ -23,14 +23,8 @@ import Testing
             seq: seq,
             deviceID: "other",
             sessionID: "s",
-            clientActionID: seq,
-            entity: "notes",
-            entityKey: "k\(seq)",
-            op: .upsert,
-            payload: .object(record),
-            baseSeq: nil,
-            clientTimestamp: nil,
-            occurredAt: "2026-11-23T00:00:00.000Z"
+            mutation: MutationInput(clientActionID: seq, entity: "notes", entityKey: "k\(seq)", op: .upsert, payload: .object(record)),
+            occurredAtMilliseconds: 1_763_856_000_000
         )
         return (mutation, record)
     }

@@ -118,14 +118,8 @@ final class HangingTransport: SyncTransport {
                 seq: 1,
                 deviceID: "w",
                 sessionID: "1",
-                clientActionID: 1,
-                entity: "note",
-                entityKey: "k",
-                op: .upsert,
-                payload: .object([:]),
-                baseSeq: nil,
-                clientTimestamp: nil,
-                occurredAt: "2026-11-23T00:00:00.000Z"
+                mutation: MutationInput(clientActionID: 1, entity: "note", entityKey: "k", op: .upsert, payload: .object([:])),
+                occurredAtMilliseconds: 1_763_856_000_000
             )
             return PullResponse(mutations: [first], hasMore: true, latestSeq: 1, headSeq: 1000, logID: "log")
         }
