@@ -39,10 +39,10 @@ public struct JSONReadError: Error, Sendable, Hashable, CustomStringConvertible 
 /// UTF-8, escapes are decoded (surrogate pairs included), numbers that are whole and fit in
 /// 64 bits are read as integers, exactly. Use it through ``withReader(_:_:)``, which keeps the bytes
 /// alive while it reads; a reader must not be kept after its closure returns.
-public struct JSONReader {
+package struct JSONReader {
     @usableFromInline let bytes: UnsafeRawBufferPointer
     /// The offset of the next byte to read.
-    public private(set) var offset: Int
+    package private(set) var offset: Int
     /// Nesting depth of arrays and objects, bounded so that hostile input cannot exhaust the stack.
     private var depth = 0
     private static let maxDepth = 512
@@ -54,7 +54,7 @@ public struct JSONReader {
 
     /// Runs `body` with a reader over `bytes`, and checks that nothing but whitespace follows
     /// what it read.
-    public static func withReader<T>(
+    package static func withReader<T>(
         _ bytes: some Collection<UInt8>,
         _ body: (inout JSONReader) throws -> T
     ) throws -> T {
@@ -75,12 +75,12 @@ public struct JSONReader {
     /// An error about the value being read, at the current offset. The keys and indexes that
     /// lead to it are added as the error leaves ``readObject(_:)`` and ``readArray(_:)``, so
     /// reading pays nothing for them until something is wrong.
-    public func error(_ problem: String) -> JSONReadError {
+    package func error(_ problem: String) -> JSONReadError {
         JSONReadError(problem, offset: offset)
     }
 
     /// The error for a member `key` that the object just read lacks.
-    public func missing(_ key: String) -> JSONReadError {
+    package func missing(_ key: String) -> JSONReadError {
         JSONReadError("is required", path: [key], offset: offset)
     }
 
@@ -139,25 +139,25 @@ public struct JSONReader {
     // MARK: Typed reads
 
     /// Consumes a `null` and answers `true`, or answers `false` and consumes nothing.
-    public mutating func readNull() throws -> Bool {
+    package mutating func readNull() throws -> Bool {
         guard try peek() == UInt8(ascii: "n") else { return false }
         try consumeLiteral("null")
         return true
     }
 
     /// Reads a string.
-    public mutating func readString() throws -> String {
+    package mutating func readString() throws -> String {
         guard try peek() == UInt8(ascii: "\"") else { throw kindError("a string") }
         return try scanString()
     }
 
     /// Reads a string, or `nil` for `null`.
-    public mutating func readOptionalString() throws -> String? {
+    package mutating func readOptionalString() throws -> String? {
         try readNull() ? nil : readString()
     }
 
     /// Reads a whole number that fits in 64 bits (`3`, also `3.0` or `3e0`).
-    public mutating func readInt64() throws -> Int64 {
+    package mutating func readInt64() throws -> Int64 {
         let first = try peek()
         guard first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else {
             throw kindError("an integer")
@@ -171,12 +171,12 @@ public struct JSONReader {
     }
 
     /// Reads an integer, or `nil` for `null`.
-    public mutating func readOptionalInt64() throws -> Int64? {
+    package mutating func readOptionalInt64() throws -> Int64? {
         try readNull() ? nil : readInt64()
     }
 
     /// Reads `true` or `false`.
-    public mutating func readBool() throws -> Bool {
+    package mutating func readBool() throws -> Bool {
         switch try peek() {
         case UInt8(ascii: "t"):
             try consumeLiteral("true")
@@ -190,14 +190,14 @@ public struct JSONReader {
     }
 
     /// Reads an object, calling `member` with each key; `member` must read the value.
-    public mutating func readObject(_ member: (inout JSONReader, String) throws -> Void) throws {
+    package mutating func readObject(_ member: (inout JSONReader, String) throws -> Void) throws {
         try readMembers { reader, key in try member(&reader, key.string) }
     }
 
     /// Reads an object, calling `member` with each key as it is in the text, matched against
     /// names without making a `String` of it (`case "seq":` in a `switch`); `member` must read
     /// the value. The key is valid only during the call.
-    public mutating func readMembers(_ member: (inout JSONReader, JSONKey) throws -> Void) throws {
+    package mutating func readMembers(_ member: (inout JSONReader, JSONKey) throws -> Void) throws {
         guard try peek() == UInt8(ascii: "{") else { throw kindError("an object") }
         try enter()
         offset += 1
@@ -242,7 +242,7 @@ public struct JSONReader {
 
     /// Reads an array, calling `element` for each element with its index; `element` must
     /// read the value.
-    public mutating func readArray(_ element: (inout JSONReader, Int) throws -> Void) throws {
+    package mutating func readArray(_ element: (inout JSONReader, Int) throws -> Void) throws {
         guard try peek() == UInt8(ascii: "[") else { throw kindError("an array") }
         try enter()
         offset += 1
@@ -274,7 +274,7 @@ public struct JSONReader {
     }
 
     /// Reads any value.
-    public mutating func readValue() throws -> JSONValue {
+    package mutating func readValue() throws -> JSONValue {
         switch try peek() {
         case UInt8(ascii: "{"):
             var members: [String: JSONValue] = [:]
@@ -299,7 +299,7 @@ public struct JSONReader {
     /// Reads any value and answers its text without insignificant whitespace (the exact
     /// bytes of the document otherwise: member order, escapes and number spelling are kept).
     /// The value is fully checked, as ``readValue()`` would.
-    public mutating func readCompactText() throws -> [UInt8] {
+    package mutating func readCompactText() throws -> [UInt8] {
         _ = try peek()
         var out: [UInt8] = []
         out.reserveCapacity(256)
@@ -370,7 +370,7 @@ public struct JSONReader {
     }
 
     /// Skips any value, checking it.
-    public mutating func skipValue() throws {
+    package mutating func skipValue() throws {
         switch try peek() {
         case UInt8(ascii: "{"):
             try readObject { reader, _ in try reader.skipValue() }
@@ -616,17 +616,17 @@ extension JSONValue {
 
 /// A member name being read by ``JSONReader/readMembers(_:)``: compared with names without
 /// making a `String`, valid only during the call that received it.
-public struct JSONKey {
+package struct JSONKey {
     /// The name's bytes as written, when it is plain ASCII without escapes.
     fileprivate let raw: UnsafeRawBufferPointer
     /// The name, when it has escapes or non-ASCII characters.
     fileprivate let decoded: String?
 
     /// The name as a string.
-    public var string: String { decoded ?? String(decoding: raw, as: UTF8.self) }
+    package var string: String { decoded ?? String(decoding: raw, as: UTF8.self) }
 
     /// Whether the name is `name`.
-    public static func == (key: JSONKey, name: StaticString) -> Bool {
+    package static func == (key: JSONKey, name: StaticString) -> Bool {
         let count = name.utf8CodeUnitCount
         guard let decoded = key.decoded else {
             guard key.raw.count == count else { return false }
@@ -638,7 +638,7 @@ public struct JSONKey {
     }
 
     /// Matches a name in a `switch` over keys.
-    public static func ~= (name: StaticString, key: JSONKey) -> Bool {
+    package static func ~= (name: StaticString, key: JSONKey) -> Bool {
         key == name
     }
 }

@@ -3,27 +3,27 @@
 /// Ferry's wire messages are written with it member by member, which is several times
 /// faster than `JSONEncoder`. The writer does not check the structure: callers open and close
 /// objects and arrays and put the commas (``comma()``) themselves.
-public struct JSONWriter: Sendable {
+package struct JSONWriter: Sendable {
     /// The text written so far, UTF-8.
-    public var bytes: [UInt8]
+    package var bytes: [UInt8]
     /// Whether a non-finite double (infinity, NaN) was written, as `null`: JSON cannot hold it.
-    public private(set) var wroteNonFiniteNumber = false
+    package private(set) var wroteNonFiniteNumber = false
 
     /// Creates an empty writer with room for `capacity` bytes.
-    public init(capacity: Int = 1024) {
+    package init(capacity: Int = 1024) {
         bytes = []
         bytes.reserveCapacity(capacity)
     }
 
     /// Writes one byte of structure, such as `{`, `}`, `[`, `]`, `,` or `:`.
     @inlinable
-    public mutating func byte(_ byte: UInt8) {
+    package mutating func byte(_ byte: UInt8) {
         bytes.append(byte)
     }
 
     /// Writes `"name":`, with `,` before it unless `first`.
     @inlinable
-    public mutating func key(_ name: StaticString, first: Bool = false) {
+    package mutating func key(_ name: StaticString, first: Bool = false) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         bytes.append(UInt8(ascii: "\""))
         bytes.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
@@ -33,17 +33,17 @@ public struct JSONWriter: Sendable {
 
     /// Writes text that is already valid JSON, unchanged.
     @inlinable
-    public mutating func raw(_ text: some Sequence<UInt8>) {
+    package mutating func raw(_ text: some Sequence<UInt8>) {
         bytes.append(contentsOf: text)
     }
 
     /// Writes `null`.
-    public mutating func null() {
+    package mutating func null() {
         bytes.append(contentsOf: Self.nullText)
     }
 
     /// Writes `true` or `false`.
-    public mutating func bool(_ value: Bool) {
+    package mutating func bool(_ value: Bool) {
         if value {
             bytes.append(contentsOf: Self.trueText)
         } else {
@@ -52,7 +52,7 @@ public struct JSONWriter: Sendable {
     }
 
     /// Writes an integer in decimal.
-    public mutating func int(_ value: Int64) {
+    package mutating func int(_ value: Int64) {
         if value >= 0 && value < 10 {
             bytes.append(UInt8(ascii: "0") + UInt8(value))
             return
@@ -73,7 +73,7 @@ public struct JSONWriter: Sendable {
 
     /// Writes a double as the shortest text that reads back as the same number; non-finite
     /// values, which JSON cannot express, as `null` (and ``wroteNonFiniteNumber`` says so).
-    public mutating func double(_ value: Double) {
+    package mutating func double(_ value: Double) {
         guard value.isFinite else {
             wroteNonFiniteNumber = true
             return null()
@@ -83,7 +83,7 @@ public struct JSONWriter: Sendable {
 
     /// Writes a string literal, escaping what RFC 8259 requires (quote, backslash and
     /// control characters); everything else is written as UTF-8.
-    public mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in
             bytes.append(UInt8(ascii: "\""))
@@ -111,14 +111,14 @@ public struct JSONWriter: Sendable {
     }
 
     /// Writes a string, or `null` for `nil`.
-    public mutating func string(_ value: String?) {
+    package mutating func string(_ value: String?) {
         if let value { string(value) } else { null() }
     }
 
     /// Writes any value; object members with sorted keys, so that equal values are written
     /// identically, unless `sortingKeys` is false (then in the dictionary's order, which is
     /// faster and reads back as the same value).
-    public mutating func value(_ value: JSONValue, sortingKeys: Bool = true) {
+    package mutating func value(_ value: JSONValue, sortingKeys: Bool = true) {
         switch value {
         case .null: null()
         case .bool(let flag): bool(flag)

@@ -3,14 +3,14 @@
 /// The wire messages of the hot paths (push and pull) conform, so that the server and the
 /// HTTP transport encode them without `JSONEncoder`. The text is the same JSON their
 /// `Codable` form describes: the same member names, optional members left out when `nil`.
-public protocol JSONWritable {
+package protocol JSONWritable {
     /// Writes the value as one JSON value.
     func writeJSON(to writer: inout JSONWriter)
 }
 
 /// A value read from its JSON form by ``JSONReader``, as its `Codable` form reads it:
 /// unknown members are ignored, `null` is the same as absent for optional members.
-public protocol JSONReadable {
+package protocol JSONReadable {
     /// Reads the value from the reader's next JSON value.
     /// - Throws: ``JSONReadError`` naming the member that is missing or ill-typed.
     init(json reader: inout JSONReader) throws
@@ -18,7 +18,7 @@ public protocol JSONReadable {
 
 extension JSONWritable {
     /// The compact JSON text of the value, UTF-8.
-    public func jsonBytes() -> [UInt8] {
+    package func jsonBytes() -> [UInt8] {
         var writer = JSONWriter(capacity: 512)
         writeJSON(to: &writer)
         return writer.bytes
@@ -28,14 +28,14 @@ extension JSONWritable {
 extension JSONReadable {
     /// Reads the value from a whole JSON text.
     /// - Throws: ``JSONReadError`` when the text is not valid JSON, or not this value.
-    public init(jsonBytes bytes: some Collection<UInt8>) throws {
+    package init(jsonBytes bytes: some Collection<UInt8>) throws {
         self = try JSONReader.withReader(bytes) { try Self(json: &$0) }
     }
 }
 
 extension JSONReader {
     /// Reads an array of values.
-    public mutating func readArray<T: JSONReadable>(of type: T.Type) throws -> [T] {
+    package mutating func readArray<T: JSONReadable>(of type: T.Type) throws -> [T] {
         var elements: [T] = []
         try readArray { reader, _ in elements.append(try T(json: &reader)) }
         return elements
@@ -44,7 +44,7 @@ extension JSONReader {
 
 extension JSONWriter {
     /// Writes an array of values.
-    public mutating func array(_ elements: [some JSONWritable]) {
+    package mutating func array(_ elements: [some JSONWritable]) {
         byte(UInt8(ascii: "["))
         for (index, element) in elements.enumerated() {
             if index > 0 { byte(UInt8(ascii: ",")) }
@@ -84,13 +84,13 @@ extension Mutation {
 }
 
 extension Mutation<JSONValue>: JSONWritable, JSONReadable {
-    public func writeJSON(to writer: inout JSONWriter) {
+    package func writeJSON(to writer: inout JSONWriter) {
         writer.byte(UInt8(ascii: "{"))
         writeMembers(to: &writer, first: true) { $0.value($1, sortingKeys: false) }
         writer.byte(UInt8(ascii: "}"))
     }
 
-    public init(json reader: inout JSONReader) throws {
+    package init(json reader: inout JSONReader) throws {
         var fields = MutationFields<JSONValue>()
         try fields.read(from: &reader) { try $0.readValue() }
         self = try fields.mutation(reader)
@@ -167,7 +167,7 @@ package struct MutationFields<Payload: Sendable & Hashable> {
 }
 
 extension PushRequest: JSONWritable, JSONReadable {
-    public func writeJSON(to writer: inout JSONWriter) {
+    package func writeJSON(to writer: inout JSONWriter) {
         writer.byte(UInt8(ascii: "{"))
         writer.key("space", first: true)
         writer.string(space)
@@ -180,7 +180,7 @@ extension PushRequest: JSONWritable, JSONReadable {
         writer.byte(UInt8(ascii: "}"))
     }
 
-    public init(json reader: inout JSONReader) throws {
+    package init(json reader: inout JSONReader) throws {
         let members = try Self.readMembers(from: &reader) { try MutationInput(json: &$0) }
         self.init(space: members.space, deviceID: members.deviceID, sessionID: members.sessionID, mutations: members.mutations)
     }
@@ -188,7 +188,7 @@ extension PushRequest: JSONWritable, JSONReadable {
     /// Reads a push request's members, each mutation with `mutation`: the form a server uses
     /// to keep each payload as text rather than as a ``JSONValue``.
     /// - Throws: ``JSONReadError`` naming the member that is missing or ill-typed.
-    public static func readMembers<Mutation>(
+    package static func readMembers<Mutation>(
         from reader: inout JSONReader,
         mutation: (inout JSONReader) throws -> Mutation
     ) throws -> (space: String, deviceID: String, sessionID: String, mutations: [Mutation]) {
@@ -217,7 +217,7 @@ extension PushRequest: JSONWritable, JSONReadable {
 }
 
 extension MutationAck: JSONWritable, JSONReadable {
-    public func writeJSON(to writer: inout JSONWriter) {
+    package func writeJSON(to writer: inout JSONWriter) {
         writer.byte(UInt8(ascii: "{"))
         writer.key("client_action_id", first: true)
         writer.int(clientActionID)
@@ -226,7 +226,7 @@ extension MutationAck: JSONWritable, JSONReadable {
         writer.byte(UInt8(ascii: "}"))
     }
 
-    public init(json reader: inout JSONReader) throws {
+    package init(json reader: inout JSONReader) throws {
         var id: Int64?
         var seq: Int64?
         try reader.readMembers { reader, key in
@@ -243,7 +243,7 @@ extension MutationAck: JSONWritable, JSONReadable {
 }
 
 extension MutationRejection: JSONWritable, JSONReadable {
-    public func writeJSON(to writer: inout JSONWriter) {
+    package func writeJSON(to writer: inout JSONWriter) {
         writer.byte(UInt8(ascii: "{"))
         writer.key("client_action_id", first: true)
         writer.int(clientActionID)
@@ -260,7 +260,7 @@ extension MutationRejection: JSONWritable, JSONReadable {
         writer.byte(UInt8(ascii: "}"))
     }
 
-    public init(json reader: inout JSONReader) throws {
+    package init(json reader: inout JSONReader) throws {
         var id: Int64?
         var reason: String?
         var seq: Int64?
@@ -281,7 +281,7 @@ extension MutationRejection: JSONWritable, JSONReadable {
 }
 
 extension ConflictReport: JSONWritable, JSONReadable {
-    public func writeJSON(to writer: inout JSONWriter) {
+    package func writeJSON(to writer: inout JSONWriter) {
         writer.byte(UInt8(ascii: "{"))
         writer.key("client_action_id", first: true)
         writer.int(clientActionID)
@@ -296,7 +296,7 @@ extension ConflictReport: JSONWritable, JSONReadable {
         writer.byte(UInt8(ascii: "}"))
     }
 
-    public init(json reader: inout JSONReader) throws {
+    package init(json reader: inout JSONReader) throws {
         var id: Int64?
         var entity: String?
         var key: String?
@@ -322,7 +322,7 @@ extension ConflictReport: JSONWritable, JSONReadable {
 }
 
 extension PushResponse: JSONWritable, JSONReadable {
-    public func writeJSON(to writer: inout JSONWriter) {
+    package func writeJSON(to writer: inout JSONWriter) {
         writer.byte(UInt8(ascii: "{"))
         writer.key("accepted", first: true)
         writer.int(Int64(accepted))
@@ -339,7 +339,7 @@ extension PushResponse: JSONWritable, JSONReadable {
         writer.byte(UInt8(ascii: "}"))
     }
 
-    public init(json reader: inout JSONReader) throws {
+    package init(json reader: inout JSONReader) throws {
         var accepted: Int64?
         var acks: [MutationAck]?
         var rejected: [MutationRejection]?
@@ -395,11 +395,11 @@ extension LogEntry {
 }
 
 extension LogEntry<JSONValue>: JSONWritable, JSONReadable {
-    public func writeJSON(to writer: inout JSONWriter) {
+    package func writeJSON(to writer: inout JSONWriter) {
         writeJSON(to: &writer, occurredAt: occurredAt.utf8) { $0.value($1, sortingKeys: false) }
     }
 
-    public init(json reader: inout JSONReader) throws {
+    package init(json reader: inout JSONReader) throws {
         var seq: Int64?
         var device: String?
         var session: String?
@@ -429,14 +429,14 @@ extension LogEntry<JSONValue>: JSONWritable, JSONReadable {
 }
 
 extension PullResponse: JSONWritable, JSONReadable {
-    public func writeJSON(to writer: inout JSONWriter) {
+    package func writeJSON(to writer: inout JSONWriter) {
         Self.writeJSON(to: &writer, hasMore: hasMore, latestSeq: latestSeq, headSeq: headSeq, logID: logID) { writer in
             writer.array(mutations)
         }
     }
 
     /// Writes a pull answer from its members, the `mutations` array by `mutations`.
-    public static func writeJSON(
+    package static func writeJSON(
         to writer: inout JSONWriter,
         hasMore: Bool,
         latestSeq: Int64,
@@ -458,7 +458,7 @@ extension PullResponse: JSONWritable, JSONReadable {
         writer.byte(UInt8(ascii: "}"))
     }
 
-    public init(json reader: inout JSONReader) throws {
+    package init(json reader: inout JSONReader) throws {
         var mutations: [LoggedMutation]?
         var hasMore: Bool?
         var latest: Int64?

@@ -3,7 +3,7 @@ import FerryCore
 extension LogPage {
     /// The pull answer for this page, as JSON text: the stored payloads are copied in as
     /// they are, and mutations committed in the same millisecond share one formatted time.
-    public func pullResponseJSON() -> [UInt8] {
+    package func pullResponseJSON() -> [UInt8] {
         var writer = JSONWriter(capacity: 256 + mutations.count * 320)
         var lastMilliseconds = Int64.min
         var lastTime: [UInt8] = []
