@@ -1,5 +1,6 @@
 import FerryCore
 import GRDB
+import Logging
 
 extension LocalStore {
     /// What applying a page did.

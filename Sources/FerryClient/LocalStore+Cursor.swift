@@ -1,5 +1,6 @@
 import FerryCore
 import GRDB
+import Logging
 
 extension LocalStore {
     /// Where this device is in a space's log.

@@ -1,5 +1,6 @@
 import FerryCore
 import GRDB
+import Logging
 
 extension LocalStore {
     /// A push request built from the outbox, and the entries it carries.

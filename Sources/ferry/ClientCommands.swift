@@ -6,6 +6,7 @@ import Foundation
 import GRDB
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// Options that name the app's database, shared by the client commands.
 struct DatabaseOptions: ParsableArguments {

@@ -1,7 +1,10 @@
 import FerryCore
 import FerryHTTP
+import FerryLog
+import FerryServer
 import FerryTestSupport
 import Foundation
+import NIOHTTP1
 import Testing
 
 /// Token refresh against a real server whose clock the tests move.

@@ -1,4 +1,5 @@
 import FerryCore
+import Logging
 import Testing
 
 @testable import FerryHTTP

@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import FerryCore
 import FerryTestSupport
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Testing
 
 /// Runs the built `ferry` with `arguments` and answers its standard output.

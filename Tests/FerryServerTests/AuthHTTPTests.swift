@@ -2,6 +2,7 @@ import FerryCore
 import FerryServer
 import FerryTestSupport
 import Foundation
+import GRDB
 import NIOHTTP1
 import Testing
 

@@ -1,6 +1,7 @@
 import FerryCore
 import FerryServer
 import FerryTestSupport
+import NIOHTTP1
 import Testing
 
 @Suite struct OperationsHTTPTests {

@@ -2,6 +2,7 @@ import FerryCore
 import FerryServer
 import FerryTestSupport
 import Foundation
+import NIOHTTP1
 import Testing
 
 /// Push and pull through the server's routes: in process (HummingbirdTesting's `.router`

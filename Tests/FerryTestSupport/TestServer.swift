@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FerryCore
 import FerryServer
 import Foundation
+import GRDB
 import Hummingbird
 import HummingbirdTesting
 import Logging

@@ -1,5 +1,6 @@
 import FerryCore
 import FerryLog
+import Foundation
 import Hummingbird
 
 /// Checks the `Authorization: Bearer` header of every request it wraps and stores the

@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Synchronization
 
 /// The server a workload talks to: a `ferry serve` child it started, or one given with
