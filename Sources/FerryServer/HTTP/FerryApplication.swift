@@ -21,7 +21,7 @@ public enum FerryApplication {
         logger: Logger
     ) -> Router<FerryRequestContext> {
         let router = Router(context: FerryRequestContext.self)
-        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware(logger: logger))
 
         router.get("healthz") { _, _ -> Response in

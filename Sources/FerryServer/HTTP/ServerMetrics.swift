@@ -1,6 +1,7 @@
 import Hummingbird
 import Metrics
 import Prometheus
+import Synchronization
 
 /// The server's metrics, recorded through swift-metrics into one Prometheus registry and
 /// exposed by `GET /metrics`.
@@ -28,18 +29,39 @@ public final class ServerMetrics: Sendable {
         self.waiters = Metrics.Meter(label: "ferry_longpoll_waiters", factory: factory)
     }
 
+    private struct Route: Hashable {
+        var method: String
+        var path: String
+    }
+
+    /// The request counters and timers made so far, by route (and status): made once each,
+    /// as Hummingbird's `MetricsMiddleware` does, not once per request.
+    private let requestMetrics = Mutex<(counters: [Route: [Int: Metrics.Counter]], timers: [Route: Metrics.Timer])>(([:], [:]))
+
     /// Records one answered request.
     func recordRequest(method: String, route: String, status: Int, duration: Duration) {
-        Metrics.Counter(
-            label: "ferry_http_requests_total",
-            dimensions: [("method", method), ("route", route), ("status", String(status))],
-            factory: factory
-        ).increment()
-        Metrics.Timer(
-            label: "ferry_http_request_duration_seconds",
-            dimensions: [("method", method), ("route", route)],
-            factory: factory
-        ).record(duration: duration)
+        let key = Route(method: method, path: route)
+        let (counter, timer) = requestMetrics.withLock { made in
+            let counter =
+                made.counters[key]?[status]
+                ?? Metrics.Counter(
+                    label: "ferry_http_requests_total",
+                    dimensions: [("method", method), ("route", route), ("status", String(status))],
+                    factory: factory
+                )
+            made.counters[key, default: [:]][status] = counter
+            let timer =
+                made.timers[key]
+                ?? Metrics.Timer(
+                    label: "ferry_http_request_duration_seconds",
+                    dimensions: [("method", method), ("route", route)],
+                    factory: factory
+                )
+            made.timers[key] = timer
+            return (counter, timer)
+        }
+        counter.increment()
+        timer.record(duration: duration)
     }
 
     /// Records the outcome of one push.
@@ -61,26 +83,5 @@ public final class ServerMetrics: Sendable {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return buffer
-    }
-}
-
-/// Times every request and counts it by method, route and status.
-struct MetricsMiddleware: RouterMiddleware {
-    let metrics: ServerMetrics
-
-    func handle(
-        _ request: Request,
-        context: FerryRequestContext,
-        next: (Request, FerryRequestContext) async throws -> Response
-    ) async throws -> Response {
-        let start = ContinuousClock.now
-        let response = try await next(request, context)
-        metrics.recordRequest(
-            method: request.method.rawValue,
-            route: context.endpointPath ?? "NotFound",
-            status: response.status.code,
-            duration: ContinuousClock.now - start
-        )
-        return response
     }
 }
