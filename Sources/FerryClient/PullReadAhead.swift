@@ -13,20 +13,20 @@ import FerryCore
 /// The value owns its requests: it cannot be copied, and when it goes away the requests
 /// still on their way are cancelled, so none outlives its owner. ``cancel()`` drops them
 /// sooner.
-public struct PullReadAhead: ~Copyable, Sendable {
+package struct PullReadAhead: ~Copyable, Sendable {
     /// The way to the server.
-    public let transport: any SyncTransport
+    package let transport: any SyncTransport
     /// The space pulled.
-    public let space: String
+    package let space: String
     /// Mutations per page; `nil` for the server's default.
-    public let limit: Int?
+    package let limit: Int?
     /// A device whose mutations the pages leave out.
-    public let excludeDevice: String?
+    package let excludeDevice: String?
     /// Pages requested ahead, by the cursor they were requested from, in ascending order.
     private var ahead: [(since: Int64, task: Task<PullResponse, any Error>)] = []
 
     /// Creates a read-ahead puller; it sends nothing until asked.
-    public init(transport: any SyncTransport, space: String, limit: Int? = nil, excludeDevice: String? = nil) {
+    package init(transport: any SyncTransport, space: String, limit: Int? = nil, excludeDevice: String? = nil) {
         self.transport = transport
         self.space = space
         self.limit = limit
@@ -35,7 +35,7 @@ public struct PullReadAhead: ~Copyable, Sendable {
 
     /// The page after `since`: the one fetched ahead for `since`, else a new request (held up
     /// to `wait` when the log has nothing new). Pages fetched ahead for lower cursors are dropped.
-    public mutating func page(since: Int64, wait: Duration? = nil) async throws -> PullResponse {
+    package mutating func page(since: Int64, wait: Duration? = nil) async throws -> PullResponse {
         while let first = ahead.first, first.since < since {
             first.task.cancel()
             ahead.removeFirst()
@@ -54,7 +54,7 @@ public struct PullReadAhead: ~Copyable, Sendable {
 
     /// Requests the pages that follow `page`, when it is not the last (see the type's
     /// description).
-    public mutating func fetchAhead(after page: PullResponse) {
+    package mutating func fetchAhead(after page: PullResponse) {
         guard page.hasMore else { return }
         var cursors = [page.latestSeq]
         let size = Int64(page.mutations.count)
@@ -74,7 +74,7 @@ public struct PullReadAhead: ~Copyable, Sendable {
     }
 
     /// Drops the pages fetched ahead, cancelling their requests.
-    public mutating func cancel() {
+    package mutating func cancel() {
         for entry in ahead { entry.task.cancel() }
         ahead.removeAll()
     }

@@ -1,8 +1,8 @@
 /// RFC 3339 timestamps, as the protocol writes them, without Foundation's date formatters
 /// (they run once per pulled mutation).
-public enum RFC3339 {
+package enum RFC3339 {
     /// Formats milliseconds since 1970-01-01T00:00:00Z as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-    public static func format(millisecondsSince1970 millis: Int64) -> String {
+    package static func format(millisecondsSince1970 millis: Int64) -> String {
         let (days, msOfDay) = floorDivide(millis, 86_400_000)
         let (year, month, day) = civil(fromDays: days)
         let seconds = msOfDay / 1000
@@ -27,14 +27,14 @@ public enum RFC3339 {
 
     /// Whether `text` is an RFC 3339 date-time: `YYYY-MM-DDTHH:MM:SS`, an optional fraction,
     /// and `Z` or a `±HH:MM` offset, with fields in range.
-    public static func isValid(_ text: String) -> Bool {
+    package static func isValid(_ text: String) -> Bool {
         millisecondsSince1970(text) != nil
     }
 
     /// The instant an RFC 3339 date-time names, in milliseconds since 1970-01-01T00:00:00Z
     /// (a fraction beyond milliseconds is cut off); `nil` when `text` is not one (see
     /// ``isValid(_:)``).
-    public static func millisecondsSince1970(_ text: String) -> Int64? {
+    package static func millisecondsSince1970(_ text: String) -> Int64? {
         let b = Array(text.utf8)
         guard b.count >= 20 else { return nil }
         func num(_ at: Int, _ count: Int) -> Int64? {

@@ -3,16 +3,16 @@
 /// A conflict is a mutation whose `base_seq` is below the latest write of the same record by
 /// a *different* device. Keeping the latest seq, its device, and the latest seq of any other
 /// device answers that for any device with one row.
-public struct RecordHead: Sendable, Hashable {
+package struct RecordHead: Sendable, Hashable {
     /// The seq of the record's latest write.
-    public var seq: Int64
+    package var seq: Int64
     /// The device that made it.
-    public var deviceID: String
+    package var deviceID: String
     /// The seq of the latest write by any device other than ``deviceID`` (0 if none).
-    public var otherSeq: Int64
+    package var otherSeq: Int64
 
     /// Creates a head.
-    public init(seq: Int64, deviceID: String, otherSeq: Int64) {
+    package init(seq: Int64, deviceID: String, otherSeq: Int64) {
         self.seq = seq
         self.deviceID = deviceID
         self.otherSeq = otherSeq
@@ -20,20 +20,20 @@ public struct RecordHead: Sendable, Hashable {
 
     /// The seq of the latest write by a device other than `device` (0 if none), for a record
     /// whose head is `head` (`nil` for a record never written).
-    public static func latestWrite(of head: RecordHead?, notBy device: String) -> Int64 {
+    package static func latestWrite(of head: RecordHead?, notBy device: String) -> Int64 {
         guard let head else { return 0 }
         return head.deviceID == device ? head.otherSeq : head.seq
     }
 
     /// The head after `device` writes the record at `seq`.
-    public static func after(_ head: RecordHead?, write seq: Int64, by device: String) -> RecordHead {
+    package static func after(_ head: RecordHead?, write seq: Int64, by device: String) -> RecordHead {
         RecordHead(seq: seq, deviceID: device, otherSeq: latestWrite(of: head, notBy: device))
     }
 
     /// The conflict report for a mutation of `entity`/`entityKey` based on `baseSeq`, written
     /// by `device` on a record whose head is `head`; `nil` when it has no base or is up to
     /// date with other devices' writes.
-    public static func conflict(
+    package static func conflict(
         clientActionID: Int64,
         entity: String,
         entityKey: String,

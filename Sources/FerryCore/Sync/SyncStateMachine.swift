@@ -4,9 +4,9 @@
 /// A driver asks ``nextAction(now:)``, carries the action out, and reports what happened
 /// (``cycleSucceeded(now:)``, ``cycleFailed(now:reason:message:retryAfter:jitterUnit:)``,
 /// ``leaseDenied(now:)``). Time comes in as arguments, so tests drive it without sleeping.
-public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
+package struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     /// What the driver should do next.
-    public enum Action: Sendable, Equatable {
+    package enum Action: Sendable, Equatable {
         /// Take the lease and run a cycle (push the outbox, pull until done) now.
         case runCycle
         /// Live mode and nothing else to do: hold a long-poll pull open, and stop it when
@@ -19,11 +19,11 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
     }
 
     /// The schedule the decisions follow.
-    public let schedule: SyncSchedule
+    package let schedule: SyncSchedule
     /// The status as far as the decisions know it (counts are the driver's to fill in).
-    public private(set) var status = SyncStatus()
+    package private(set) var status = SyncStatus()
     /// When the current backoff ends.
-    public private(set) var backoffUntil: Instant?
+    package private(set) var backoffUntil: Instant?
 
     private var dirtyDeadline: Instant?
     private var syncRequested = false
@@ -32,23 +32,23 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
     private var disabled = false
 
     /// Creates the machine; its first action is a cycle.
-    public init(schedule: SyncSchedule) {
+    package init(schedule: SyncSchedule) {
         self.schedule = schedule
     }
 
     /// A local write happened: a cycle starts after the debounce. Later writes before that
     /// cycle starts join it rather than pushing the deadline back.
-    public mutating func notifyDirty(now: Instant) {
+    package mutating func notifyDirty(now: Instant) {
         if dirtyDeadline == nil { dirtyDeadline = now.advanced(by: schedule.debounce) }
     }
 
     /// The app asked for a cycle now; it skips the debounce and any backoff.
-    public mutating func requestSync() {
+    package mutating func requestSync() {
         syncRequested = true
     }
 
     /// Stops cycles until ``resumeAfterUpgrade()``; the driver keeps its lease.
-    public mutating func stopForUpgrade() {
+    package mutating func stopForUpgrade() {
         disabled = true
         reportDisabled()
     }
@@ -63,7 +63,7 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
     }
 
     /// Undoes ``stopForUpgrade()`` and asks for a cycle.
-    public mutating func resumeAfterUpgrade() {
+    package mutating func resumeAfterUpgrade() {
         guard disabled else { return }
         disabled = false
         status.phase = .idle
@@ -73,7 +73,7 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
     }
 
     /// What to do at `now`.
-    public func nextAction(now: Instant) -> Action {
+    package func nextAction(now: Instant) -> Action {
         if disabled { return .waitForSignal }
         if syncRequested { return .runCycle }
         if let leaseRetryAt, now < leaseRetryAt { return .sleep(until: leaseRetryAt) }
@@ -88,7 +88,7 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
     }
 
     /// A cycle starts: writes from now on need another cycle.
-    public mutating func cycleWillStart(now: Instant) {
+    package mutating func cycleWillStart(now: Instant) {
         dirtyDeadline = nil
         syncRequested = false
         status.phase = .pushing
@@ -96,21 +96,21 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
     }
 
     /// The cycle moved from pushing to pulling.
-    public mutating func pullWillStart() {
+    package mutating func pullWillStart() {
         status.phase = .pulling
         reportDisabled()
     }
 
     /// The cycle was cut short (a signal ended a long-poll, or the manager is stopping):
     /// neither a success nor a failure.
-    public mutating func cycleInterrupted(now: Instant) {
+    package mutating func cycleInterrupted(now: Instant) {
         lastCycleEnd = now
         if status.phase == .pushing || status.phase == .pulling { status.phase = .idle }
         reportDisabled()
     }
 
     /// Another process holds the lease: try again after a poll interval.
-    public mutating func leaseDenied(now: Instant) {
+    package mutating func leaseDenied(now: Instant) {
         leaseRetryAt = now.advanced(by: schedule.pollInterval)
         lastCycleEnd = now
         status.phase = .idle
@@ -120,7 +120,7 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
     }
 
     /// The cycle succeeded at `now` (wall time `wallMilliseconds`): failures are forgotten.
-    public mutating func cycleSucceeded(now: Instant, wallMilliseconds: Int64) {
+    package mutating func cycleSucceeded(now: Instant, wallMilliseconds: Int64) {
         lastCycleEnd = now
         leaseRetryAt = nil
         backoffUntil = nil
@@ -141,7 +141,7 @@ public struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instant
     ///   - wallMilliseconds: Wall time now, to report `backoffUntil` in.
     /// - Returns: The delay chosen.
     @discardableResult
-    public mutating func cycleFailed(
+    package mutating func cycleFailed(
         now: Instant,
         reason: SyncReasonCode,
         message: String,

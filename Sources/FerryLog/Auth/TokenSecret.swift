@@ -2,21 +2,21 @@ import Crypto
 import Foundation
 
 /// Making and hashing token secrets.
-public enum TokenSecret {
+package enum TokenSecret {
     /// The prefix of access tokens, so that a leaked token says what it is.
-    public static let accessPrefix = "fat_"
+    package static let accessPrefix = "fat_"
     /// The prefix of refresh tokens.
-    public static let refreshPrefix = "frt_"
+    package static let refreshPrefix = "frt_"
 
     /// A new secret: the prefix and 32 random bytes, base64url without padding.
-    public static func generate(prefix: String) -> String {
+    package static func generate(prefix: String) -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         return prefix + base64URL(bytes)
     }
 
     /// The lowercase hex SHA-256 of a secret, the only form in which stores keep it.
-    public static func hash(_ secret: String) -> String {
+    package static func hash(_ secret: String) -> String {
         SHA256.hash(data: Array(secret.utf8)).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
@@ -24,7 +24,7 @@ public enum TokenSecret {
     }
 
     /// A new grant id: `g_` and 12 random bytes, base64url.
-    public static func grantID() -> String {
+    package static func grantID() -> String {
         var generator = SystemRandomNumberGenerator()
         return "g_" + base64URL((0..<12).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }

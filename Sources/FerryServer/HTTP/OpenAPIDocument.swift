@@ -2,9 +2,9 @@
 ///
 /// A test walks every path and method listed here against a running server, so the
 /// document cannot name a route the server does not have.
-public enum OpenAPIDocument {
+package enum OpenAPIDocument {
     /// The document, as YAML.
-    public static let yaml = """
+    package static let yaml = """
         openapi: 3.0.3
         info:
           title: Ferry sync API
