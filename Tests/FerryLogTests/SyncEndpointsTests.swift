@@ -159,3 +159,44 @@ private func note(_ id: Int64, key: String = "n1", payload: String? = #"{"v":1}"
         #expect(again.outcomes == [.stored(seq: 1)])
     }
 }
+
+/// Merging the store's outcomes and the validator's rejections back into request order.
+@Suite struct PushResponseMergingTests {
+    @Test func outcomesAndRejectionsComeBackInRequestOrder() {
+        let mutations = (1...5).map { note(Int64($0)) }
+        var checked = PushValidator.Checked()
+        checked.valid = [0, 2, 4]
+        checked.invalid = [
+            (1, MutationRejection(clientActionID: 2, reason: .invalid, message: "no")),
+            (3, MutationRejection(clientActionID: 4, reason: .invalid, message: "no")),
+        ]
+        let stored = AppendResult(
+            outcomes: [.stored(seq: 10), .duplicate(seq: 3), .stored(seq: 11)],
+            conflicts: [ConflictReport(clientActionID: 5, entity: "note", entityKey: "n1", baseSeq: 1, currentSeq: 10)],
+            headSeq: 11,
+            logID: "log"
+        )
+        let response = PushResponse(merging: stored, checked: checked, mutations: mutations)
+        #expect(response.accepted == 2)
+        #expect(response.acks == [MutationAck(clientActionID: 1, seq: 10), MutationAck(clientActionID: 5, seq: 11)])
+        #expect(response.rejected.map(\.clientActionID) == [2, 3, 4])
+        #expect(response.rejected.map(\.reason) == [.invalid, .duplicate, .invalid])
+        #expect(response.rejected[1].seq == 3)
+        #expect(response.conflicts.map(\.clientActionID) == [5])
+        #expect(response.headSeq == 11)
+        #expect(response.logID == "log")
+    }
+
+    @Test func aPushWithNothingValidStoresNothing() {
+        var checked = PushValidator.Checked()
+        checked.invalid = [(0, MutationRejection(clientActionID: 1, reason: .invalid, message: "no"))]
+        let response = PushResponse(
+            merging: AppendResult(outcomes: [], conflicts: [], headSeq: 4, logID: "log"),
+            checked: checked,
+            mutations: [note(1)]
+        )
+        #expect(response.acks.isEmpty)
+        #expect(response.rejected.count == 1)
+        #expect(response.headSeq == 4)
+    }
+}

@@ -21,6 +21,9 @@ package struct PushValidator {
         package var valid: [Int] = []
         /// The rejections of the others, with their positions.
         package var invalid: [(index: Int, rejection: MutationRejection)] = []
+
+        /// No mutation checked yet.
+        package init() {}
     }
 
     /// Checks the request as a whole: `400` for a bad space, device or session id, or too
