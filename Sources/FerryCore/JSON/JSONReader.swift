@@ -1,37 +1,3 @@
-/// Why a JSON text could not be read: a syntax error, or a value of the wrong kind.
-///
-/// `path` names where in the document the problem is (`mutations[3].client_action_id`),
-/// empty for the document itself; ``description`` puts the two together.
-public struct JSONReadError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// What is wrong, without the path: "must be an integer", "is required".
-    public var problem: String
-    /// The keys and indexes that lead to the value, outermost first.
-    public var path: [String]
-    /// The byte offset in the document where the problem was found.
-    public var offset: Int
-
-    /// Creates an error.
-    public init(_ problem: String, path: [String] = [], offset: Int) {
-        self.problem = problem
-        self.path = path
-        self.offset = offset
-    }
-
-    /// `path problem`, or `the body problem` when the path is empty, e.g.
-    /// `mutations[0].entity must be a string`.
-    public var description: String {
-        var rendered = ""
-        for component in path {
-            if component.hasPrefix("[") || rendered.isEmpty {
-                rendered += component
-            } else {
-                rendered += "." + component
-            }
-        }
-        return "\(rendered.isEmpty ? "the body" : rendered) \(problem)"
-    }
-}
-
 /// A forward-only reader of JSON text (RFC 8259), byte by byte, with no intermediate tree.
 ///
 /// Ferry's wire messages are read with it field by field, which is several times faster
@@ -611,34 +577,5 @@ extension JSONValue {
     public init(parsing text: String) throws {
         var text = text
         self = try text.withUTF8 { try JSONReader.withReader($0) { try $0.readValue() } }
-    }
-}
-
-/// A member name being read by ``JSONReader/readMembers(_:)``: compared with names without
-/// making a `String`, valid only during the call that received it.
-package struct JSONKey {
-    /// The name's bytes as written, when it is plain ASCII without escapes.
-    fileprivate let raw: UnsafeRawBufferPointer
-    /// The name, when it has escapes or non-ASCII characters.
-    fileprivate let decoded: String?
-
-    /// The name as a string.
-    package var string: String { decoded ?? String(decoding: raw, as: UTF8.self) }
-
-    /// Whether the name is `name`.
-    package static func == (key: JSONKey, name: StaticString) -> Bool {
-        let count = name.utf8CodeUnitCount
-        guard let decoded = key.decoded else {
-            guard key.raw.count == count else { return false }
-            let start = name.utf8Start
-            for index in 0..<count where key.raw[index] != start[index] { return false }
-            return true
-        }
-        return decoded == name.description
-    }
-
-    /// Matches a name in a `switch` over keys.
-    package static func ~= (name: StaticString, key: JSONKey) -> Bool {
-        key == name
     }
 }
