@@ -91,26 +91,38 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .executableTarget(
-            name: "ferry",
+        .target(
+            name: "FerryBench",
             dependencies: [
                 "FerryClient",
                 "FerryCore",
                 "FerryHTTP",
                 "FerryServer",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "ferry",
+            dependencies: [
+                "FerryBench",
+                "FerryClient",
+                "FerryCore",
+                "FerryHTTP",
+                "FerryServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // Only for the raw-SQL lines of ClientCommands.swift, which LocalStore's API replaces.
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
             name: "FerryTestSupport",
             dependencies: [
+                "FerryBench",
                 "FerryCore",
                 "FerryServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
