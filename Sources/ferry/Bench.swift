@@ -3,7 +3,6 @@ import FerryBench
 import FerryCore
 import FerryServer
 import Foundation
-import Logging
 
 /// `ferry bench`: the benchmark suite, with the limits it is bound by measured in the same run.
 struct Bench: AsyncParsableCommand {
@@ -90,11 +89,7 @@ struct Bench: AsyncParsableCommand {
     private var serverToken: String? { token ?? FerryEnvironment().value("FERRY_BENCH_TOKEN") }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
+        logToStandardError(from: .warning)
         let plan = BenchPlan(
             workloads: workload.compactMap(BenchWorkload.init(rawValue:)),
             quick: quick,

@@ -1,7 +1,6 @@
 import ArgumentParser
 import FerryBench
 import FerryServer
-import Logging
 
 /// `ferry bench-client` (hidden): the client side of the `sync` and `backlog` workloads, run
 /// by `ferry bench` as a child process; prints one JSON line (see `BenchDevice.sync`).
@@ -28,11 +27,7 @@ struct BenchClient: AsyncParsableCommand {
     var expect: Int?
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
+        logToStandardError(from: .warning)
         guard let token = token ?? FerryEnvironment().value("FERRY_BENCH_TOKEN") else {
             throw ValidationError("bench-client needs --token or FERRY_BENCH_TOKEN")
         }

@@ -55,11 +55,7 @@ struct Serve: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: levelName) else {
             throw ValidationError("log level must be one of trace, debug, info, notice, warning, error, critical")
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        logToStandardError(from: level)
         let logger = Logger(label: "ferry")
         let configuration = try environment.serverConfiguration(
             maxBodyBytes: maxBodyBytes,
