@@ -27,6 +27,8 @@ public struct LocalStoreError: Error, Sendable, CustomStringConvertible {
         public static let corruptData = Code(rawValue: "corrupt_data")
         /// The metadata key is Ferry's own and cannot be written.
         public static let reservedKey = Code(rawValue: "reserved_key")
+        /// There is no database file where one was to be opened.
+        public static let noDatabase = Code(rawValue: "no_database")
 
         public var description: String { rawValue }
     }

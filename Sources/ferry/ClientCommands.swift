@@ -3,7 +3,6 @@ import FerryClient
 import FerryCore
 import FerryHTTP
 import Foundation
-import GRDB
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -13,13 +12,13 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "The app's SQLite database.")
     var db: String
 
-    /// Opens the database (it must exist) and Ferry's store in it.
-    func open() throws -> (DatabaseQueue, LocalStore) {
-        guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no database at \(db)") }
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        let queue = try DatabaseQueue(path: db, configuration: configuration)
-        return (queue, try LocalStore(queue))
+    /// Opens Ferry's store in the database (it must exist).
+    func open() throws -> LocalStore {
+        do {
+            return try LocalStore.open(existingDatabaseAt: db)
+        } catch let error as LocalStoreError where error.code == .noDatabase {
+            throw ValidationError(error.message)
+        }
     }
 }
 
@@ -51,7 +50,7 @@ struct Track: ParsableCommand {
         case "remote-wins": conflictPolicy = .remoteWins
         default: throw ValidationError("policy must be last-writer-wins or remote-wins")
         }
-        let (_, store) = try database.open()
+        let store = try database.open()
         try store.register(table: table, keyColumn: key, policy: conflictPolicy)
         let counts = try store.counts()
         print("tracking \(table); \(counts.pending) local mutations wait to be pushed")
@@ -101,7 +100,7 @@ struct Sync: AsyncParsableCommand {
             handler.logLevel = .warning
             return handler
         }
-        let (_, store) = try database.open()
+        let store = try database.open()
         let stored = try await store.metadata(.refreshToken)
         let transport = HTTPTransport(
             configuration: HTTPTransportConfiguration(
@@ -177,7 +176,7 @@ struct Status: ParsableCommand {
     var json = false
 
     func run() throws {
-        let (_, store) = try database.open()
+        let store = try database.open()
         let counts = try store.counts()
         let tables = try store.syncedTables()
         let cursors = try store.cursors().sorted { $0.key < $1.key }
@@ -237,7 +236,7 @@ struct Conflicts: ParsableCommand {
         var all = false
 
         func run() throws {
-            let (_, store) = try database.open()
+            let store = try database.open()
             let conflicts = try store.conflicts(unacknowledgedOnly: !all)
             if conflicts.isEmpty { print("no conflicts") }
             for conflict in conflicts {
@@ -259,7 +258,7 @@ struct Conflicts: ParsableCommand {
         var id: Int64
 
         func run() throws {
-            let (_, store) = try database.open()
+            let store = try database.open()
             guard let conflict = try store.conflicts().first(where: { $0.id == id }) else {
                 throw ValidationError("no conflict \(id)")
             }
@@ -286,7 +285,7 @@ struct Conflicts: ParsableCommand {
             guard let choice = LocalStore.ConflictChoice(rawValue: take) else {
                 throw ValidationError("--take must be keep, local or remote")
             }
-            let (_, store) = try database.open()
+            let store = try database.open()
             try store.resolveConflict(id: id, choice: choice)
             print("resolved \(id) (\(choice.rawValue))")
         }

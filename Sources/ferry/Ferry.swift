@@ -1,4 +1,7 @@
 import ArgumentParser
+import FerryBench
+import Foundation
+import Logging
 
 @main
 struct Ferry: AsyncParsableCommand {
@@ -7,7 +10,14 @@ struct Ferry: AsyncParsableCommand {
         abstract: "Ferry: a local-first sync engine.",
         discussion: "Server: serve, token. Client: track, sync, status, conflicts. Benchmarks: bench.",
         subcommands: [
-            Serve.self, Token.self, Track.self, Sync.self, Status.self, Conflicts.self, Bench.self, BenchClient.self,
+            Serve.self, Token.self, Track.self, Sync.self, Status.self, Conflicts.self, BenchCommand.self, BenchClientCommand.self,
         ]
     )
+}
+
+/// Prints `value` as JSON on one line, keys sorted.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }

@@ -1,8 +1,7 @@
 import ArgumentParser
-import FerryCore
+import FerryBench
 import FerryServer
 import Foundation
-import Hummingbird
 import Logging
 
 struct Serve: AsyncParsableCommand {
@@ -23,6 +22,12 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
+    @Flag(
+        name: .long,
+        help: "Keep the log in memory, lost at exit (for demos and tests); tokens stay in the data folder (env FERRY_MEMORY)."
+    )
+    var memory = false
+
     @Option(name: .long, help: "Largest request body in bytes (env FERRY_MAX_BODY_BYTES, default 8388608).")
     var maxBodyBytes: Int?
 
@@ -41,44 +46,31 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (env FERRY_LOG_LEVEL, default info).")
     var logLevel: String?
 
+    func validate() throws {
+        _ = try storage.configuration(memory: memory)
+    }
+
     func run() async throws {
-        let levelName = logLevel ?? Environment.value("FERRY_LOG_LEVEL") ?? "info"
+        let environment = FerryEnvironment()
+        let levelName = logLevel ?? environment.value("FERRY_LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelName) else {
             throw ValidationError("log level must be one of trace, debug, info, notice, warning, error, critical")
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        logToStandardError(from: level)
         let logger = Logger(label: "ferry")
-
-        let defaults = ServerConfiguration()
-        let configuration = ServerConfiguration(
-            maxBodyBytes: try Environment.integer(maxBodyBytes, "FERRY_MAX_BODY_BYTES", default: defaults.maxBodyBytes),
-            maxMutationsPerPush: try Environment.integer(
-                maxMutationsPerPush,
-                "FERRY_MAX_MUTATIONS_PER_PUSH",
-                default: defaults.maxMutationsPerPush
-            ),
-            maxPayloadBytes: try Environment.integer(maxPayloadBytes, "FERRY_MAX_PAYLOAD_BYTES", default: defaults.maxPayloadBytes),
-            defaultPullLimit: defaults.defaultPullLimit,
-            maxPullLimit: try Environment.integer(maxPullLimit, "FERRY_MAX_PULL_LIMIT", default: defaults.maxPullLimit),
-            maxWaitSeconds: try Environment.integer(maxWaitSeconds, "FERRY_MAX_WAIT_SECONDS", default: defaults.maxWaitSeconds)
+        let configuration = try environment.serverConfiguration(
+            maxBodyBytes: maxBodyBytes,
+            maxMutationsPerPush: maxMutationsPerPush,
+            maxPayloadBytes: maxPayloadBytes,
+            maxPullLimit: maxPullLimit,
+            maxWaitSeconds: maxWaitSeconds
         )
-        let host = self.host ?? Environment.value("FERRY_HOST") ?? "127.0.0.1"
-        let port = try Environment.integer(self.port, "FERRY_PORT", default: 8080)
+        let port = try environment.integer(self.port, "FERRY_PORT", default: 8080)
+        let host = self.host ?? environment.value("FERRY_HOST") ?? "127.0.0.1"
 
         let metrics = ServerMetrics()
-        let watcher = CommitWatcher(onWaitersChanged: metrics.waitersChanged(by:))
-        let storage = try storage.open(watcher: watcher, logger: logger)
-        // With PostgreSQL, the database service migrates the schema once it reaches the
-        // database; several servers may share it, so none creates a default token.
-        if storage.postgres == nil, try await storage.tokens.grants().isEmpty {
-            // A first start of a single server: no grant was ever issued (a start that died
-            // before issuing one counts as not having happened).
-            _ = try await storage.eventLog.read(space: "default", since: 0, limit: 1, excludingDevice: nil)
-            let issued = try await storage.tokens.issue(spaces: ["default"], accessTTL: Token.Create.defaultTTL)
+        let storage = try FerryStorage(try self.storage.configuration(memory: memory), metrics: metrics, logger: logger)
+        if let issued = try await storage.bootstrap(accessTTL: Token.Create.defaultTTL) {
             print(
                 """
                 New data folder \(self.storage.dataFolder): created space 'default' and a token for it.
@@ -89,22 +81,20 @@ struct Serve: AsyncParsableCommand {
                 """
             )
         }
-        let storageDescription = storage.postgres == nil ? "data: \(self.storage.dataFolder)" : "postgres"
-
-        let app = FerryApplication.makeApplication(
-            eventLog: storage.eventLog,
-            tokens: storage.tokens,
+        let described =
+            storage.configuration.isShared
+            ? "postgres" : "\(storage.configuration.isInMemory ? "memory, tokens" : "data"): \(self.storage.dataFolder)"
+        try await FerryApplication.serve(
+            storage: storage,
             metrics: metrics,
             configuration: configuration,
-            serverConfiguration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "ferry"),
-            services: storage.services,
+            host: host,
+            port: port,
             logger: logger
-        ) { channel in
-            let bound = channel.localAddress?.port ?? port
-            print("Ferry listening on http://\(host):\(bound) (\(storageDescription))")
+        ) { bound in
+            print("Ferry listening on http://\(host):\(bound) (\(described))")
             fflush(nil)  // stdout may be a pipe: flush so that a supervisor sees the line now
         }
-        try await app.runService()
         logger.info("ferry stopped")
     }
 }

@@ -43,9 +43,7 @@ struct Token: AsyncParsableCommand {
             let ttl = self.ttl
             let issued = try await storage.withTokens { try await $0.issue(spaces: spaces, accessTTL: ttl) }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(issued), as: UTF8.self))
+                try printJSON(issued)
             } else {
                 print(
                     """
@@ -71,9 +69,7 @@ struct Token: AsyncParsableCommand {
         func run() async throws {
             let grants = try await storage.withTokens { try await $0.grants() }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                for grant in grants { print(String(decoding: try encoder.encode(grant), as: UTF8.self)) }
+                for grant in grants { try printJSON(grant) }
                 return
             }
             if grants.isEmpty {

@@ -37,29 +37,12 @@ public enum PostgresTestServer {
     /// Creates an empty database, runs `body` with its URL, and drops it.
     public static func withDatabase<T: Sendable>(_ body: (String) async throws -> T) async throws -> T {
         guard let adminURL else { throw ProcessError(message: "FERRY_TEST_POSTGRES_URL is not set") }
-        let name = "ferry_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
-        try await admin(adminURL, "CREATE DATABASE \(name)")
-        guard var components = URLComponents(string: adminURL) else { throw ProcessError(message: "bad URL \(adminURL)") }
-        components.path = "/\(name)"
-        let url = components.string ?? adminURL
-        let result: Result<T, any Error>
-        do {
-            result = .success(try await body(url))
-        } catch {
-            result = .failure(error)
-        }
-        try? await admin(adminURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-        return try result.get()
+        return try await ThrowawayPostgres.withDatabase(adminURL: adminURL, body)
     }
 
-    /// Runs one statement on the admin database.
+    /// Runs one statement on the database of `url`.
     public static func admin(_ url: String, _ sql: String) async throws {
-        let database = try PostgresBackend(configuration: .init(url: url, maximumConnections: 1))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await database.runPool() }
-            defer { group.cancelAll() }
-            try await database.client.query(PostgresQuery(unsafeSQL: sql))
-        }
+        try await ThrowawayPostgres.admin(url, sql)
     }
 
     /// A migrated PostgreSQL store on a fresh database, running for the time of `body`.

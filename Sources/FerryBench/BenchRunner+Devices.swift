@@ -26,7 +26,7 @@ extension BenchRunner {
         environment["FERRY_BENCH_TOKEN"] = server.token
         process.environment = environment
         let pipe = Pipe()
-        let output = BenchOutput()
+        let output = ProcessOutput()
         process.standardOutput = pipe
         process.standardError = FileHandle.standardError
         output.collect(from: pipe)

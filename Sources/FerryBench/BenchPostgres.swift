@@ -4,23 +4,14 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// The PostgreSQL side of `ferry bench --postgres URL`: a new database per workload on the
-/// server of `URL` (created and dropped by the bench), direct fills, and the multi-row
-/// insert ceiling.
+/// The PostgreSQL side of `ferry bench --postgres URL`: direct fills and the multi-row insert
+/// ceiling, on the new database of a workload (see ``ThrowawayPostgres``).
 enum BenchPostgres {
     private static let logger: Logger = {
         var logger = Logger(label: "ferry.bench.postgres")
         logger.logLevel = .error
         return logger
     }()
-
-    /// `url` with its database replaced by `database`.
-    static func url(_ url: String, database: String) throws -> String {
-        guard var components = URLComponents(string: url) else { throw BenchError("--postgres: '\(url)' is not a URL") }
-        components.path = "/" + database
-        guard let result = components.string else { throw BenchError("--postgres: cannot build a URL from '\(url)'") }
-        return result
-    }
 
     /// Runs `body` with a connection pool on `url`, running while it runs.
     static func withClient<T>(_ url: String, _ body: (PostgresClient) async throws -> T) async throws -> T {
@@ -35,30 +26,13 @@ enum BenchPostgres {
         }
     }
 
-    /// Creates the empty database `name` on the server of `adminURL`.
-    static func createDatabase(_ name: String, adminURL: String) async throws {
-        try await withClient(adminURL) { client in
-            _ = try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
-            _ = try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
-        }
-    }
-
-    /// Drops the database `name` (closing what is still connected to it).
-    static func dropDatabase(_ name: String, adminURL: String) async {
-        _ = try? await withClient(adminURL) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
-        }
-    }
-
     /// Runs `body` with Ferry's storage on the database at `url`, its pool running and its
     /// schema migrated, as `ferry token --postgres` uses it.
-    private static func withStorage<T: Sendable>(_ url: String, _ body: @escaping @Sendable (Storage) async throws -> T) async throws -> T {
-        let backend = try PostgresBackend(configuration: .init(url: url, operationTimeout: .seconds(120)), logger: logger)
-        let storage = Storage(
-            eventLog: PostgresEventLog(database: backend, watcher: CommitWatcher()),
-            tokens: PostgresTokenStore(database: backend),
-            postgres: backend
-        )
+    private static func withStorage<T: Sendable>(
+        _ url: String,
+        _ body: @escaping @Sendable (FerryStorage) async throws -> T
+    ) async throws -> T {
+        let storage = try FerryStorage(.postgres(url: url, operationTimeout: .seconds(120)), logger: logger)
         return try await storage.whileRunning { try await body(storage) }
     }
 

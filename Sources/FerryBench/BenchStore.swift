@@ -1,4 +1,3 @@
-import ArgumentParser
 import FerryCore
 import FerryServer
 import Foundation
@@ -8,7 +7,7 @@ import Foundation
 /// Every workload starts its own `ferry serve` child on a fresh store, so that workloads do
 /// not see each other's data: a new SQLite data folder, or a new database on the PostgreSQL
 /// server of `--postgres URL` (created by the bench and dropped when the workload ends).
-enum BenchStore: Sendable {
+package enum BenchStore: Sendable {
     /// A SQLite file in a temporary data folder, with the server's commit durability.
     case sqlite(durability: SQLiteConfiguration.Durability)
     /// New databases on the PostgreSQL server of `url`, whose user may create databases.
@@ -40,9 +39,11 @@ enum BenchStore: Sendable {
             let token = try await SQLiteTokenStore(database: try SQLiteDatabase(configuration: configuration))
                 .issue(spaces: spaces, accessTTL: 7 * 86_400)
             precondition(servers == 1, "several servers share a PostgreSQL store only")
-            let process = try await BenchServerProcess(
+            let process = try await ServerProcess(
                 executable: link.path,
-                arguments: ["serve", "--host", "127.0.0.1", "--port", "0", "--data", folder.path, "--durability", durability.rawValue]
+                arguments: ["--data", folder.path, "--durability", durability.rawValue],
+                waitUntilHealthy: true,
+                capturesStandardError: true
             )
             return BenchServer(baseURL: process.baseURL, token: token.accessToken, fixedSpace: nil, process: process, dataFolder: folder)
         case .postgres(let adminURL):
@@ -51,16 +52,17 @@ enum BenchStore: Sendable {
             let database =
                 "fb_\(run.filter { $0.isLetter || $0.isNumber })_\(folder.lastPathComponent.filter { $0.isLetter || $0.isNumber })"
                 .lowercased()
-            try await BenchPostgres.createDatabase(database, adminURL: adminURL)
-            let url = try BenchPostgres.url(adminURL, database: database)
+            let url = try await ThrowawayPostgres.create(database, adminURL: adminURL)
             do {
                 let token = try await BenchPostgres.issueToken(url: url, spaces: spaces)
-                var processes: [BenchServerProcess] = []
+                var processes: [ServerProcess] = []
                 for _ in 0..<servers {
                     processes.append(
-                        try await BenchServerProcess(
+                        try await ServerProcess(
                             executable: link.path,
-                            arguments: ["serve", "--host", "127.0.0.1", "--port", "0", "--postgres", url]
+                            arguments: ["--postgres", url],
+                            waitUntilHealthy: true,
+                            capturesStandardError: true
                         )
                     )
                 }
@@ -74,7 +76,7 @@ enum BenchStore: Sendable {
                     postgres: (url: url, database: database, adminURL: adminURL)
                 )
             } catch {
-                await BenchPostgres.dropDatabase(database, adminURL: adminURL)
+                await ThrowawayPostgres.drop(database, adminURL: adminURL)
                 throw error
             }
         }

@@ -1,4 +1,3 @@
-import ArgumentParser
 import FerryClient
 import FerryCore
 import FerryHTTP
@@ -7,34 +6,57 @@ import Foundation
 import Synchronization
 
 /// A workload of `ferry bench`.
-enum BenchWorkload: String, CaseIterable, ExpressibleByArgument, Sendable {
+package enum BenchWorkload: String, CaseIterable, Sendable {
     case push, pull, sync, latency, backlog
 }
 
 /// What one `ferry bench` run measures, and how much.
-struct BenchPlan: Sendable {
+package struct BenchPlan: Sendable {
     /// The workloads, in the order they run.
-    var workloads: [BenchWorkload]
+    package var workloads: [BenchWorkload]
     /// Mutations of push and pull, records of sync.
-    var count: Int
+    package var count: Int
     /// Mutations that accumulate while the backlog device is offline.
-    var backlog: Int
+    package var backlog: Int
     /// Rounds of each workload (and of its ceiling) but the backlog.
-    var rounds: Int
+    package var rounds: Int
     /// Rounds of the backlog workload (and of its ceiling).
-    var backlogRounds: Int
+    package var backlogRounds: Int
     /// Writes of the latency workload.
-    var latencyWrites: Int
+    package var latencyWrites: Int
     /// Concurrent clients of the push workload.
-    var pushClients: [Int] = [1, 4]
+    package var pushClients: [Int] = [1, 4]
     /// Mutations per push request.
-    var batchSize = 500
+    package var batchSize = 500
     /// The `ferry` executable started as server and client children.
-    var ferry: String
+    package var ferry: String
+
+    /// A plan with the sizes given, else the defaults of a full run (`quick`: of a smoke
+    /// test): N 200,000 (5,000), backlog 1,000,000 (20,000), 3 rounds (1), 1 backlog round,
+    /// 1,000 latency writes (200); every workload when `workloads` is empty; `ferry` the
+    /// running executable when not given.
+    package init(
+        workloads: [BenchWorkload],
+        quick: Bool,
+        count: Int?,
+        backlog: Int?,
+        rounds: Int?,
+        backlogRounds: Int?,
+        latencyWrites: Int?,
+        ferry: String?
+    ) {
+        self.workloads = workloads.isEmpty ? BenchWorkload.allCases : workloads
+        self.count = count ?? (quick ? 5_000 : 200_000)
+        self.backlog = backlog ?? (quick ? 20_000 : 1_000_000)
+        self.rounds = rounds ?? (quick ? 1 : 3)
+        self.backlogRounds = backlogRounds ?? 1
+        self.latencyWrites = latencyWrites ?? (quick ? 200 : 1000)
+        self.ferry = ferry ?? FerryExecutable.current
+    }
 }
 
 /// Where the workloads' servers come from: children on a store, or a running server.
-enum BenchTarget {
+package enum BenchTarget: Sendable {
     /// A fresh `ferry serve` child per workload, on `store`.
     case local(BenchStore)
     /// A running server: every workload uses `space`, which `token` must grant.
@@ -43,7 +65,7 @@ enum BenchTarget {
 
 /// Runs the workloads of a plan against a target, each next to its ceiling, and collects
 /// the results.
-final class BenchRunner {
+package final class BenchRunner {
     let plan: BenchPlan
     let target: BenchTarget
     let progress = BenchProgress()
@@ -56,7 +78,8 @@ final class BenchRunner {
     /// Called with each result as soon as its workload ends.
     var onResult: (BenchResult) -> Void = { _ in }
 
-    init(plan: BenchPlan, target: BenchTarget) throws {
+    /// A runner of `plan` against `target`, with a new temporary folder (removed with it).
+    package init(plan: BenchPlan, target: BenchTarget) throws {
         self.plan = plan
         self.target = target
         root = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-bench-\(UUID().uuidString.prefix(8))")
@@ -68,7 +91,7 @@ final class BenchRunner {
     }
 
     /// `sqlite` or `postgres`.
-    var storeName: String {
+    package var storeName: String {
         switch target {
         case .local(let store): store.name
         case .remote(_, _, _, let name): name
@@ -82,7 +105,7 @@ final class BenchRunner {
     }
 
     /// Runs every workload of the plan.
-    func run() async throws {
+    package func run() async throws {
         for workload in plan.workloads {
             switch workload {
             case .push: try await runPush()
@@ -278,7 +301,7 @@ final class BenchRunner {
                 }
                 if ceiling == nil {
                     let postgres = storeName == "postgres"
-                    ceiling = BenchCeiling(
+                    let measured = BenchCeiling(
                         name: postgres ? "pg_insert_log" : "sqlite_insert_log",
                         label: postgres
                             ? "raw PostgreSQL multi-row insert per batch, server's mutation table"
@@ -286,7 +309,8 @@ final class BenchRunner {
                         stats: BenchStats(ceilingRates),
                         unit: "rows/s"
                     )
-                    record(ceiling!)
+                    record(measured)
+                    ceiling = measured
                 }
                 let stats = BenchStats(rates)
                 let goal: Double = storeName == "postgres" ? 50_000 : 100_000

@@ -118,5 +118,6 @@ struct BenchResult: Sendable {
 
 /// Compact line rendering of JSON values for `--json`.
 extension JSONValue {
-    var line: String { String(decoding: serialized(), as: UTF8.self) }
+    /// The value as compact JSON text on one line.
+    package var line: String { String(decoding: serialized(), as: UTF8.self) }
 }

@@ -5,8 +5,9 @@ import Foundation
 import Logging
 
 /// `ferry bench`: the benchmark suite, with the limits it is bound by measured in the same run.
-struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct BenchCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
+        commandName: "bench",
         abstract: "Measure push, pull, sync, latency and backlog, each next to its ceiling.",
         discussion: """
             Each workload starts its own `ferry serve` child on loopback with a temporary data
@@ -39,7 +40,7 @@ struct Bench: AsyncParsableCommand {
     var latencyWrites: Int?
 
     @Option(name: .long, help: "A workload to run: push, pull, sync, latency, backlog; repeat for more (default all).")
-    var workload: [BenchWorkload] = []
+    var workload: [String] = []
 
     @Option(name: .long, help: "Benchmark this running server instead of starting ferry serve children.")
     var server: String?
@@ -66,7 +67,10 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "The ferry executable to start as server and client (default: this one).")
     var ferry: String?
 
-    func validate() throws {
+    package func validate() throws {
+        for name in workload where BenchWorkload(rawValue: name) == nil {
+            throw ValidationError("--workload must be push, pull, sync, latency or backlog, not '\(name)'")
+        }
         if postgres != nil && server != nil { throw ValidationError("--postgres and --server exclude each other") }
         for (name, value) in [
             ("--n", n), ("--backlog", backlog), ("--rounds", rounds), ("--backlog-rounds", backlogRounds),
@@ -74,9 +78,7 @@ struct Bench: AsyncParsableCommand {
         ] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
-        if server != nil && (token ?? Environment.value("FERRY_BENCH_TOKEN")) == nil {
-            throw ValidationError("--server needs --token (or FERRY_BENCH_TOKEN)")
-        }
+        if server != nil && serverToken == nil { throw ValidationError("--server needs --token (or FERRY_BENCH_TOKEN)") }
         guard ProtocolRules.isValidSpace(space) else { throw ValidationError("'\(space)' is not a space name") }
         guard ["sqlite", "postgres"].contains(serverStore) else { throw ValidationError("--server-store must be sqlite or postgres") }
         guard SQLiteConfiguration.Durability(rawValue: durability) != nil else {
@@ -84,68 +86,40 @@ struct Bench: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
+    /// The token for `--server`: the flag's, else `FERRY_BENCH_TOKEN`.
+    private var serverToken: String? { token ?? FerryEnvironment().value("FERRY_BENCH_TOKEN") }
+
+    /// Creates the command with its defaults (ArgumentParser fills in the options).
+    package init() {}
+
+    package func run() async throws {
+        logToStandardError(from: .warning)
         let plan = BenchPlan(
-            workloads: workload.isEmpty ? BenchWorkload.allCases : workload,
-            count: n ?? (quick ? 5_000 : 200_000),
-            backlog: backlog ?? (quick ? 20_000 : 1_000_000),
-            rounds: rounds ?? (quick ? 1 : 3),
-            backlogRounds: backlogRounds ?? 1,
-            latencyWrites: latencyWrites ?? (quick ? 200 : 1000),
-            ferry: ferry ?? Self.currentExecutable()
+            workloads: workload.compactMap(BenchWorkload.init(rawValue:)),
+            quick: quick,
+            count: n,
+            backlog: backlog,
+            rounds: rounds,
+            backlogRounds: backlogRounds,
+            latencyWrites: latencyWrites,
+            ferry: ferry
         )
         guard FileManager.default.isExecutableFile(atPath: plan.ferry) else {
             throw ValidationError("no ferry executable at \(plan.ferry) (--ferry)")
         }
         let target: BenchTarget
-        if let server {
-            target = .remote(url: server, token: token ?? Environment.value("FERRY_BENCH_TOKEN")!, space: space, storeName: serverStore)
+        if let server, let token = serverToken {
+            target = .remote(url: server, token: token, space: space, storeName: serverStore)
         } else if let postgres {
             target = .local(.postgres(url: postgres))
+        } else if let level = SQLiteConfiguration.Durability(rawValue: durability) {
+            target = .local(.sqlite(durability: level))
         } else {
-            target = .local(.sqlite(durability: SQLiteConfiguration.Durability(rawValue: durability)!))
+            throw ValidationError("--durability must be full or normal")
         }
-        let runner = try BenchRunner(plan: plan, target: target)
-        if json {
-            // Each result as soon as it is known, so that a run cut short keeps what it measured.
-            runner.onResult = { result in
-                print(result.json.line)
-                fflush(nil)
-            }
+        try await BenchRunner(plan: plan, target: target).runAndReport(json: json, durability: durability) { text in
+            print(text)
+            fflush(nil)
         }
-        let started = ContinuousClock.now
-        var failure: (any Error)?
-        do {
-            try await runner.run()
-        } catch {
-            runner.progress.finish()
-            failure = error
-        }
-        let elapsed = (ContinuousClock.now - started).seconds
-
-        if json {
-            for ceiling in runner.ceilings { print(BenchResult.json(ceiling: ceiling, store: runner.storeName).line) }
-        } else if !runner.results.isEmpty || failure == nil {
-            let header = """
-                ferry bench: store \(runner.storeName), durability \(durability), N \(BenchTable.grouped(plan.count)), \
-                backlog \(BenchTable.grouped(plan.backlog)), rounds \(plan.rounds) (backlog \(plan.backlogRounds)), \
-                \(ProcessInfo.processInfo.activeProcessorCount) cores, \(String(format: "%.0f", elapsed)) s
-                """
-            print(BenchTable.render(results: runner.results, ceilings: runner.ceilings, header: header))
-        }
-        if let failure { throw failure }
-    }
-
-    /// The path of the running executable: `/proc/self/exe`, else `argv[0]` made absolute.
-    static func currentExecutable() -> String {
-        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
-        let first = CommandLine.arguments[0]
-        if first.hasPrefix("/") { return first }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(first).standardized.path
     }
 }

@@ -1,0 +1,169 @@
+import FerryClient
+import FerryCore
+import FerryHTTP
+import Foundation
+import GRDB
+
+extension BenchRunner {
+    /// `latency`: device A writes one record into its tracked table and pushes it while
+    /// device B runs a live `SyncManager`; the time from A's write to the commit of B's
+    /// applied row, p50, p99 and max. Floor: an empty pull's round trip to the same server.
+    func runLatency() async throws {
+        try await withServer("latency", spaces: ["latency"]) { server in
+            try await withTransport(server) { floorTransport in
+                let space = server.space("latency")
+                let folder = root.appendingPathComponent("latency")
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: folder) }
+
+                let (poolA, storeA) = try await Self.openDevice(folder.appendingPathComponent("a.sqlite"))
+                let (poolB, storeB) = try await Self.openDevice(folder.appendingPathComponent("b.sqlite"))
+                let signal = CommitSignal(table: BenchRecords.entity)
+                poolB.add(transactionObserver: signal, extent: .observerLifetime)
+
+                let configuration = HTTPTransportConfiguration(baseURL: server.baseURL, accessToken: server.token)
+                let transportA = HTTPTransport(configuration: configuration)
+                let transportB = HTTPTransport(configuration: configuration)
+                let device = LatencyDevices(
+                    poolA: poolA,
+                    engineA: SyncEngine(store: storeA, transport: transportA, space: space),
+                    poolB: poolB,
+                    signal: signal,
+                    managerB: SyncManager(
+                        engine: SyncEngine(store: storeB, transport: transportB, space: space),
+                        schedule: SyncSchedule(debounce: .zero, live: true),
+                        clock: ContinuousClock()
+                    )
+                )
+                let measured: Result<LatencySamples, any Error>
+                do {
+                    measured = .success(try await measureLatency(device, server: server, space: space, floorTransport: floorTransport))
+                } catch {
+                    measured = .failure(error)
+                }
+                try? await transportA.shutdown()
+                try? await transportB.shutdown()
+                try? poolA.close()
+                try? poolB.close()
+                recordLatency(try measured.get())
+            }
+        }
+    }
+
+    /// The two devices of the latency workload: A writes and pushes; B runs a live manager.
+    struct LatencyDevices: Sendable {
+        var poolA: DatabasePool
+        var engineA: SyncEngine
+        var poolB: DatabasePool
+        var signal: CommitSignal
+        var managerB: SyncManager<ContinuousClock>
+    }
+
+    /// What the latency workload measured, in milliseconds.
+    struct LatencySamples {
+        /// Empty pulls' round trips.
+        var floor: [Double]
+        /// From A's write to the commit of B's applied row.
+        var applied: [Double]
+        /// From A's write to the server's answer to A's push.
+        var acknowledged: [Double]
+    }
+
+    /// Runs B's manager in a child task while A writes the plan's records one by one (after
+    /// a warm-up), each pushed at once, and times each until B commits it.
+    private func measureLatency(
+        _ device: LatencyDevices,
+        server: BenchServer,
+        space: String,
+        floorTransport: HTTPTransport
+    ) async throws -> LatencySamples {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await device.managerB.run() }
+            defer { group.cancelAll() }
+            var samples = LatencySamples(floor: [], applied: [], acknowledged: [])
+            let head = try await head(server, space: space, transport: floorTransport)
+            progress.show("latency: floor, empty pull round trips")
+            for _ in 0..<200 {
+                let elapsed = try await ContinuousClock().measure {
+                    _ = try await floorTransport.pull(space: space, since: head, limit: 1, excludeDevice: nil, wait: nil)
+                }
+                samples.floor.append(elapsed.milliseconds)
+            }
+            let warmUp = 20
+            let records = freshRecords(plan.latencyWrites + warmUp)
+            for (position, index) in records.enumerated() {
+                if position % 50 == 0 {
+                    progress.show("latency: write \(max(0, position - warmUp))/\(plan.latencyWrites) from A, applied on B")
+                }
+                device.signal.reset()
+                let (title, body) = BenchRecords.text(index)
+                let written = ContinuousClock.now
+                try await device.poolA.write { db in
+                    try db.execute(
+                        sql: "INSERT INTO items (id, title, body, n, done) VALUES (?, ?, ?, ?, 0)",
+                        arguments: [BenchRecords.key(index), title, body, index]
+                    )
+                }
+                var report = SyncEngine.Report()
+                try await device.engineA.push(into: &report)
+                let pushed = ContinuousClock.now
+                let applied = try await device.signal.next(timeout: .seconds(30))
+                if position >= warmUp {
+                    samples.applied.append((applied - written).milliseconds)
+                    samples.acknowledged.append((pushed - written).milliseconds)
+                }
+                // Let B hold its long-poll again, as a device in live mode does between writes.
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            let rows = try await device.poolB.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") ?? 0 }
+            guard rows == records.count else { throw BenchError("latency: B holds \(rows) rows of \(records.count)") }
+            return samples
+        }
+    }
+
+    /// Records the latency result and its floor.
+    private func recordLatency(_ samples: LatencySamples) {
+        let floor = samples.floor
+        let floorCeiling = BenchCeiling(
+            name: "http_round_trip",
+            label: "p50 of an empty pull's round trip (floor)",
+            stats: BenchStats(
+                median: BenchStats.quantile(0.5, of: floor),
+                min: floor.min() ?? .nan,
+                max: floor.max() ?? .nan,
+                count: 1
+            ),
+            unit: "ms"
+        )
+        record(floorCeiling)
+        let applied = samples.applied
+        let p50 = BenchStats.quantile(0.5, of: applied)
+        let p99 = BenchStats.quantile(0.99, of: applied)
+        let worst = applied.max() ?? .nan
+        record(
+            BenchResult(
+                workload: "latency",
+                store: storeName,
+                clients: 2,
+                stats: BenchStats(median: p50, min: applied.min() ?? .nan, max: worst, count: 1),
+                unit: "ms",
+                ceiling: floorCeiling,
+                extra: [
+                    ("p50", p50), ("p99", p99), ("max", worst), ("writes", Double(applied.count)),
+                    // Where the time goes: A's write and push until the server's answer.
+                    ("push_acked_p50", BenchStats.quantile(0.5, of: samples.acknowledged)),
+                ],
+                target: ("p50 < 5 ms, p99 < 25 ms", p50 < 5 && p99 < 25)
+            )
+        )
+    }
+
+    /// A device: a new database with the `items` table, registered in a local store.
+    static func openDevice(_ url: URL) async throws -> (DatabasePool, LocalStore) {
+        let pool = try DatabasePool(path: url.path)
+        try await pool.write { db in try db.execute(sql: BenchRecords.createTableSQL) }
+        let store = try LocalStore(pool)
+        try store.register(table: BenchRecords.entity)
+        return (pool, store)
+    }
+}

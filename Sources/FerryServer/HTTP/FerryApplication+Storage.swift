@@ -1,0 +1,57 @@
+import FerryLog
+import Hummingbird
+import Logging
+import NIOCore
+
+extension FerryApplication {
+    /// A server on `serverConfiguration.address` serving `storage`, with the storage's
+    /// ``FerryStorage/services`` running beside it (and stopping after it).
+    ///
+    /// Open `storage` with the same `metrics` (``FerryStorage/init(_:metrics:logger:)``) so
+    /// that `GET /metrics` counts its long-poll waiters.
+    public static func makeApplication(
+        storage: FerryStorage,
+        metrics: ServerMetrics,
+        configuration: ServerConfiguration = ServerConfiguration(),
+        serverConfiguration: ApplicationConfiguration,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        makeApplication(
+            eventLog: storage.eventLog,
+            tokens: storage.tokens,
+            metrics: metrics,
+            configuration: configuration,
+            serverConfiguration: serverConfiguration,
+            services: storage.services,
+            logger: logger,
+            onServerRunning: onServerRunning
+        )
+    }
+
+    /// Serves `storage` on `host:port` until SIGINT or SIGTERM, then shuts down gracefully
+    /// (requests in flight finish, long-polls answer at once): `ferry serve` in one call.
+    /// - Parameters:
+    ///   - port: The port, or 0 for any free one.
+    ///   - onListening: Called with the port once the server listens.
+    public static func serve(
+        storage: FerryStorage,
+        metrics: ServerMetrics,
+        configuration: ServerConfiguration = ServerConfiguration(),
+        host: String,
+        port: Int,
+        logger: Logger,
+        onListening: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+    ) async throws {
+        let app = makeApplication(
+            storage: storage,
+            metrics: metrics,
+            configuration: configuration,
+            serverConfiguration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "ferry"),
+            logger: logger
+        ) { channel in
+            await onListening(channel.localAddress?.port ?? port)
+        }
+        try await app.runService()
+    }
+}

@@ -1,0 +1,107 @@
+import FerryLog
+import Foundation
+import Hummingbird
+
+/// The `FERRY_` settings of the process environment, read through Hummingbird's
+/// `Environment`: what `ferry serve` and `ferry token` fall back on when a flag is not given.
+///
+/// Each reader takes the flag's value first; an unset or empty variable counts as not given,
+/// and a malformed one is a ``ConfigurationError``, never silently the default.
+public struct FerryEnvironment: Sendable {
+    private let environment: Environment
+
+    /// The process's environment.
+    public init() { environment = Environment() }
+
+    /// The process's environment with `values` set over it (for tests).
+    public init(_ values: [String: String]) { environment = Environment(values: values) }
+
+    /// The value of the variable `name`; `nil` when it is unset or empty.
+    public func value(_ name: String) -> String? {
+        guard let value = environment.get(name), !value.isEmpty else { return nil }
+        return value
+    }
+
+    /// `flag`, else the integer in the variable `name`, else `fallback`.
+    public func integer(_ flag: Int?, _ name: String, default fallback: Int) throws -> Int {
+        if let flag { return flag }
+        guard let text = value(name) else { return fallback }
+        guard let number = Int(text) else { throw ConfigurationError("\(name) must be an integer, not '\(text)'") }
+        return number
+    }
+
+    /// `flag` when set, else whether the variable `name` is `1` or `true`.
+    public func isSet(_ flag: Bool, _ name: String) throws -> Bool {
+        if flag { return true }
+        switch value(name)?.lowercased() {
+        case nil, "0", "false": return false
+        case "1", "true": return true
+        case let text?: throw ConfigurationError("\(name) must be 1, true, 0 or false, not '\(text)'")
+        }
+    }
+
+    /// The HTTP API's limits: each from its flag, else its variable (`FERRY_MAX_BODY_BYTES`,
+    /// `FERRY_MAX_MUTATIONS_PER_PUSH`, `FERRY_MAX_PAYLOAD_BYTES`, `FERRY_MAX_PULL_LIMIT`,
+    /// `FERRY_MAX_WAIT_SECONDS`), else the default of ``ServerConfiguration``.
+    public func serverConfiguration(
+        maxBodyBytes: Int? = nil,
+        maxMutationsPerPush: Int? = nil,
+        maxPayloadBytes: Int? = nil,
+        maxPullLimit: Int? = nil,
+        maxWaitSeconds: Int? = nil
+    ) throws -> ServerConfiguration {
+        let defaults = ServerConfiguration()
+        return ServerConfiguration(
+            maxBodyBytes: try integer(maxBodyBytes, "FERRY_MAX_BODY_BYTES", default: defaults.maxBodyBytes),
+            maxMutationsPerPush: try integer(maxMutationsPerPush, "FERRY_MAX_MUTATIONS_PER_PUSH", default: defaults.maxMutationsPerPush),
+            maxPayloadBytes: try integer(maxPayloadBytes, "FERRY_MAX_PAYLOAD_BYTES", default: defaults.maxPayloadBytes),
+            defaultPullLimit: defaults.defaultPullLimit,
+            maxPullLimit: try integer(maxPullLimit, "FERRY_MAX_PULL_LIMIT", default: defaults.maxPullLimit),
+            maxWaitSeconds: try integer(maxWaitSeconds, "FERRY_MAX_WAIT_SECONDS", default: defaults.maxWaitSeconds)
+        )
+    }
+
+    /// The data folder: `flag`, else `FERRY_DATA`, else `./ferry-data`.
+    public func dataFolder(_ flag: String?) -> String { flag ?? value("FERRY_DATA") ?? "./ferry-data" }
+
+    /// The PostgreSQL URL: `flag`, else `FERRY_POSTGRES_URL`; `nil` when neither is given.
+    public func postgresURL(_ flag: String?) -> String? { flag ?? value("FERRY_POSTGRES_URL") }
+
+    /// The storage the flags and variables choose: PostgreSQL when a URL is given
+    /// (`FERRY_POSTGRES_URL`), the memory log with its tokens in the data folder when `memory`
+    /// (or `FERRY_MEMORY`) is set, else SQLite in the data folder (`FERRY_DATA`), with the
+    /// commit durability of `durability` (`FERRY_DURABILITY`, default `full`).
+    ///
+    /// A data folder holds its SQLite file `ferry.sqlite`. Asking for memory and PostgreSQL
+    /// at once is a ``ConfigurationError``.
+    public func storage(data: String?, durability: String?, postgres: String?, memory: Bool = false) throws -> FerryStorage.Configuration {
+        let memory = try isSet(memory, "FERRY_MEMORY")
+        if let url = postgresURL(postgres) {
+            guard !memory else {
+                throw ConfigurationError(
+                    "--memory keeps the log in memory and --postgres (or FERRY_POSTGRES_URL) in PostgreSQL: choose one"
+                )
+            }
+            return .postgres(url: url)
+        }
+        let name = durability ?? value("FERRY_DURABILITY") ?? "full"
+        guard let level = SQLiteConfiguration.Durability(rawValue: name) else {
+            throw ConfigurationError("durability must be full or normal, not '\(name)'")
+        }
+        let path = URL(fileURLWithPath: dataFolder(data)).appendingPathComponent("ferry.sqlite").path
+        let sqlite = SQLiteConfiguration(path: path, durability: level)
+        return memory ? .memory(tokensAt: sqlite) : .sqlite(sqlite)
+    }
+}
+
+/// A setting that cannot be used, with a message that says which and why.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong, naming the setting.
+    public var message: String
+
+    /// Creates an error with `message`.
+    public init(_ message: String) { self.message = message }
+
+    /// The message.
+    public var description: String { message }
+}
