@@ -136,12 +136,12 @@ package struct JSONWriter: Sendable {
             bytes.append(UInt8(ascii: "{"))
             var first = true
             if sortingKeys {
-                for key in members.keys.sorted() {
+                for (key, member) in members.sorted(by: { $0.key < $1.key }) {
                     if !first { bytes.append(UInt8(ascii: ",")) }
                     first = false
                     string(key)
                     bytes.append(UInt8(ascii: ":"))
-                    self.value(members[key]!, sortingKeys: true)
+                    self.value(member, sortingKeys: true)
                 }
             } else {
                 for (key, member) in members {

@@ -49,8 +49,8 @@ public final class SQLiteEventLog: EventLog {
         // client sees it.
         let now = clock.nowMilliseconds()
         return try await database.write { db in
-            _ = try Self.ensureSpace(space, at: now, in: db)
-            return try Self.read(space: space, since: since, limit: limit, excludingDevice: excludingDevice, in: db)!
+            let row = try Self.ensureSpace(space, at: now, in: db)
+            return try Self.read(row, named: space, since: since, limit: limit, excludingDevice: excludingDevice, in: db)
         }
     }
 
@@ -82,11 +82,12 @@ public final class SQLiteEventLog: EventLog {
 
     private static func ensureSpace(_ name: String, at now: Int64, in db: Database) throws -> SpaceRow {
         if let space = try fetchSpace(name, in: db) { return space }
+        let logID = UUID().uuidString.lowercased()
         try db.execute(
             sql: "INSERT INTO space (name, log_id, head_seq, created_at) VALUES (?, ?, 0, ?)",
-            arguments: [name, UUID().uuidString.lowercased(), now]
+            arguments: [name, logID, now]
         )
-        return try fetchSpace(name, in: db)!
+        return SpaceRow(id: db.lastInsertedRowID, logID: logID, head: 0)
     }
 
     /// Rows per multi-row statement: 12 values each stays far below SQLite's limit on bound
@@ -245,6 +246,17 @@ public final class SQLiteEventLog: EventLog {
         in db: Database
     ) throws -> LogPage? {
         guard let space = try fetchSpace(name, in: db) else { return nil }
+        return try read(space, named: name, since: since, limit: limit, excludingDevice: excludingDevice, in: db)
+    }
+
+    private static func read(
+        _ space: SpaceRow,
+        named name: String,
+        since: Int64,
+        limit: Int,
+        excludingDevice: String?,
+        in db: Database
+    ) throws -> LogPage {
         guard since <= space.head else {
             throw FerryError(.cursorAhead, "since_seq \(since) is above the head of space '\(name)' (\(space.head))")
         }
