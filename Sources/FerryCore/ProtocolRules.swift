@@ -28,6 +28,18 @@ public enum ProtocolRules {
         return !bytes.isEmpty && bytes.count <= 128 && bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
     }
 
+    /// Throws ``FerryError`` `bad_request` naming the rule when `name` is not a valid space
+    /// name (``isValidSpace(_:)``).
+    public static func requireValidSpace(_ name: String) throws {
+        guard isValidSpace(name) else { throw FerryError(.badRequest, "space must match ^[a-z0-9][a-z0-9._-]{0,63}$") }
+    }
+
+    /// Throws ``FerryError`` `bad_request` naming `parameter` when `id` is not a valid device
+    /// or session id (``isValidClientID(_:)``).
+    public static func requireValidClientID(_ id: String, parameter: String) throws {
+        guard isValidClientID(id) else { throw FerryError(.badRequest, "\(parameter) must be 1 to 128 printable ASCII characters") }
+    }
+
     private static func isLowerAlnum(_ byte: UInt8) -> Bool {
         (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || isDigit(byte)
     }

@@ -27,7 +27,10 @@ public struct LogEntry<Payload: Sendable & Hashable>: Sendable, Hashable {
         self.occurredAtMilliseconds = occurredAtMilliseconds
     }
 
-    /// The members of the mutation, read and written through the entry.
+    /// The members of the mutation, read and written through the entry. Inlinable, so that
+    /// `entry.entity` on the apply path compiles to a field access, not a key path applied
+    /// at run time.
+    @inlinable
     public subscript<Value>(dynamicMember member: WritableKeyPath<Mutation<Payload>, Value>) -> Value {
         get { mutation[keyPath: member] }
         set { mutation[keyPath: member] = newValue }

@@ -18,7 +18,7 @@ package struct PullQuery: Sendable, Hashable {
     /// - Throws: ``FerryError`` with code `bad_request` naming the parameter that is wrong.
     package init(parameter: (String) -> Substring?, configuration: ServerConfiguration) throws {
         guard let space = parameter("space").map(String.init) else { throw FerryError(.badRequest, "space is required") }
-        try Self.checkSpace(space)
+        try ProtocolRules.requireValidSpace(space)
         guard let sinceText = parameter("since_seq") else { throw FerryError(.badRequest, "since_seq is required") }
         guard let since = Int64(sinceText), since >= 0 else {
             throw FerryError(.badRequest, "since_seq must be an integer ≥ 0")
@@ -64,12 +64,10 @@ package struct PullQuery: Sendable, Hashable {
         wait: Duration?,
         configuration: ServerConfiguration
     ) throws {
-        try Self.checkSpace(space)
+        try ProtocolRules.requireValidSpace(space)
         guard since >= 0 else { throw FerryError(.badRequest, "since_seq must be an integer ≥ 0") }
         if let limit, limit < 1 { throw FerryError(.badRequest, "limit must be an integer ≥ 1") }
-        if let excludeDevice, !ProtocolRules.isValidClientID(excludeDevice) {
-            throw FerryError(.badRequest, "exclude_device must be 1 to 128 printable ASCII characters")
-        }
+        if let excludeDevice { try ProtocolRules.requireValidClientID(excludeDevice, parameter: "exclude_device") }
         if let wait, wait < .zero || wait > .seconds(configuration.maxWaitSeconds) {
             throw FerryError(.badRequest, "wait must be a number of seconds from 0 to \(configuration.maxWaitSeconds)")
         }
@@ -78,11 +76,5 @@ package struct PullQuery: Sendable, Hashable {
         self.limit = min(limit ?? configuration.defaultPullLimit, configuration.maxPullLimit)
         self.excludeDevice = excludeDevice
         self.wait = wait
-    }
-
-    private static func checkSpace(_ space: String) throws {
-        guard ProtocolRules.isValidSpace(space) else {
-            throw FerryError(.badRequest, "space must match ^[a-z0-9][a-z0-9._-]{0,63}$")
-        }
     }
 }

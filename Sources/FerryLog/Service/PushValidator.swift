@@ -29,15 +29,9 @@ package struct PushValidator {
     /// Checks the request as a whole: `400` for a bad space, device or session id, or too
     /// many mutations.
     package func checkEnvelope(_ request: PushEnvelope) throws {
-        guard ProtocolRules.isValidSpace(request.space) else {
-            throw FerryError(.badRequest, "space must match ^[a-z0-9][a-z0-9._-]{0,63}$")
-        }
-        guard ProtocolRules.isValidClientID(request.deviceID) else {
-            throw FerryError(.badRequest, "device_id must be 1 to 128 printable ASCII characters")
-        }
-        guard ProtocolRules.isValidClientID(request.sessionID) else {
-            throw FerryError(.badRequest, "session_id must be 1 to 128 printable ASCII characters")
-        }
+        try ProtocolRules.requireValidSpace(request.space)
+        try ProtocolRules.requireValidClientID(request.deviceID, parameter: "device_id")
+        try ProtocolRules.requireValidClientID(request.sessionID, parameter: "session_id")
         guard request.mutations.count <= configuration.maxMutationsPerPush else {
             throw FerryError(
                 .badRequest,
