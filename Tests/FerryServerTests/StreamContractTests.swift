@@ -281,6 +281,20 @@ private func checkpoints(_ endpoints: SyncEndpoints, space: String = "s", device
         }
     }
 
+    @Test func sqliteCheckpointsSurviveARestart() async throws {
+        let folder = try TemporaryFolder()
+        let configuration = SQLiteConfiguration(path: folder.path("log.sqlite"))
+        do {
+            let log = SQLiteEventLog(database: try SQLiteDatabase(configuration: configuration))
+            try await append(["note", "note", "note"], to: "s", in: log)
+            try await ack(Self.endpoints(log), ["note|2", "SyncComplete|3"])
+        }
+        let reopened = SQLiteEventLog(database: try SQLiteDatabase(configuration: configuration))
+        let endpoints = Self.endpoints(reopened)
+        #expect(try await checkpoints(endpoints) == ["SyncComplete|3", "note|2"])
+        #expect(try await stream(endpoints, types: ["note"]).acks == ["note|3", "SyncComplete|3"])
+    }
+
     @Test func aReplacedMemoryLogResetsItsDevices() async throws {
         let log = MemoryEventLog()
         try await append(["note", "note"], to: "s", in: log)
