@@ -3,6 +3,7 @@ import FerryCore
 import FerryServer
 import FerryTestSupport
 import Foundation
+import GRDB
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -84,6 +85,22 @@ private func acks(ofStream text: String) throws -> [String] {
                 #expect(answer.text.contains(named), "\(answer.text)")
             }
             #expect(try await server.request(.GET, "/sync/ack?space=notes&device_id=dev", token: token).text == #"{"acks":[]}"#)
+        }
+    }
+
+    @Test func refusedAcksAndStreamsOfAnUnbornSpaceCreateNothing() async throws {
+        try await TestServer.inProcess { server in
+            let token = try await server.token("unborn")
+            #expect(try await server.request(.POST, "/sync/ack", token: token, body: ackBody(["note|1"], space: "unborn")).status == 400)
+            let stream = try await server.request(.POST, "/sync/stream", token: token, body: streamBody("unborn", types: ["note"]))
+            #expect(try acks(ofStream: stream.text) == ["SyncComplete|0"])
+            #expect(
+                try await server.request(.POST, "/sync/ack", token: token, body: ackBody(["SyncReset|0"], space: "unborn")).status == 204
+            )
+            let rows = try await server.database.pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT (SELECT count(*) FROM space) + (SELECT count(*) FROM stream_checkpoint)")
+            }
+            #expect(rows == 0)
         }
     }
 

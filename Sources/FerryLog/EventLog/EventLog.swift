@@ -26,7 +26,7 @@ public protocol EventLog: Sendable {
     func readStream(space: String, types: [String], after: Int64, through: Int64, limit: Int) async throws -> [StoredMutation]
 
     /// The space's head, log id and floor, with `deviceID`'s stream checkpoints in it, read
-    /// together; creates the space's log when it has none.
+    /// together. Creates nothing: a space with no log answers head 0 and an empty log id.
     func streamPosition(space: String, deviceID: String) async throws -> StreamPosition
 
     /// Stores checked acks in one transaction: on a reset the device's checkpoints in the

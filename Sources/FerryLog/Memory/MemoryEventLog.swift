@@ -116,9 +116,7 @@ public final class MemoryEventLog: EventLog {
 
     public func streamPosition(space: String, deviceID: String) async throws -> StreamPosition {
         let log = spaces.withLock { spaces in
-            let log = spaces[space] ?? SpaceLog()
-            spaces[space] = log
-            return (head: log.head, logID: log.logID)
+            spaces[space].map { (head: $0.head, logID: $0.logID) } ?? (head: 0, logID: "")
         }
         let stored = checkpoints.withLock { $0[DeviceInSpace(space: space, deviceID: deviceID)] ?? [:] }
         return StreamPosition(

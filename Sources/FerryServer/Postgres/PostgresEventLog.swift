@@ -236,10 +236,9 @@ public final class PostgresEventLog: EventLog {
     }
 
     public func streamPosition(space name: String, deviceID: String) async throws -> StreamPosition {
-        let now = clock.nowMilliseconds()
         let logger = database.logger
         return try await database.perform { connection in
-            let space = try await Self.space(name, lock: false, at: now, connection, logger)
+            let space = try await Self.fetchSpace(name, lock: false, connection, logger) ?? SpaceRow(id: 0, logID: "", head: 0)
             var checkpoints: [String: Int64] = [:]
             var ofAnotherLog = false
             for try await (type, seq, logID) in try await connection.query(

@@ -70,8 +70,9 @@ public final class SQLiteEventLog: EventLog {
     }
 
     public func streamPosition(space: String, deviceID: String) async throws -> StreamPosition {
-        let now = clock.nowMilliseconds()
-        let read: @Sendable (Database, SpaceRow) throws -> StreamPosition = { db, row in
+        try await database.read { db in
+            let row = try Self.fetchSpace(space, in: db)
+            let logID = row?.logID ?? ""
             var checkpoints: [String: Int64] = [:]
             var ofAnotherLog = false
             let rows = try Row.fetchCursor(
@@ -80,15 +81,10 @@ public final class SQLiteEventLog: EventLog {
             )
             while let checkpoint = try rows.next() {
                 checkpoints[checkpoint[0]] = checkpoint[1]
-                if (checkpoint[2] as String) != row.logID { ofAnotherLog = true }
+                if (checkpoint[2] as String) != logID { ofAnotherLog = true }
             }
-            return StreamPosition(headSeq: row.head, logID: row.logID, checkpoints: checkpoints, checkpointsOfAnotherLog: ofAnotherLog)
+            return StreamPosition(headSeq: row?.head ?? 0, logID: logID, checkpoints: checkpoints, checkpointsOfAnotherLog: ofAnotherLog)
         }
-        let position = try await database.read { db in
-            try Self.fetchSpace(space, in: db).map { try read(db, $0) }
-        }
-        if let position { return position }
-        return try await database.write { db in try read(db, try Self.ensureSpace(space, at: now, in: db)) }
     }
 
     public func storeCheckpoints(_ update: CheckpointUpdate) async throws {
