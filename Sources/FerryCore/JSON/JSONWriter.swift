@@ -3,8 +3,10 @@
 /// Ferry's wire messages are written with it member by member, which is several times
 /// faster than `JSONEncoder`. The writer does not check the structure: callers open and close
 /// objects and arrays and put the commas (``comma()``) themselves.
+@usableFromInline
 package struct JSONWriter: Sendable {
     /// The text written so far, UTF-8.
+    @usableFromInline
     package var bytes: [UInt8]
     /// Whether a non-finite double (infinity, NaN) was written, as `null`: JSON cannot hold it.
     package private(set) var wroteNonFiniteNumber = false
@@ -52,6 +54,7 @@ package struct JSONWriter: Sendable {
     }
 
     /// Writes an integer in decimal.
+    @usableFromInline
     package mutating func int(_ value: Int64) {
         if value >= 0 && value < 10 {
             bytes.append(UInt8(ascii: "0") + UInt8(value))
@@ -83,6 +86,7 @@ package struct JSONWriter: Sendable {
 
     /// Writes a string literal, escaping what RFC 8259 requires (quote, backslash and
     /// control characters); everything else is written as UTF-8.
+    @usableFromInline
     package mutating func string(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in

@@ -3,7 +3,9 @@
 extension LogEntry {
     /// Writes the entry as a pull answer carries it, the payload by `payload`, and
     /// `occurredAt` as the UTF-8 of its RFC 3339 text (a server formats it once for the
-    /// entries of one millisecond).
+    /// entries of one millisecond). Inlinable, so that the server's pull and stream writers
+    /// get it specialized for stored payloads rather than run it generically per entry.
+    @inlinable
     package func writeJSON(
         to writer: inout JSONWriter,
         occurredAt: some Sequence<UInt8>,

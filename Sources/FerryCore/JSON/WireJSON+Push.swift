@@ -3,6 +3,7 @@
 extension Mutation {
     /// Writes the mutation's members (no braces), the payload by `payload`: the one JSON form
     /// of a mutation, shared by a push and by a pull answer whatever the payload's form.
+    @inlinable
     package func writeMembers(to writer: inout JSONWriter, first: Bool, payload writePayload: (inout JSONWriter, Payload) -> Void) {
         writer.key("client_action_id", first: first)
         writer.int(clientActionID)

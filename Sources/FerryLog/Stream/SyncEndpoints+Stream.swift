@@ -113,14 +113,39 @@ package struct StreamLines: AsyncSequence, Sendable {
         Iterator(lines: self)
     }
 
+    /// Calls `body` with each page in order, reading the next page from the store while
+    /// `body` handles this one (writes it to a connection, say). When `body` throws, the read
+    /// under way is cancelled and nothing more is read.
+    package func forEachPage(_ body: (Page) async throws -> Void) async throws {
+        let first = makeAsyncIterator()
+        var next = Task { [first] in
+            var iterator = first
+            return (page: try await iterator.next(), rest: iterator)
+        }
+        defer { next.cancel() }
+        while true {
+            let (page, rest) = try await withTaskCancellationHandler {
+                try await next.value
+            } onCancel: { [next] in
+                next.cancel()
+            }
+            guard let page else { return }
+            next = Task { [rest] in
+                var iterator = rest
+                return (page: try await iterator.next(), rest: iterator)
+            }
+            try await body(page)
+        }
+    }
+
     /// Reads one page of the store per call.
-    package struct Iterator: AsyncIteratorProtocol {
+    package struct Iterator: AsyncIteratorProtocol, Sendable {
         private let lines: StreamLines
         private let bounds: [String: Int64]
         private var cursor: Int64
         private var state = State.reading
 
-        private enum State {
+        private enum State: Sendable {
             case reading
             case complete
             case finished
@@ -178,7 +203,9 @@ package struct StreamLines: AsyncSequence, Sendable {
 
         /// One line per mutation above its type's checkpoint.
         private func write(_ mutations: [StoredMutation]) -> Page {
-            var writer = JSONWriter(capacity: mutations.count * 400)
+            var payloadBytes = 0
+            for mutation in mutations { payloadBytes += mutation.payload?.count ?? 0 }
+            var writer = JSONWriter(capacity: payloadBytes + mutations.count * 320)
             var lastMilliseconds = Int64.min
             var lastTime: [UInt8] = []
             var events = 0

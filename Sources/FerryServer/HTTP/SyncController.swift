@@ -58,7 +58,7 @@ struct SyncController {
             body: ResponseBody { writer in
                 metrics.streamOpened()
                 defer { metrics.streamClosed() }
-                for try await page in lines {
+                try await lines.forEachPage { page in
                     try await writer.write(ByteBuffer(bytes: page.bytes))
                     metrics.recordStreamed(events: page.events)
                 }
