@@ -61,6 +61,9 @@ package struct BenchCommand: AsyncParsableCommand {
     )
     var postgres: String?
 
+    @Flag(name: .long, help: "Benchmark the in-memory store (ferry serve --memory): no disk on the push path.")
+    var memory = false
+
     @Option(name: .long, help: "Commit durability of the SQLite servers and ceilings: full (default) or normal.")
     var durability: String = "full"
 
@@ -72,6 +75,7 @@ package struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("--workload must be push, pull, sync, latency or backlog, not '\(name)'")
         }
         if postgres != nil && server != nil { throw ValidationError("--postgres and --server exclude each other") }
+        if memory && (postgres != nil || server != nil) { throw ValidationError("--memory excludes --postgres and --server") }
         for (name, value) in [
             ("--n", n), ("--backlog", backlog), ("--rounds", rounds), ("--backlog-rounds", backlogRounds),
             ("--latency-writes", latencyWrites),
@@ -112,6 +116,8 @@ package struct BenchCommand: AsyncParsableCommand {
             target = .remote(url: server, token: token, space: space, storeName: serverStore)
         } else if let postgres {
             target = .local(.postgres(url: postgres))
+        } else if memory {
+            target = .local(.memory)
         } else if let level = SQLiteConfiguration.Durability(rawValue: durability) {
             target = .local(.sqlite(durability: level))
         } else {

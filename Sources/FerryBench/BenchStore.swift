@@ -12,12 +12,16 @@ package enum BenchStore: Sendable {
     case sqlite(durability: SQLiteConfiguration.Durability)
     /// New databases on the PostgreSQL server of `url`, whose user may create databases.
     case postgres(url: String)
+    /// The log in the server's memory (`ferry serve --memory`), its tokens in a temporary
+    /// data folder.
+    case memory
 
-    /// The name in results: `sqlite` or `postgres`.
+    /// The name in results: `sqlite`, `postgres` or `memory`.
     var name: String {
         switch self {
         case .sqlite: "sqlite"
         case .postgres: "postgres"
+        case .memory: "memory"
         }
     }
 
@@ -42,6 +46,19 @@ package enum BenchStore: Sendable {
             let process = try await ServerProcess(
                 executable: link.path,
                 arguments: ["--data", folder.path, "--durability", durability.rawValue],
+                waitUntilHealthy: true,
+                capturesStandardError: true
+            )
+            return BenchServer(baseURL: process.baseURL, token: token.accessToken, fixedSpace: nil, process: process, dataFolder: folder)
+        case .memory:
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let configuration = sqliteConfiguration(folder: folder, durability: .full)
+            let token = try await SQLiteTokenStore(database: try SQLiteDatabase(configuration: configuration))
+                .issue(spaces: spaces, accessTTL: 7 * 86_400)
+            precondition(servers == 1, "several servers share a PostgreSQL store only")
+            let process = try await ServerProcess(
+                executable: link.path,
+                arguments: ["--memory", "--data", folder.path],
                 waitUntilHealthy: true,
                 capturesStandardError: true
             )
@@ -90,6 +107,7 @@ package enum BenchStore: Sendable {
             try await BenchPostgres.fill(url: postgres.url, space: space, range: range, device: device, batch: batch)
             return true
         }
+        // The memory store is in the server's process: it is filled through the server.
         guard case .sqlite = self, let folder = server.dataFolder else { return false }
         // Durability normal: the fill is preparation, not measured.
         let database = try SQLiteDatabase(configuration: sqliteConfiguration(folder: folder, durability: .normal))

@@ -1,15 +1,16 @@
 import Foundation
 
-/// This process's memory, read from `/proc/self/status` (Linux).
+/// A process's memory, read from `/proc/PID/status` (Linux): this process's by default.
 enum ProcessMemory {
     /// The peak resident set size so far (`VmHWM`), in MiB; `nil` where `/proc` is missing.
-    static func peakResidentMB() -> Double? { field("VmHWM:") }
+    static func peakResidentMB(of pid: Int32? = nil) -> Double? { field("VmHWM:", pid: pid) }
 
     /// The resident set size now (`VmRSS`), in MiB; `nil` where `/proc` is missing.
-    static func residentMB() -> Double? { field("VmRSS:") }
+    static func residentMB(of pid: Int32? = nil) -> Double? { field("VmRSS:", pid: pid) }
 
-    private static func field(_ name: String) -> Double? {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    private static func field(_ name: String, pid: Int32?) -> Double? {
+        let path = pid.map { "/proc/\($0)/status" } ?? "/proc/self/status"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(name) {
             // "VmHWM:	   12345 kB"
             let digits = line.dropFirst(name.count).split(separator: " ", omittingEmptySubsequences: true)

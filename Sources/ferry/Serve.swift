@@ -43,6 +43,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Longest long-poll wait in seconds (env FERRY_MAX_WAIT_SECONDS, default 60).")
     var maxWaitSeconds: Int?
 
+    @Option(name: .long, help: "Most acks in one POST /sync/ack (env FERRY_MAX_ACKS_PER_REQUEST, default 1000).")
+    var maxAcksPerRequest: Int?
+
+    @Option(name: .long, help: "Mutations an event stream reads from the store at a time (env FERRY_STREAM_PAGE_SIZE, default 1000).")
+    var streamPageSize: Int?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (env FERRY_LOG_LEVEL, default info).")
     var logLevel: String?
 
@@ -63,7 +69,9 @@ struct Serve: AsyncParsableCommand {
             maxMutationsPerPush: maxMutationsPerPush,
             maxPayloadBytes: maxPayloadBytes,
             maxPullLimit: maxPullLimit,
-            maxWaitSeconds: maxWaitSeconds
+            maxWaitSeconds: maxWaitSeconds,
+            maxAcksPerRequest: maxAcksPerRequest,
+            streamPageSize: streamPageSize
         )
         let port = try environment.integer(self.port, "FERRY_PORT", default: 8080)
         let host = self.host ?? environment.value("FERRY_HOST") ?? "127.0.0.1"

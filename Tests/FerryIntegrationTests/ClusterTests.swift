@@ -185,4 +185,22 @@ struct ClusterTests {
             for server in servers { #expect(try await pullAll(server, token: token) == Array(1...Int64(total))) }
         }
     }
+
+    @Test func streamCheckpointsAreSharedByEveryServerOnOneDatabase() async throws {
+        try await withCluster { servers, token in
+            let mutations = (1...5).map { MutationInput.upsert(Int64($0), key: "k\($0)") }
+            _ = try await pushUntilAccepted(servers[0], .make(space: "notes", device: "writer", mutations), token: token)
+            let ack = Data(#"{"space":"notes","device_id":"reader","acks":["note|3","SyncComplete|5"]}"#.utf8)
+            #expect(try await servers[0].request(.POST, "/sync/ack", token: token, body: ack).status == 204)
+            let listed = try await servers[1].request(.GET, "/sync/ack?space=notes&device_id=reader", token: token)
+            #expect(listed.text == #"{"acks":["SyncComplete|5","note|3"]}"#)
+            let stream = Data(#"{"space":"notes","device_id":"reader","types":["note"]}"#.utf8)
+            let lines = try await servers[1].request(.POST, "/sync/stream", token: token, body: stream).text
+            let acks = lines.split(separator: "\n").compactMap { line -> String? in
+                guard let range = line.range(of: #""ack":""#) else { return nil }
+                return String(line[range.upperBound...].prefix { $0 != "\"" })
+            }
+            #expect(acks == ["note|4", "note|5", "SyncComplete|5"])
+        }
+    }
 }

@@ -14,6 +14,10 @@ private func syncRoutes(space: String) -> [(HTTPMethod, String, Data?)] {
         (.POST, "/sync/mutations/push", Data(push.utf8)),
         (.GET, "/sync/mutations/pull?space=\(space)&since_seq=0", nil),
         (.GET, "/sync/mutations/pull?space=\(space)&since_seq=0&wait=1", nil),
+        (.POST, "/sync/stream", Data(#"{"space":"\#(space)","device_id":"d","types":["note"]}"#.utf8)),
+        (.POST, "/sync/ack", Data(#"{"space":"\#(space)","device_id":"d","acks":["note|1"]}"#.utf8)),
+        (.GET, "/sync/ack?space=\(space)&device_id=d", nil),
+        (.DELETE, "/sync/ack?space=\(space)&device_id=d", nil),
     ]
 }
 

@@ -43,6 +43,9 @@ private let notesPush = Data(
         .utf8
 )
 
+private let notesStream = Data(#"{"space":"notes","device_id":"d","types":["note"]}"#.utf8)
+private let notesAck = Data(#"{"space":"notes","device_id":"d","acks":["note|1","SyncComplete|1"]}"#.utf8)
+
 private let provocations: [String: Provocation] = [
     "POST /sync/mutations/push 200": { server in
         let token = try await server.token("notes")
@@ -116,6 +119,87 @@ private let provocations: [String: Provocation] = [
         server.outage.set(down: true)
         return try await server.pull("space=notes&since_seq=0", token: token)
     },
+    "POST /sync/stream 200": { server in
+        let token = try await server.token("notes")
+        _ = try await server.push(.make(space: "notes", [.upsert(1, key: "a"), .upsert(2, key: "b")]), token: token)
+        return try await server.request(.POST, "/sync/stream", token: token, body: notesStream)
+    },
+    "POST /sync/stream 400": { server in
+        try await server.request(.POST, "/sync/stream", token: try await server.token("notes"), body: Data(#"{"space":"notes"}"#.utf8))
+    },
+    "POST /sync/stream 401": { server in
+        try await server.request(.POST, "/sync/stream", body: notesStream)
+    },
+    "POST /sync/stream 403": { server in
+        try await server.request(.POST, "/sync/stream", token: try await server.token("other"), body: notesStream)
+    },
+    "POST /sync/stream 413": { server in
+        try await server.request(.POST, "/sync/stream", token: try await server.token("notes"), body: Data(count: 70_000))
+    },
+    "POST /sync/stream 503": { server in
+        let token = try await server.token("notes")
+        server.outage.set(down: true)
+        return try await server.request(.POST, "/sync/stream", token: token, body: notesStream)
+    },
+    "POST /sync/ack 204": { server in
+        let token = try await server.token("notes")
+        _ = try await server.push(.make(space: "notes", [.upsert(1, key: "a")]), token: token)
+        return try await server.request(.POST, "/sync/ack", token: token, body: notesAck)
+    },
+    "POST /sync/ack 400": { server in
+        try await server.request(.POST, "/sync/ack", token: try await server.token("notes"), body: notesAck)
+    },
+    "POST /sync/ack 401": { server in
+        try await server.request(.POST, "/sync/ack", body: notesAck)
+    },
+    "POST /sync/ack 403": { server in
+        try await server.request(.POST, "/sync/ack", token: try await server.token("other"), body: notesAck)
+    },
+    "POST /sync/ack 413": { server in
+        try await server.request(.POST, "/sync/ack", token: try await server.token("notes"), body: Data(count: 70_000))
+    },
+    "POST /sync/ack 503": { server in
+        let token = try await server.token("notes")
+        server.outage.set(down: true)
+        return try await server.request(.POST, "/sync/ack", token: token, body: notesAck)
+    },
+    "GET /sync/ack 200": { server in
+        let token = try await server.token("notes")
+        _ = try await server.push(.make(space: "notes", [.upsert(1, key: "a")]), token: token)
+        _ = try await server.request(.POST, "/sync/ack", token: token, body: notesAck)
+        return try await server.request(.GET, "/sync/ack?space=notes&device_id=d", token: token)
+    },
+    "GET /sync/ack 400": { server in
+        try await server.request(.GET, "/sync/ack?space=notes", token: try await server.token("notes"))
+    },
+    "GET /sync/ack 401": { server in
+        try await server.request(.GET, "/sync/ack?space=notes&device_id=d")
+    },
+    "GET /sync/ack 403": { server in
+        try await server.request(.GET, "/sync/ack?space=notes&device_id=d", token: try await server.token("other"))
+    },
+    "GET /sync/ack 503": { server in
+        let token = try await server.token("notes")
+        server.outage.set(down: true)
+        return try await server.request(.GET, "/sync/ack?space=notes&device_id=d", token: token)
+    },
+    "DELETE /sync/ack 204": { server in
+        try await server.request(.DELETE, "/sync/ack?space=notes&device_id=d&types=note", token: try await server.token("notes"))
+    },
+    "DELETE /sync/ack 400": { server in
+        try await server.request(.DELETE, "/sync/ack?space=notes&device_id=d&types=no|te", token: try await server.token("notes"))
+    },
+    "DELETE /sync/ack 401": { server in
+        try await server.request(.DELETE, "/sync/ack?space=notes&device_id=d")
+    },
+    "DELETE /sync/ack 403": { server in
+        try await server.request(.DELETE, "/sync/ack?space=notes&device_id=d", token: try await server.token("other"))
+    },
+    "DELETE /sync/ack 503": { server in
+        let token = try await server.token("notes")
+        server.outage.set(down: true)
+        return try await server.request(.DELETE, "/sync/ack?space=notes&device_id=d", token: token)
+    },
     "POST /auth/refresh 200": { server in
         let issued = try await server.tokens.issue(spaces: ["notes"], accessTTL: 60)
         return try await server.request(.POST, "/auth/refresh", body: Data(#"{"refresh_token":"\#(issued.refreshToken)"}"#.utf8))
@@ -185,6 +269,13 @@ private let errorCodes: [Int: Set<String>] = [
             if answer.status >= 400, response.path != "/healthz" {
                 let code = try #require(answer.errorCode, "an error answer without an error code")
                 #expect(errorCodes[answer.status]?.contains(code) == true, "\(answer.status) with code \(code)")
+            }
+        } else if mediaType == "application/x-ndjson" {
+            let lines = answer.body.split(separator: UInt8(ascii: "\n"))
+            #expect(!lines.isEmpty && answer.body.last == UInt8(ascii: "\n"), "an NDJSON body ends each line with a newline")
+            for line in lines {
+                let problems = validator.problems(of: try JSONValue(parsing: line), against: schema)
+                #expect(problems.isEmpty, "\(problems.joined(separator: "\n")) in \(String(decoding: line, as: UTF8.self))")
             }
         } else {
             #expect(validator.dereference(schema)?["type"] as? String == "string")

@@ -7,6 +7,7 @@ import Synchronization
 /// health check throws `FerryError(.unavailable)`.
 public final class StorageOutage: Sendable {
     private let down = Mutex(false)
+    private let streamReads = Mutex(0)
 
     public init() {}
 
@@ -15,6 +16,11 @@ public final class StorageOutage: Sendable {
 
     /// Takes the storage down (`true`) or brings it back (`false`).
     public func set(down value: Bool) { down.withLock { $0 = value } }
+
+    /// How many pages of event streams were read from the storage through this switch.
+    public var streamPagesRead: Int { streamReads.withLock { $0 } }
+
+    func countStreamRead() { streamReads.withLock { $0 += 1 } }
 
     func check() throws {
         if isDown { throw FerryError(.unavailable, "the storage is unavailable, retry later") }
@@ -34,6 +40,27 @@ struct OutageEventLog: EventLog {
     func read(space: String, since: Int64, limit: Int, excludingDevice: String?) async throws -> LogPage {
         try outage.check()
         return try await base.read(space: space, since: since, limit: limit, excludingDevice: excludingDevice)
+    }
+
+    func readStream(space: String, types: [String], after: Int64, through: Int64, limit: Int) async throws -> [StoredMutation] {
+        try outage.check()
+        outage.countStreamRead()
+        return try await base.readStream(space: space, types: types, after: after, through: through, limit: limit)
+    }
+
+    func streamPosition(space: String, deviceID: String) async throws -> StreamPosition {
+        try outage.check()
+        return try await base.streamPosition(space: space, deviceID: deviceID)
+    }
+
+    func storeCheckpoints(_ update: CheckpointUpdate) async throws {
+        try outage.check()
+        try await base.storeCheckpoints(update)
+    }
+
+    func clearCheckpoints(space: String, deviceID: String, types: [String]?) async throws {
+        try outage.check()
+        try await base.clearCheckpoints(space: space, deviceID: deviceID, types: types)
     }
 
     func waitForAppend(space: String, above seq: Int64, timeout: Duration) async -> Bool {

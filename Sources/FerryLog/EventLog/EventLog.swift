@@ -20,6 +20,23 @@ public protocol EventLog: Sendable {
     /// - Throws: ``FerryError`` with code `cursor_ahead` when `since` is above the head.
     func read(space: String, since: Int64, limit: Int, excludingDevice: String?) async throws -> LogPage
 
+    /// Reads the mutations of `space` whose entity is one of `types`, with `after < seq ≤
+    /// through`, ascending, at most `limit` of them: one page of an event stream. A page
+    /// shorter than `limit` ends the range.
+    func readStream(space: String, types: [String], after: Int64, through: Int64, limit: Int) async throws -> [StoredMutation]
+
+    /// The space's head, log id and floor, with `deviceID`'s stream checkpoints in it, read
+    /// together. Creates nothing: a space with no log answers head 0 and an empty log id.
+    func streamPosition(space: String, deviceID: String) async throws -> StreamPosition
+
+    /// Stores checked acks in one transaction: on a reset the device's checkpoints in the
+    /// space are cleared first; then each type's checkpoint becomes the highest of its stored
+    /// seq and the acked one (a checkpoint stored against another log is replaced).
+    func storeCheckpoints(_ update: CheckpointUpdate) async throws
+
+    /// Clears `deviceID`'s checkpoints in `space`: all of them, or those of `types`.
+    func clearCheckpoints(space: String, deviceID: String, types: [String]?) async throws
+
     /// Returns once the space's head is above `seq` (answering `true`), or when `timeout`
     /// has passed, the task is cancelled, or the server shuts down (answering `false`).
     /// Commits made anywhere the log is shared wake the waiter.

@@ -25,7 +25,19 @@ public final class MemoryEventLog: EventLog {
         var clientActionID: Int64
     }
 
+    private struct DeviceInSpace: Hashable {
+        var space: String
+        var deviceID: String
+    }
+
+    private struct Checkpoint {
+        var seq: Int64
+        var logID: String
+    }
+
     private let spaces = Mutex<[String: SpaceLog]>([:])
+    /// Kept apart from the logs, so that a replaced log finds the checkpoints of the old one.
+    private let checkpoints = Mutex<[DeviceInSpace: [String: Checkpoint]]>([:])
     private let watcher: CommitWatcher
     private let clock: WallClock
 
@@ -85,6 +97,57 @@ public final class MemoryEventLog: EventLog {
                 if page.count == limit { break }
             }
             return LogPage(mutations: page, limit: limit, headSeq: log.head, logID: log.logID)
+        }
+    }
+
+    public func readStream(space: String, types: [String], after: Int64, through: Int64, limit: Int) async throws -> [StoredMutation] {
+        let wanted = Set(types)
+        return spaces.withLock { spaces in
+            let end = min(through, spaces[space]?.head ?? 0)
+            guard let log = spaces[space], after < end else { return [] }
+            var page: [StoredMutation] = []
+            for mutation in log.mutations[Int(max(after, 0))..<Int(end)] where wanted.contains(mutation.entity) {
+                page.append(mutation)
+                if page.count == limit { break }
+            }
+            return page
+        }
+    }
+
+    public func streamPosition(space: String, deviceID: String) async throws -> StreamPosition {
+        let log = spaces.withLock { spaces in
+            spaces[space].map { (head: $0.head, logID: $0.logID) } ?? (head: 0, logID: "")
+        }
+        let stored = checkpoints.withLock { $0[DeviceInSpace(space: space, deviceID: deviceID)] ?? [:] }
+        return StreamPosition(
+            headSeq: log.head,
+            logID: log.logID,
+            checkpoints: stored.mapValues(\.seq),
+            checkpointsOfAnotherLog: stored.values.contains { $0.logID != log.logID }
+        )
+    }
+
+    public func storeCheckpoints(_ update: CheckpointUpdate) async throws {
+        checkpoints.withLock { checkpoints in
+            let key = DeviceInSpace(space: update.space, deviceID: update.deviceID)
+            var stored = update.merged.reset ? [:] : checkpoints[key] ?? [:]
+            for (type, seq) in update.merged.highest {
+                let kept = stored[type].flatMap { $0.logID == update.logID ? $0.seq : nil } ?? 0
+                stored[type] = Checkpoint(seq: max(kept, seq), logID: update.logID)
+            }
+            checkpoints[key] = stored.isEmpty ? nil : stored
+        }
+    }
+
+    public func clearCheckpoints(space: String, deviceID: String, types: [String]?) async throws {
+        checkpoints.withLock { checkpoints in
+            let key = DeviceInSpace(space: space, deviceID: deviceID)
+            guard let types else {
+                checkpoints[key] = nil
+                return
+            }
+            for type in types { checkpoints[key]?[type] = nil }
+            if checkpoints[key]?.isEmpty == true { checkpoints[key] = nil }
         }
     }
 

@@ -13,6 +13,11 @@ public struct ServerConfiguration: Sendable {
     public var maxPullLimit: Int
     /// The longest long-poll `wait`, in seconds; a larger one gets `400`. Default 60.
     public var maxWaitSeconds: Int
+    /// The most acks in one `POST /sync/ack`; more get `400`. Default 1000.
+    public var maxAcksPerRequest: Int
+    /// How many mutations an event stream reads from the store at a time: the unit of its
+    /// memory and of the work done after a consumer has gone. Default 1000.
+    public var streamPageSize: Int
     /// The clock that measures long-poll waits.
     public var clock: any Clock<Duration>
 
@@ -24,6 +29,8 @@ public struct ServerConfiguration: Sendable {
         defaultPullLimit: Int = 500,
         maxPullLimit: Int = 5000,
         maxWaitSeconds: Int = 60,
+        maxAcksPerRequest: Int = 1000,
+        streamPageSize: Int = 1000,
         clock: any Clock<Duration> = ContinuousClock()
     ) {
         self.maxBodyBytes = maxBodyBytes
@@ -32,6 +39,8 @@ public struct ServerConfiguration: Sendable {
         self.defaultPullLimit = defaultPullLimit
         self.maxPullLimit = maxPullLimit
         self.maxWaitSeconds = maxWaitSeconds
+        self.maxAcksPerRequest = maxAcksPerRequest
+        self.streamPageSize = max(1, streamPageSize)
         self.clock = clock
     }
 }

@@ -119,6 +119,45 @@ package enum OpenAPIDocument {
                 latest_seq: {type: integer, format: int64}
                 head_seq: {type: integer, format: int64}
                 log_id: {type: string}
+            StreamRequest:
+              type: object
+              required: [space, device_id, types]
+              properties:
+                space: {type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$"}
+                device_id: {type: string, minLength: 1, maxLength: 128}
+                types:
+                  type: array
+                  minItems: 1
+                  maxItems: 100
+                  items: {type: string, pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"}
+            StreamEvent:
+              type: object
+              description: >
+                One line of a stream. For an entity type, data is a pulled mutation; the
+                last line is SyncComplete (data {"head_seq"}) or, alone, SyncReset (data {}).
+              required: [type, data, ack]
+              properties:
+                type: {type: string}
+                data: {type: object, additionalProperties: true}
+                ack: {type: string, pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}[|](0|[1-9][0-9]*)$"}
+            AckRequest:
+              type: object
+              required: [space, device_id, acks]
+              properties:
+                space: {type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$"}
+                device_id: {type: string, minLength: 1, maxLength: 128}
+                acks:
+                  type: array
+                  minItems: 1
+                  maxItems: 1000
+                  items: {type: string}
+            AckList:
+              type: object
+              required: [acks]
+              properties:
+                acks:
+                  type: array
+                  items: {type: string, pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}[|][1-9][0-9]*$"}
             TokenPair:
               type: object
               required: [access_token, refresh_token, expires_in]
@@ -181,6 +220,81 @@ package enum OpenAPIDocument {
                 "401": {$ref: "#/components/responses/Error"}
                 "403": {$ref: "#/components/responses/Error"}
                 "409": {$ref: "#/components/responses/Error"}
+                "503": {$ref: "#/components/responses/Error"}
+          /sync/stream:
+            post:
+              summary: Stream a device's unacknowledged events of some types, as NDJSON.
+              description: >
+                Every mutation whose entity is in types and whose seq is above that type's
+                checkpoint for the device, ascending, up to the head at the moment the request
+                began, then one SyncComplete line. One SyncReset line instead when the device
+                must start over. The body is written as it is read from the log.
+              security: [{bearer: []}]
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema: {$ref: "#/components/schemas/StreamRequest"}
+              responses:
+                "200":
+                  description: One StreamEvent per line.
+                  content:
+                    application/x-ndjson:
+                      schema: {$ref: "#/components/schemas/StreamEvent"}
+                "400": {$ref: "#/components/responses/Error"}
+                "401": {$ref: "#/components/responses/Error"}
+                "403": {$ref: "#/components/responses/Error"}
+                "413": {$ref: "#/components/responses/Error"}
+                "503": {$ref: "#/components/responses/Error"}
+          /sync/ack:
+            post:
+              summary: Acknowledge processed events; each type's checkpoint keeps its highest seq.
+              description: >
+                An ack is TYPE|SEQ. SyncComplete|N records a finished stream; SyncReset|0 clears
+                the device's checkpoints first. A malformed ack, one above the head, or more
+                than 1000 acks answer 400 naming the first bad one, and none is stored.
+              security: [{bearer: []}]
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema: {$ref: "#/components/schemas/AckRequest"}
+              responses:
+                "204": {description: Every ack is stored.}
+                "400": {$ref: "#/components/responses/Error"}
+                "401": {$ref: "#/components/responses/Error"}
+                "403": {$ref: "#/components/responses/Error"}
+                "413": {$ref: "#/components/responses/Error"}
+                "503": {$ref: "#/components/responses/Error"}
+            get:
+              summary: The device's checkpoints in the space, as acks.
+              security: [{bearer: []}]
+              parameters:
+                - {name: space, in: query, required: true, schema: {type: string}}
+                - {name: device_id, in: query, required: true, schema: {type: string}}
+              responses:
+                "200":
+                  description: The checkpoints, sorted by type.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/AckList"}
+                "400": {$ref: "#/components/responses/Error"}
+                "401": {$ref: "#/components/responses/Error"}
+                "403": {$ref: "#/components/responses/Error"}
+                "503": {$ref: "#/components/responses/Error"}
+            delete:
+              summary: Clear the device's checkpoints in the space, all or those of some types.
+              security: [{bearer: []}]
+              parameters:
+                - {name: space, in: query, required: true, schema: {type: string}}
+                - {name: device_id, in: query, required: true, schema: {type: string}}
+                - {name: types, in: query, required: false, schema: {type: string},
+                   description: "Comma-separated types; all of them when absent."}
+              responses:
+                "204": {description: The checkpoints are cleared.}
+                "400": {$ref: "#/components/responses/Error"}
+                "401": {$ref: "#/components/responses/Error"}
+                "403": {$ref: "#/components/responses/Error"}
                 "503": {$ref: "#/components/responses/Error"}
           /auth/refresh:
             post:

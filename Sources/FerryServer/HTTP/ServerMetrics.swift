@@ -17,6 +17,9 @@ public final class ServerMetrics: Sendable {
     private let rejected: Metrics.Counter
     private let conflicts: Metrics.Counter
     private let waiters: Metrics.Meter
+    private let streamsOpen: Metrics.Meter
+    private let eventsStreamed: Metrics.Counter
+    private let acksStored: Metrics.Counter
 
     /// Creates the metrics in `registry`.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -27,6 +30,9 @@ public final class ServerMetrics: Sendable {
         self.rejected = Metrics.Counter(label: "ferry_mutations_rejected_total", factory: factory)
         self.conflicts = Metrics.Counter(label: "ferry_conflicts_reported_total", factory: factory)
         self.waiters = Metrics.Meter(label: "ferry_longpoll_waiters", factory: factory)
+        self.streamsOpen = Metrics.Meter(label: "ferry_streams_open", factory: factory)
+        self.eventsStreamed = Metrics.Counter(label: "ferry_stream_events_total", factory: factory)
+        self.acksStored = Metrics.Counter(label: "ferry_stream_acks_stored_total", factory: factory)
     }
 
     private struct Route: Hashable {
@@ -70,6 +76,22 @@ public final class ServerMetrics: Sendable {
         if duplicates > 0 { self.duplicates.increment(by: duplicates) }
         if rejected > 0 { self.rejected.increment(by: rejected) }
         if conflicts > 0 { self.conflicts.increment(by: conflicts) }
+    }
+
+    /// Records an event stream starting to send its body.
+    func streamOpened() { streamsOpen.increment() }
+
+    /// Records an event stream ending, completed or cut.
+    func streamClosed() { streamsOpen.decrement() }
+
+    /// Records events written to a stream's body.
+    func recordStreamed(events: Int) {
+        if events > 0 { eventsStreamed.increment(by: events) }
+    }
+
+    /// Records the acks of one stored ack request.
+    func recordAcks(_ count: Int) {
+        if count > 0 { acksStored.increment(by: count) }
     }
 
     /// Records long-poll waiters starting (a positive delta) or stopping (a negative one);

@@ -13,6 +13,10 @@ struct SyncController {
     func addSyncRoutes(to group: RouterGroup<FerryRequestContext>) {
         group.post("mutations/push", use: push)
         group.get("mutations/pull", use: pull)
+        group.post("stream", use: stream)
+        group.post("ack", use: acknowledge)
+        group.get("ack", use: checkpoints)
+        group.delete("ack", use: clearCheckpoints)
     }
 
     func addAuthRoutes(to router: Router<FerryRequestContext>) {
@@ -36,6 +40,68 @@ struct SyncController {
         let query = try PullQuery(parameter: { parameters[Substring($0)] }, configuration: endpoints.configuration)
         try context.authorize(space: query.space)
         return JSONResponse.make(json: try await endpoints.pull(query).pullResponseJSON())
+    }
+
+    /// `POST /sync/stream`: checks and authorizes before the head is sent, then writes the
+    /// stream's pages as the store yields them. A write to a connection the client closed
+    /// throws, which ends the reading.
+    @Sendable func stream(request: Request, context: FerryRequestContext) async throws -> Response {
+        let body = try StreamRequest(jsonBytes: try await collectBody(of: request).readableBytesView)
+        let lines = try await endpoints.openStream(body) { try context.authorize(space: $0) }
+        let metrics = metrics
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-ndjson"
+        headers[.cacheControl] = "no-store"
+        return Response(
+            status: .ok,
+            headers: headers,
+            body: ResponseBody { writer in
+                metrics.streamOpened()
+                defer { metrics.streamClosed() }
+                for try await page in lines {
+                    try await writer.write(ByteBuffer(bytes: page.bytes))
+                    metrics.recordStreamed(events: page.events)
+                }
+                try await writer.finish(nil)
+            }
+        )
+    }
+
+    /// `POST /sync/ack`: `204` once every ack is stored.
+    @Sendable func acknowledge(request: Request, context: FerryRequestContext) async throws -> Response {
+        let body = try AckRequest(jsonBytes: try await collectBody(of: request).readableBytesView)
+        let stored = try await endpoints.acknowledge(body) { try context.authorize(space: $0) }
+        metrics.recordAcks(stored)
+        return Response(status: .noContent)
+    }
+
+    /// `GET /sync/ack`: `{"acks": [...]}`, the device's checkpoints.
+    @Sendable func checkpoints(request: Request, context: FerryRequestContext) async throws -> Response {
+        let (space, device) = try Self.spaceAndDevice(of: request)
+        let acks = try await endpoints.checkpoints(space: space, deviceID: device) { try context.authorize(space: $0) }
+        var writer = JSONWriter(capacity: 32 + acks.count * 24)
+        writer.raw(#"{"acks":["#.utf8)
+        for (index, ack) in acks.enumerated() {
+            if index > 0 { writer.byte(UInt8(ascii: ",")) }
+            writer.string(ack.description)
+        }
+        writer.raw("]}".utf8)
+        return JSONResponse.make(json: writer.bytes)
+    }
+
+    /// `DELETE /sync/ack`: clears the device's checkpoints, all or `types=a,b`; `204`.
+    @Sendable func clearCheckpoints(request: Request, context: FerryRequestContext) async throws -> Response {
+        let (space, device) = try Self.spaceAndDevice(of: request)
+        let types = request.uri.queryParameters["types"].map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        try await endpoints.clearCheckpoints(space: space, deviceID: device, types: types) { try context.authorize(space: $0) }
+        return Response(status: .noContent)
+    }
+
+    private static func spaceAndDevice(of request: Request) throws -> (space: String, device: String) {
+        let parameters = request.uri.queryParameters
+        guard let space = parameters["space"] else { throw FerryError(.badRequest, "space is required") }
+        guard let device = parameters["device_id"] else { throw FerryError(.badRequest, "device_id is required") }
+        return (String(space), String(device))
     }
 
     @Sendable func refresh(request: Request, context: FerryRequestContext) async throws -> Response {

@@ -280,6 +280,24 @@ public final class PostgresBackend: Service, Sendable {
                 "DROP INDEX mutation_triple",
             ]
         ),
+        (
+            3,
+            [
+                // Keyed by the space's name, not its row, and beside the log id they were acked
+                // against: a log that is replaced finds the old checkpoints and resets the device.
+                """
+                CREATE TABLE stream_checkpoint (
+                    space TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    seq BIGINT NOT NULL,
+                    log_id TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (space, device_id, type)
+                )
+                """
+            ]
+        ),
     ]
 
     /// Runs `body` on a pooled connection within ``operationTimeout``; a database that cannot

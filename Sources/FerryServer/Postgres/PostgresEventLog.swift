@@ -212,31 +212,119 @@ public final class PostgresEventLog: EventLog {
                     logger: logger
                 )
             }
-            var mutations: [StoredMutation] = []
-            for try await row in rows {
-                let (seq, device, session, id, entity, key, op, payload, base, timestamp, occurred) = try row.decode(
-                    (Int64, String, String, Int64, String, String, String, String?, Int64?, String?, Int64).self
-                )
-                mutations.append(
-                    StoredMutation(
-                        seq: seq,
-                        deviceID: device,
-                        sessionID: session,
-                        mutation: NewMutation(
-                            clientActionID: id,
-                            entity: entity,
-                            entityKey: key,
-                            op: MutationOp(rawValue: op),
-                            payload: payload.map { Array($0.utf8) },
-                            baseSeq: base,
-                            clientTimestamp: timestamp
-                        ),
-                        occurredAtMilliseconds: occurred
-                    )
-                )
-            }
+            let mutations = try await Self.decodeMutations(rows)
             return LogPage(mutations: mutations, limit: limit, headSeq: space.head, logID: space.logID)
         }
+    }
+
+    public func readStream(space name: String, types: [String], after: Int64, through: Int64, limit: Int) async throws -> [StoredMutation] {
+        let logger = database.logger
+        return try await database.perform { connection in
+            guard !types.isEmpty, let space = try await Self.fetchSpace(name, lock: false, connection, logger) else { return [] }
+            let rows = try await connection.query(
+                """
+                SELECT seq, device_id, session_id, client_action_id, entity, entity_key, op, payload, base_seq,
+                    client_timestamp, occurred_at FROM mutation
+                WHERE space_id = \(space.id) AND seq > \(after) AND seq <= \(min(through, space.head))
+                    AND entity = ANY(\(types)::text[])
+                ORDER BY seq LIMIT \(limit)
+                """,
+                logger: logger
+            )
+            return try await Self.decodeMutations(rows)
+        }
+    }
+
+    public func streamPosition(space name: String, deviceID: String) async throws -> StreamPosition {
+        let logger = database.logger
+        return try await database.perform { connection in
+            let space = try await Self.fetchSpace(name, lock: false, connection, logger) ?? SpaceRow(id: 0, logID: "", head: 0)
+            var checkpoints: [String: Int64] = [:]
+            var ofAnotherLog = false
+            for try await (type, seq, logID) in try await connection.query(
+                "SELECT type, seq, log_id FROM stream_checkpoint WHERE space = \(name) AND device_id = \(deviceID)",
+                logger: logger
+            ).decode((String, Int64, String).self) {
+                checkpoints[type] = seq
+                if logID != space.logID { ofAnotherLog = true }
+            }
+            return StreamPosition(headSeq: space.head, logID: space.logID, checkpoints: checkpoints, checkpointsOfAnotherLog: ofAnotherLog)
+        }
+    }
+
+    public func storeCheckpoints(_ update: CheckpointUpdate) async throws {
+        let now = clock.nowMilliseconds()
+        let logger = database.logger
+        let highest = update.merged.highest.sorted { $0.key < $1.key }
+        let types = highest.map(\.key)
+        let seqs = highest.map(\.value)
+        try await database.transaction { connection in
+            if update.merged.reset {
+                try await connection.query(
+                    "DELETE FROM stream_checkpoint WHERE space = \(update.space) AND device_id = \(update.deviceID)",
+                    logger: logger
+                )
+            }
+            guard !types.isEmpty else { return }
+            try await connection.query(
+                """
+                INSERT INTO stream_checkpoint (space, device_id, type, seq, log_id, updated_at)
+                SELECT \(update.space), \(update.deviceID), a.type, a.seq, \(update.logID), \(now)
+                FROM unnest(\(types)::text[], \(seqs)::bigint[]) AS a(type, seq)
+                ON CONFLICT (space, device_id, type) DO UPDATE SET
+                    seq = CASE WHEN stream_checkpoint.log_id = excluded.log_id
+                        THEN greatest(stream_checkpoint.seq, excluded.seq) ELSE excluded.seq END,
+                    log_id = excluded.log_id, updated_at = excluded.updated_at
+                """,
+                logger: logger
+            )
+        }
+    }
+
+    public func clearCheckpoints(space: String, deviceID: String, types: [String]?) async throws {
+        let logger = database.logger
+        _ = try await database.perform { connection in
+            if let types {
+                try await connection.query(
+                    "DELETE FROM stream_checkpoint WHERE space = \(space) AND device_id = \(deviceID) AND type = ANY(\(types)::text[])",
+                    logger: logger
+                )
+            } else {
+                try await connection.query(
+                    "DELETE FROM stream_checkpoint WHERE space = \(space) AND device_id = \(deviceID)",
+                    logger: logger
+                )
+            }
+        }
+    }
+
+    /// Decodes rows of the columns `seq, device_id, session_id, client_action_id, entity,
+    /// entity_key, op, payload, base_seq, client_timestamp, occurred_at`.
+    private static func decodeMutations(_ rows: PostgresRowSequence) async throws -> [StoredMutation] {
+        var mutations: [StoredMutation] = []
+        for try await row in rows {
+            let (seq, device, session, id, entity, key, op, payload, base, timestamp, occurred) = try row.decode(
+                (Int64, String, String, Int64, String, String, String, String?, Int64?, String?, Int64).self
+            )
+            mutations.append(
+                StoredMutation(
+                    seq: seq,
+                    deviceID: device,
+                    sessionID: session,
+                    mutation: NewMutation(
+                        clientActionID: id,
+                        entity: entity,
+                        entityKey: key,
+                        op: MutationOp(rawValue: op),
+                        payload: payload.map { Array($0.utf8) },
+                        baseSeq: base,
+                        clientTimestamp: timestamp
+                    ),
+                    occurredAtMilliseconds: occurred
+                )
+            )
+        }
+        return mutations
     }
 
     public func waitForAppend(space: String, above seq: Int64, timeout: Duration) async -> Bool {

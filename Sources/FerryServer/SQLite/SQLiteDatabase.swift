@@ -132,6 +132,23 @@ public final class SQLiteDatabase: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v2 stream checkpoints") { db in
+            // Keyed by the space's name, not its row, and beside the log id they were acked
+            // against: a log that is replaced finds the old checkpoints and resets the device.
+            try db.execute(
+                sql: """
+                    CREATE TABLE stream_checkpoint (
+                        space TEXT NOT NULL,
+                        device_id TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        log_id TEXT NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        PRIMARY KEY (space, device_id, type)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -54,6 +54,72 @@ public final class SQLiteEventLog: EventLog {
         }
     }
 
+    public func readStream(space: String, types: [String], after: Int64, through: Int64, limit: Int) async throws -> [StoredMutation] {
+        try await database.read { db in
+            guard !types.isEmpty, let space = try Self.fetchSpace(space, in: db) else { return [] }
+            let placeholders = Array(repeating: "?", count: types.count).joined(separator: ", ")
+            let statement = try db.cachedStatement(
+                sql:
+                    "\(Self.mutationColumns) WHERE space_id = ? AND seq > ? AND seq <= ? AND entity IN (\(placeholders)) ORDER BY seq LIMIT ?"
+            )
+            var arguments: [(any DatabaseValueConvertible)?] = [space.id, after, through]
+            arguments.append(contentsOf: types.map { $0 as (any DatabaseValueConvertible)? })
+            arguments.append(limit)
+            return try Self.readMutations(statement, arguments: StatementArguments(arguments), limit: limit)
+        }
+    }
+
+    public func streamPosition(space: String, deviceID: String) async throws -> StreamPosition {
+        try await database.read { db in
+            let row = try Self.fetchSpace(space, in: db)
+            let logID = row?.logID ?? ""
+            var checkpoints: [String: Int64] = [:]
+            var ofAnotherLog = false
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: "SELECT type, seq, log_id FROM stream_checkpoint WHERE space = ? AND device_id = ?"),
+                arguments: [space, deviceID]
+            )
+            while let checkpoint = try rows.next() {
+                checkpoints[checkpoint[0]] = checkpoint[1]
+                if (checkpoint[2] as String) != logID { ofAnotherLog = true }
+            }
+            return StreamPosition(headSeq: row?.head ?? 0, logID: logID, checkpoints: checkpoints, checkpointsOfAnotherLog: ofAnotherLog)
+        }
+    }
+
+    public func storeCheckpoints(_ update: CheckpointUpdate) async throws {
+        let now = clock.nowMilliseconds()
+        try await database.write { db in
+            if update.merged.reset {
+                try db.cachedStatement(sql: "DELETE FROM stream_checkpoint WHERE space = ? AND device_id = ?")
+                    .execute(arguments: [update.space, update.deviceID])
+            }
+            let upsert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO stream_checkpoint (space, device_id, type, seq, log_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (space, device_id, type) DO UPDATE SET
+                        seq = CASE WHEN log_id = excluded.log_id THEN max(seq, excluded.seq) ELSE excluded.seq END,
+                        log_id = excluded.log_id, updated_at = excluded.updated_at
+                    """
+            )
+            for (type, seq) in update.merged.highest.sorted(by: { $0.key < $1.key }) {
+                try upsert.execute(arguments: [update.space, update.deviceID, type, seq, update.logID, now])
+            }
+        }
+    }
+
+    public func clearCheckpoints(space: String, deviceID: String, types: [String]?) async throws {
+        try await database.write { db in
+            guard let types else {
+                try db.cachedStatement(sql: "DELETE FROM stream_checkpoint WHERE space = ? AND device_id = ?")
+                    .execute(arguments: [space, deviceID])
+                return
+            }
+            let delete = try db.cachedStatement(sql: "DELETE FROM stream_checkpoint WHERE space = ? AND device_id = ? AND type = ?")
+            for type in types { try delete.execute(arguments: [space, deviceID, type]) }
+        }
+    }
+
     public func waitForAppend(space: String, above seq: Int64, timeout: Duration) async -> Bool {
         await watcher.wait(space: space, above: seq, timeout: timeout)
     }
@@ -260,10 +326,7 @@ public final class SQLiteEventLog: EventLog {
         guard since <= space.head else {
             throw FerryError(.cursorAhead, "since_seq \(since) is above the head of space '\(name)' (\(space.head))")
         }
-        let columns = """
-            SELECT seq, device_id, session_id, client_action_id, entity, entity_key, op, payload,
-                base_seq, client_timestamp, occurred_at FROM mutation
-            """
+        let columns = mutationColumns
         let statement: Statement
         let arguments: StatementArguments
         if let excludingDevice {
@@ -273,6 +336,18 @@ public final class SQLiteEventLog: EventLog {
             statement = try db.cachedStatement(sql: "\(columns) WHERE space_id = ? AND seq > ? ORDER BY seq LIMIT ?")
             arguments = [space.id, since, limit]
         }
+        let mutations = try readMutations(statement, arguments: arguments, limit: limit)
+        return LogPage(mutations: mutations, limit: limit, headSeq: space.head, logID: space.logID)
+    }
+
+    /// The columns every read of mutations selects, in the order ``readMutations(_:arguments:limit:)`` decodes.
+    private static let mutationColumns = """
+        SELECT seq, device_id, session_id, client_action_id, entity, entity_key, op, payload,
+            base_seq, client_timestamp, occurred_at FROM mutation
+        """
+
+    /// Runs a statement selecting ``mutationColumns`` and decodes its rows.
+    private static func readMutations(_ statement: Statement, arguments: StatementArguments, limit: Int) throws -> [StoredMutation] {
         var rows = try StatementRows(statement, arguments: arguments)
         var mutations: [StoredMutation] = []
         mutations.reserveCapacity(min(limit, 1024))
@@ -295,6 +370,6 @@ public final class SQLiteEventLog: EventLog {
                 )
             )
         }
-        return LogPage(mutations: mutations, limit: limit, headSeq: space.head, logID: space.logID)
+        return mutations
     }
 }

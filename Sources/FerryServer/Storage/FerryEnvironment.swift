@@ -42,13 +42,16 @@ public struct FerryEnvironment: Sendable {
 
     /// The HTTP API's limits: each from its flag, else its variable (`FERRY_MAX_BODY_BYTES`,
     /// `FERRY_MAX_MUTATIONS_PER_PUSH`, `FERRY_MAX_PAYLOAD_BYTES`, `FERRY_MAX_PULL_LIMIT`,
-    /// `FERRY_MAX_WAIT_SECONDS`), else the default of ``ServerConfiguration``.
+    /// `FERRY_MAX_WAIT_SECONDS`, `FERRY_MAX_ACKS_PER_REQUEST`, `FERRY_STREAM_PAGE_SIZE`), else
+    /// the default of ``ServerConfiguration``.
     public func serverConfiguration(
         maxBodyBytes: Int? = nil,
         maxMutationsPerPush: Int? = nil,
         maxPayloadBytes: Int? = nil,
         maxPullLimit: Int? = nil,
-        maxWaitSeconds: Int? = nil
+        maxWaitSeconds: Int? = nil,
+        maxAcksPerRequest: Int? = nil,
+        streamPageSize: Int? = nil
     ) throws -> ServerConfiguration {
         let defaults = ServerConfiguration()
         return ServerConfiguration(
@@ -57,7 +60,9 @@ public struct FerryEnvironment: Sendable {
             maxPayloadBytes: try integer(maxPayloadBytes, "FERRY_MAX_PAYLOAD_BYTES", default: defaults.maxPayloadBytes),
             defaultPullLimit: defaults.defaultPullLimit,
             maxPullLimit: try integer(maxPullLimit, "FERRY_MAX_PULL_LIMIT", default: defaults.maxPullLimit),
-            maxWaitSeconds: try integer(maxWaitSeconds, "FERRY_MAX_WAIT_SECONDS", default: defaults.maxWaitSeconds)
+            maxWaitSeconds: try integer(maxWaitSeconds, "FERRY_MAX_WAIT_SECONDS", default: defaults.maxWaitSeconds),
+            maxAcksPerRequest: try integer(maxAcksPerRequest, "FERRY_MAX_ACKS_PER_REQUEST", default: defaults.maxAcksPerRequest),
+            streamPageSize: try integer(streamPageSize, "FERRY_STREAM_PAGE_SIZE", default: defaults.streamPageSize)
         )
     }
 
