@@ -18,8 +18,9 @@ import NIOHTTP1
 /// Timeouts: ``HTTPTransportConfiguration/requestTimeout`` bounds the wait for the answer's
 /// head only, never the body; when the stream creates its own HTTP client, a read that waits
 /// longer than `idleTimeout` for the next bytes fails the stream (AsyncHTTPClient's read
-/// timeout). Cancelling the task that reads the lines, or dropping the iterator, closes the
-/// connection.
+/// timeout). That timeout does not pause for back-pressure: a processor that spends longer on
+/// one chunk stops the reading as long, and fails the stream too. Cancelling the task that
+/// reads the lines, or dropping the iterator, closes the connection.
 ///
 /// Call ``shutdown()`` when done.
 public final class HTTPEventStream: EventStream {
