@@ -54,9 +54,28 @@ struct HTTPExchange: Sendable {
         body: ByteBuffer? = nil,
         timeout: Duration
     ) async throws -> Answer {
+        let response = try await start(method, target, bearer: bearer, body: body, timeout: timeout)
+        return try await read(response, method, target)
+    }
+
+    /// Sends a request and answers as soon as the answer's head has arrived: its body is
+    /// left to the caller to read (or to drop, which closes the connection).
+    ///
+    /// `timeout` bounds the wait for the head only (AsyncHTTPClient cancels its deadline
+    /// when the head arrives), so a long body is never cut by it.
+    ///
+    /// - Throws: as ``send(_:_:bearer:body:timeout:)``.
+    func start(
+        _ method: HTTPMethod,
+        _ target: String,
+        bearer: String?,
+        body: ByteBuffer? = nil,
+        timeout: Duration,
+        accept: String = "application/json"
+    ) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: baseURL + target)
         request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Accept", value: accept)
         if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -64,20 +83,35 @@ struct HTTPExchange: Sendable {
         }
         logger.debug("sending request", metadata: ["method": "\(method.rawValue)", "target": "\(target)"])
         do {
-            let response = try await client.execute(request, timeout: Self.timeAmount(timeout), logger: logger)
+            return try await client.execute(request, timeout: Self.timeAmount(timeout), logger: logger)
+        } catch {
+            throw failure(error, method, target)
+        }
+    }
+
+    /// Reads the whole body of an answer whose head has arrived, up to ``maxResponseBytes``.
+    ///
+    /// - Throws: as ``send(_:_:bearer:body:timeout:)``.
+    func read(_ response: HTTPClientResponse, _ method: HTTPMethod, _ target: String) async throws -> Answer {
+        do {
             let bytes = try await response.body.collect(upTo: maxResponseBytes)
             let status = Int(response.status.code)
             logger.debug("answer received", metadata: ["target": "\(target)", "status": "\(status)"])
             return Answer(status: status, headers: response.headers, body: bytes)
         } catch {
-            if Task.isCancelled { throw CancellationError() }
-            logger.debug("request failed", metadata: ["target": "\(target)", "error": "\(error)"])
-            throw SyncTransportError(
-                .transient,
-                "\(method.rawValue) \(Self.path(of: target)) failed before the server answered: \(error)",
-                underlying: error
-            )
+            throw failure(error, method, target)
         }
+    }
+
+    /// The error thrown for a request that failed before its answer was read.
+    private func failure(_ error: any Error, _ method: HTTPMethod, _ target: String) -> any Error {
+        if Task.isCancelled { return CancellationError() }
+        logger.debug("request failed", metadata: ["target": "\(target)", "error": "\(error)"])
+        return SyncTransportError(
+            .transient,
+            "\(method.rawValue) \(Self.path(of: target)) failed before the server answered: \(error)",
+            underlying: error
+        )
     }
 
     /// `target` without its query, for messages (queries may name devices).

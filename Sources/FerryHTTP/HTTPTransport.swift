@@ -27,42 +27,13 @@ import NIOHTTP1
 /// A cancelled call throws `CancellationError`. Call ``shutdown()`` when done with the
 /// transport.
 public final class HTTPTransport: SyncTransport {
-    private let exchange: HTTPExchange
-    private let refresher: TokenRefresher
+    private let session: HTTPSession
     private let requestTimeout: Duration
-    private let ownsClient: Bool
-    private let logger: Logger
 
     /// Creates a transport for the server and tokens of `configuration`. Sends nothing.
     public init(configuration: HTTPTransportConfiguration) {
-        let client: HTTPClient
-        if let given = configuration.httpClient {
-            client = given
-            ownsClient = false
-        } else {
-            var clientConfiguration = HTTPClient.Configuration()
-            // A bearer token is never carried to wherever a redirect points.
-            clientConfiguration.redirectConfiguration = .disallow
-            client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
-            ownsClient = true
-        }
-        let exchange = HTTPExchange(
-            client: client,
-            baseURL: configuration.baseURL,
-            maxResponseBytes: configuration.maxResponseBytes,
-            logger: configuration.logger
-        )
-        let timeout = configuration.requestTimeout
-        self.exchange = exchange
-        self.requestTimeout = timeout
-        self.logger = configuration.logger
-        self.refresher = TokenRefresher(
-            accessToken: configuration.accessToken,
-            refreshToken: configuration.refreshToken,
-            logger: configuration.logger,
-            spend: { refreshToken in try await Self.spend(refreshToken: refreshToken, exchange: exchange, timeout: timeout) },
-            onRefreshed: configuration.onTokensRefreshed
-        )
+        self.session = HTTPSession(configuration: configuration)
+        self.requestTimeout = configuration.requestTimeout
     }
 
     /// Sends `request` with `POST /sync/mutations/push` and answers the server's outcome for
@@ -107,15 +78,9 @@ public final class HTTPTransport: SyncTransport {
     /// transport created it; a client given in the configuration is left running. Call it
     /// once, after the last call has returned; the transport sends nothing afterwards.
     public func shutdown() async throws {
-        await refresher.waitUntilIdle()
-        if ownsClient {
-            try await exchange.client.shutdown()
-        }
+        try await session.shutdown()
     }
 
-    /// Sends a `/sync` request with the current access token; on `401`, renews the token
-    /// (see ``TokenRefresher``) and sends it once more. Answers the first answer that is a
-    /// success; throws the classified error of any other.
     private func authorized(
         _ method: HTTPMethod,
         _ target: String,
@@ -123,27 +88,7 @@ public final class HTTPTransport: SyncTransport {
         timeout: Duration,
         route: String
     ) async throws -> HTTPExchange.Answer {
-        let credentials = await refresher.current()
-        var answer = try await exchange.send(method, target, bearer: credentials.accessToken, body: body, timeout: timeout)
-        if answer.status == 401 {
-            let refusal = Self.error(status: answer.status, headers: answer.headers, body: answer.body, route: route)
-            let renewed = try await refresher.renew(after: credentials, refusal: refusal)
-            logger.debug("retrying with a renewed access token", metadata: ["route": "\(route)"])
-            answer = try await exchange.send(method, target, bearer: renewed.accessToken, body: body, timeout: timeout)
-            if answer.status == 401 {
-                let again = Self.error(status: answer.status, headers: answer.headers, body: answer.body, route: route)
-                throw SyncTransportError(
-                    .authRequired,
-                    "\(route): the server refused the renewed access token too: \(again.message)",
-                    status: 401,
-                    code: again.code
-                )
-            }
-        }
-        guard (200..<300).contains(answer.status) else {
-            throw Self.error(status: answer.status, headers: answer.headers, body: answer.body, route: route)
-        }
-        return answer
+        try await session.authorized(method, target, body: body, timeout: timeout, route: route)
     }
 
     /// Spends `refreshToken` with `POST /auth/refresh` and answers the new pair.

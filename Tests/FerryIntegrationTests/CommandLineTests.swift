@@ -73,4 +73,44 @@ private func python(_ path: String, _ sql: String) throws {
         #expect(try ferry(["sync", "--db", a, "--server", server.baseURL, "--space", "notes", "--token", "wrong"]).status != 0)
         try await server.stop(signal: SIGTERM)
     }
+
+    @Test func streamWritesEventsToAFileAndResumesFromItsCheckpoints() async throws {
+        let folder = try TemporaryFolder()
+        let server = try await ServerProcess(arguments: ["--data", folder.path("server")])
+        let created = try ferry(["token", "create", "--data", folder.path("server"), "--space", "notes", "--json"])
+        let issued = try JSONDecoder().decode(TokenPair.self, from: Data(created.output.utf8))
+        let db = folder.path("a.sqlite")
+        try python(db, "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT); INSERT INTO notes VALUES (1, 'a'), (2, 'b'), (3, 'c');")
+        #expect(try ferry(["track", "--db", db, "notes"]).status == 0)
+        let sync = ["sync", "--db", db, "--server", server.baseURL, "--space", "notes", "--token", issued.accessToken]
+        #expect(try ferry(sync).status == 0)
+
+        let out = folder.path("events.ndjson")
+        let stream = [
+            "stream", "--server", server.baseURL, "--space", "notes", "--device", "exporter", "--types", "notes,task",
+            "--token", issued.accessToken, "--out", out, "--batch-size", "2",
+        ]
+        let first = try ferry(stream)
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("notes: 3"))
+        #expect(first.output.contains("complete through seq 3"))
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3)
+        let events = try lines.map { try StreamEvent(line: Array($0.utf8)) }
+        #expect(events.map(\.ack) == ["notes|1", "notes|2", "notes|3"])
+        #expect(try events.map { try $0.mutation().entityKey } == ["1", "2", "3"])
+
+        // The next run starts from the checkpoints: only what was pushed since.
+        try python(db, "INSERT INTO notes VALUES (4, 'd');")
+        #expect(try ferry(sync).status == 0)
+        let second = try ferry(stream)
+        #expect(second.status == 0, "\(second.output)")
+        #expect(second.output.contains("notes: 1"))
+        #expect(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count == 4)
+
+        let refused = try ferry(stream.map { $0 == issued.accessToken ? "wrong" : $0 })
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("unauthorized") || refused.output.contains("refused"))
+        try await server.stop(signal: SIGTERM)
+    }
 }
