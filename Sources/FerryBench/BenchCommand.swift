@@ -27,19 +27,19 @@ package struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Mutations of push and pull, records of sync (default 200000; --quick 5000).")
     var n: Int?
 
-    @Option(name: .long, help: "Mutations of the backlog (default 1000000; --quick 20000).")
+    @Option(name: .long, help: "Mutations of the backlog and of the stream (default 1000000; --quick 20000).")
     var backlog: Int?
 
     @Option(name: .long, help: "Rounds of each workload and ceiling but the backlog (default 3; --quick 1).")
     var rounds: Int?
 
-    @Option(name: .long, help: "Rounds of the backlog and its ceiling (default 1: a round takes minutes).")
+    @Option(name: .long, help: "Rounds of the backlog, the stream and their ceilings (default 1: a round takes minutes).")
     var backlogRounds: Int?
 
     @Option(name: .long, help: "Writes of the latency workload (default 1000; --quick 200).")
     var latencyWrites: Int?
 
-    @Option(name: .long, help: "A workload to run: push, pull, sync, latency, backlog; repeat for more (default all).")
+    @Option(name: .long, help: "A workload to run: push, pull, sync, latency, backlog, stream; repeat for more (default all).")
     var workload: [String] = []
 
     @Option(name: .long, help: "Benchmark this running server instead of starting ferry serve children.")
@@ -72,7 +72,7 @@ package struct BenchCommand: AsyncParsableCommand {
 
     package func validate() throws {
         for name in workload where BenchWorkload(rawValue: name) == nil {
-            throw ValidationError("--workload must be push, pull, sync, latency or backlog, not '\(name)'")
+            throw ValidationError("--workload must be push, pull, sync, latency, backlog or stream, not '\(name)'")
         }
         if postgres != nil && server != nil { throw ValidationError("--postgres and --server exclude each other") }
         if memory && (postgres != nil || server != nil) { throw ValidationError("--memory excludes --postgres and --server") }

@@ -7,7 +7,7 @@ import Synchronization
 
 /// A workload of `ferry bench`.
 package enum BenchWorkload: String, CaseIterable, Sendable {
-    case push, pull, sync, latency, backlog
+    case push, pull, sync, latency, backlog, stream
 }
 
 /// What one `ferry bench` run measures, and how much.
@@ -113,6 +113,7 @@ package final class BenchRunner {
             case .sync: try await runSync()
             case .latency: try await runLatency()
             case .backlog: try await runBacklog()
+            case .stream: try await runStream()
             }
         }
         progress.finish()

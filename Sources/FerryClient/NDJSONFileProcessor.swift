@@ -11,7 +11,9 @@ import Foundation
 /// the buffer and truncates the file to empty, so that the file holds one copy of the
 /// space's events; on standard output it only drops the buffer.
 ///
-/// The file is opened in ``init(path:)`` and closed when the processor is released.
+/// The file is opened in ``init(path:)`` and closed when the processor is released. A last
+/// line without its newline (a run killed in the middle of a write) is cut off when the file
+/// is opened: it was never acknowledged, so it comes again.
 public final class NDJSONFileProcessor: EventProcessor {
     private let descriptor: Int32
     private let ownsDescriptor: Bool
@@ -27,9 +29,15 @@ public final class NDJSONFileProcessor: EventProcessor {
     public init(path: String?) throws {
         self.path = path
         if let path {
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            let descriptor = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             guard descriptor >= 0 else {
                 throw FerryError(.internal, "cannot open \(path) for appending: \(String(cString: strerror(errno)))")
+            }
+            do {
+                try Self.cutTornLastLine(descriptor, path: path)
+            } catch {
+                close(descriptor)
+                throw error
             }
             self.descriptor = descriptor
             self.ownsDescriptor = true
@@ -38,6 +46,32 @@ public final class NDJSONFileProcessor: EventProcessor {
             self.ownsDescriptor = false
         }
         buffer.reserveCapacity(Self.bufferLimit + 64 << 10)
+    }
+
+    /// Truncates the file after its last newline, when bytes follow it.
+    private static func cutTornLastLine(_ descriptor: Int32, path: String) throws {
+        var end = lseek(descriptor, 0, SEEK_END)
+        guard end > 0 else { return }
+        var block = [UInt8](repeating: 0, count: 64 << 10)
+        var keep: off_t = 0
+        scan: while end > 0 {
+            let start = max(0, end - off_t(block.count))
+            let count = Int(end - start)
+            let read = block.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, count, start) }
+            guard read == count else {
+                throw FerryError(.internal, "cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            for index in stride(from: count - 1, through: 0, by: -1) where block[index] == UInt8(ascii: "\n") {
+                keep = start + off_t(index) + 1
+                break scan
+            }
+            end = start
+        }
+        let size = lseek(descriptor, 0, SEEK_END)
+        guard keep < size else { return }
+        guard ftruncate(descriptor, keep) == 0, fsync(descriptor) == 0 else {
+            throw FerryError(.internal, "cannot cut the torn last line of \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     deinit {

@@ -11,7 +11,8 @@ import Synchronization
 /// by another device's push. It does not check tokens. Errors are thrown as the HTTP
 /// transport would classify the server's answer.
 public final class InMemoryTransport: SyncTransport {
-    private let endpoints: SyncEndpoints
+    /// The server's endpoints, shared with the ``InMemoryEventStream``s of this server.
+    let endpoints: SyncEndpoints
     private let memoryLog: MemoryEventLog
     private let calls = Mutex<(push: Int, pull: Int)>((0, 0))
 
@@ -44,7 +45,7 @@ public final class InMemoryTransport: SyncTransport {
 
     public func push(_ request: PushRequest) async throws -> PushResponse {
         calls.withLock { $0.push += 1 }
-        return try await answering { try await endpoints.push(PushEnvelope(request)) { _ in }.response }
+        return try await SyncTransportError.answering { try await endpoints.push(PushEnvelope(request)) { _ in }.response }
     }
 
     public func pull(
@@ -57,7 +58,7 @@ public final class InMemoryTransport: SyncTransport {
         -> PullResponse
     {
         calls.withLock { $0.pull += 1 }
-        return try await answering {
+        return try await SyncTransportError.answering {
             let query = try PullQuery(
                 space: space,
                 since: since,
@@ -74,16 +75,6 @@ public final class InMemoryTransport: SyncTransport {
                 headSeq: page.headSeq,
                 logID: page.logID
             )
-        }
-    }
-
-    /// Runs a server call, turning its error into the one the HTTP transport would throw for
-    /// the server's answer.
-    private func answering<T>(_ call: () async throws -> T) async throws -> T {
-        do {
-            return try await call()
-        } catch let error as FerryError {
-            throw SyncTransportError.classify(status: error.code.httpStatus, code: error.code, message: error.message)
         }
     }
 }

@@ -38,6 +38,25 @@ import Testing
         #expect(try contents(path) == #"{"type":"note","data":{"seq":1},"ack":"note|1"}"# + "\n")
     }
 
+    @Test func aTornLastLineIsCutWhenTheFileIsOpened() async throws {
+        let scratch = try Scratch()
+        let path = scratch.path("events.ndjson")
+        let whole = #"{"type":"note","data":{"seq":1},"ack":"note|1"}"# + "\n"
+        try Data((whole + #"{"type":"note","data":{"se"#).utf8).write(to: URL(fileURLWithPath: path))
+        let processor = try NDJSONFileProcessor(path: path)
+        #expect(try contents(path) == whole)
+        try await processor.process([try event("note", 2)], type: "note")
+        try await processor.flush()
+        #expect(try contents(path) == whole + #"{"type":"note","data":{"seq":2},"ack":"note|2"}"# + "\n")
+        // A file of one torn line is emptied; a whole file is left as it is.
+        try Data("torn".utf8).write(to: URL(fileURLWithPath: path))
+        _ = try NDJSONFileProcessor(path: path)
+        #expect(try contents(path).isEmpty)
+        try Data(whole.utf8).write(to: URL(fileURLWithPath: path))
+        _ = try NDJSONFileProcessor(path: path)
+        #expect(try contents(path) == whole)
+    }
+
     @Test func aFileThatCannotBeOpenedIsAnError() throws {
         #expect(throws: FerryError.self) { try NDJSONFileProcessor(path: "/nonexistent-dir/x/events.ndjson") }
     }

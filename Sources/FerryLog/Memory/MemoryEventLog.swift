@@ -53,35 +53,39 @@ public final class MemoryEventLog: EventLog {
     public func append(_ batch: AppendBatch) async throws -> AppendResult {
         let now = clock.nowMilliseconds()
         let result = spaces.withLock { spaces in
-            var log = spaces[batch.space] ?? SpaceLog()
-            var stored: [Int64: Int64] = [:]
-            var heads: [RecordKey: RecordHead] = [:]
-            for mutation in batch.mutations {
-                let triple = Triple(deviceID: batch.deviceID, sessionID: batch.sessionID, clientActionID: mutation.clientActionID)
-                if let seq = log.triples[triple] { stored[mutation.clientActionID] = seq }
-                let record = RecordKey(entity: mutation.entity, key: mutation.entityKey)
-                if let head = log.heads[record] { heads[record] = head }
-            }
-            let plan = AppendPlan(batch, head: log.head, stored: stored, heads: heads)
-            for (seq, mutation) in plan.accepted {
-                let triple = Triple(deviceID: batch.deviceID, sessionID: batch.sessionID, clientActionID: mutation.clientActionID)
-                log.triples[triple] = seq
-                log.mutations.append(
-                    StoredMutation(
-                        seq: seq,
-                        deviceID: batch.deviceID,
-                        sessionID: batch.sessionID,
-                        mutation: mutation,
-                        occurredAtMilliseconds: now
-                    )
-                )
-            }
-            for (record, head) in plan.heads { log.heads[record] = head }
-            spaces[batch.space] = log
-            return AppendResult(outcomes: plan.outcomes, conflicts: plan.conflicts, headSeq: plan.headSeq, logID: log.logID)
+            // Appended in place: a copy of the space's log taken out of the dictionary would
+            // copy every mutation it holds on each append.
+            Self.append(batch, at: now, to: &spaces[batch.space, default: SpaceLog()])
         }
         watcher.publish(space: batch.space, head: result.headSeq)
         return result
+    }
+
+    private static func append(_ batch: AppendBatch, at now: Int64, to log: inout SpaceLog) -> AppendResult {
+        var stored: [Int64: Int64] = [:]
+        var heads: [RecordKey: RecordHead] = [:]
+        for mutation in batch.mutations {
+            let triple = Triple(deviceID: batch.deviceID, sessionID: batch.sessionID, clientActionID: mutation.clientActionID)
+            if let seq = log.triples[triple] { stored[mutation.clientActionID] = seq }
+            let record = RecordKey(entity: mutation.entity, key: mutation.entityKey)
+            if let head = log.heads[record] { heads[record] = head }
+        }
+        let plan = AppendPlan(batch, head: log.head, stored: stored, heads: heads)
+        for (seq, mutation) in plan.accepted {
+            let triple = Triple(deviceID: batch.deviceID, sessionID: batch.sessionID, clientActionID: mutation.clientActionID)
+            log.triples[triple] = seq
+            log.mutations.append(
+                StoredMutation(
+                    seq: seq,
+                    deviceID: batch.deviceID,
+                    sessionID: batch.sessionID,
+                    mutation: mutation,
+                    occurredAtMilliseconds: now
+                )
+            )
+        }
+        for (record, head) in plan.heads { log.heads[record] = head }
+        return AppendResult(outcomes: plan.outcomes, conflicts: plan.conflicts, headSeq: plan.headSeq, logID: log.logID)
     }
 
     public func read(space: String, since: Int64, limit: Int, excludingDevice: String?) async throws -> LogPage {
