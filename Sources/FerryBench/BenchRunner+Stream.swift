@@ -45,6 +45,7 @@ extension BenchRunner {
             var clientPeak = 0.0
             var serverPeak = 0.0
             var quarters: (first: Double, last: Double) = (0, 0)
+            var serverQuarters: (first: Double, last: Double) = (0, 0)
             for round in 1...plan.backlogRounds {
                 progress.show("stream: time to the first event of \(count) (round \(round))")
                 let probe = HTTPEventStream(
@@ -91,6 +92,10 @@ extension BenchRunner {
                     samples.prefix(quarter).map(\.megabytes[0]).max() ?? 0,
                     samples.suffix(quarter).map(\.megabytes[0]).max() ?? 0
                 )
+                serverQuarters = (
+                    samples.prefix(quarter).map(\.megabytes[1]).max() ?? 0,
+                    samples.suffix(quarter).map(\.megabytes[1]).max() ?? 0
+                )
             }
             // After the rounds: the ceiling holds the whole backlog in this process's memory,
             // which would otherwise count as the client's.
@@ -118,6 +123,7 @@ extension BenchRunner {
                     extra: [
                         ("first_event_ms", firstEvent), ("client_peak_rss_mb", clientPeak), ("server_peak_rss_mb", serverPeak),
                         ("client_rss_first_quarter_mb", quarters.first), ("client_rss_last_quarter_mb", quarters.last),
+                        ("server_rss_first_quarter_mb", serverQuarters.first), ("server_rss_last_quarter_mb", serverQuarters.last),
                     ],
                     target: (
                         "≥ 300,000/s, first event < 50 ms, client < 100 MB",
