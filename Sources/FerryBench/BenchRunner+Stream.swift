@@ -3,6 +3,10 @@ import FerryHTTP
 import FerryLog
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A processor that keeps nothing but the last seq, to check that the events arrive in
 /// ascending order: the stream workload measures the stream and the pipeline.
 private final class OrderCheckingProcessor: EventProcessor {
@@ -33,6 +37,11 @@ extension BenchRunner {
             let space = server.space("stream")
             progress.show("stream: writing \(count) mutations")
             try await fill(server, space: space, range: freshRecords(count), tag: "stream-writer")
+            // Pushing the backlog through the server (the memory store) leaves freed pages in
+            // this process; give them back, so that the client's memory is the stream's.
+            #if canImport(Glibc)
+            malloc_trim(0)
+            #endif
             let configuration = HTTPTransportConfiguration(
                 baseURL: server.baseURL,
                 accessToken: server.token,
