@@ -3,8 +3,10 @@ import FerryHTTP
 import FerryLog
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
+#if os(Linux)
+/// glibc's `malloc_trim`: gives the heap's free pages back to the system.
+@_silgen_name("malloc_trim")
+private func trimMalloc(_ pad: Int) -> Int32
 #endif
 
 /// A processor that keeps nothing but the last seq, to check that the events arrive in
@@ -39,8 +41,8 @@ extension BenchRunner {
             try await fill(server, space: space, range: freshRecords(count), tag: "stream-writer")
             // Pushing the backlog through the server (the memory store) leaves freed pages in
             // this process; give them back, so that the client's memory is the stream's.
-            #if canImport(Glibc)
-            malloc_trim(0)
+            #if os(Linux)
+            _ = trimMalloc(0)
             #endif
             let configuration = HTTPTransportConfiguration(
                 baseURL: server.baseURL,
