@@ -4,9 +4,9 @@ import FerryLog
 import Foundation
 
 #if os(Linux)
-/// glibc's `malloc_trim`: gives the heap's free pages back to the system.
-@_silgen_name("malloc_trim")
-private func trimMalloc(_ pad: Int) -> Int32
+    /// glibc's `malloc_trim`: gives the heap's free pages back to the system.
+    @_silgen_name("malloc_trim")
+    private func trimMalloc(_ pad: Int) -> Int32
 #endif
 
 /// A processor that keeps nothing but the last seq, to check that the events arrive in
@@ -42,7 +42,7 @@ extension BenchRunner {
             // Pushing the backlog through the server (the memory store) leaves freed pages in
             // this process; give them back, so that the client's memory is the stream's.
             #if os(Linux)
-            _ = trimMalloc(0)
+                _ = trimMalloc(0)
             #endif
             let configuration = HTTPTransportConfiguration(
                 baseURL: server.baseURL,
