@@ -37,7 +37,8 @@ private func withServer(_ store: ChildStore, _ body: (ServerProcess, String) asy
         let created = try ferry(["token", "create", "--space", "events", "--json"] + tokenArguments)
         guard created.status == 0 else { throw ProcessError(message: "token create: \(created.output)") }
         let token = try JSONDecoder().decode(TokenPair.self, from: Data(created.output.utf8)).accessToken
-        let server = try await ServerProcess(arguments: serve)
+        // Healthy first: a PostgreSQL server migrates its schema after it starts listening.
+        let server = try await ServerProcess(arguments: serve, waitUntilHealthy: true)
         do {
             try await body(server, token)
         } catch {
@@ -100,77 +101,106 @@ private final class RecordingProcessor: EventProcessor, Sendable {
     }
 }
 
-private func eventStream(_ server: ServerProcess, token: String, device: String) -> HTTPEventStream {
-    HTTPEventStream(
-        configuration: HTTPTransportConfiguration(baseURL: server.baseURL, accessToken: token),
-        space: "events",
-        deviceID: device
-    )
+/// Runs `body` with event streams of `devices` on `server`, shut down afterwards whatever
+/// happens (an HTTP client released unshut stops the process).
+private func withEventStreams(
+    _ server: ServerProcess,
+    token: String,
+    devices: [String],
+    _ body: ([HTTPEventStream]) async throws -> Void
+) async throws {
+    let streams = devices.map { device in
+        HTTPEventStream(
+            configuration: HTTPTransportConfiguration(baseURL: server.baseURL, accessToken: token),
+            space: "events",
+            deviceID: device
+        )
+    }
+    let result: Result<Void, any Error>
+    do {
+        result = .success(try await body(streams))
+    } catch {
+        result = .failure(error)
+    }
+    for stream in streams { try await stream.shutdown() }
+    try result.get()
 }
 
-private func transport(_ server: ServerProcess, token: String) -> HTTPTransport {
-    HTTPTransport(configuration: HTTPTransportConfiguration(baseURL: server.baseURL, accessToken: token, requestTimeout: .seconds(60)))
+/// Runs `body` with a transport to `server`, shut down afterwards whatever happens.
+private func withTransport(_ server: ServerProcess, token: String, _ body: (HTTPTransport) async throws -> Void) async throws {
+    let transport = HTTPTransport(
+        configuration: HTTPTransportConfiguration(baseURL: server.baseURL, accessToken: token, requestTimeout: .seconds(60))
+    )
+    let result: Result<Void, any Error>
+    do {
+        result = .success(try await body(transport))
+    } catch {
+        result = .failure(error)
+    }
+    try await transport.shutdown()
+    try result.get()
 }
 
 /// The event stream end to end: `ferry serve` on each store, `HTTPEventStream` and
 /// `EventPipeline` in this process, `ferry stream` as a child.
 @Suite(.serialized, .tags(.realTime)) struct StreamIntegrationTests {
-    @Test(arguments: ChildStore.available)
+    @Test(.serialized, arguments: ChildStore.available)
     func aLongStreamArrivesCompleteAndInOrderAndDevicesKeepTheirOwnCheckpoints(store: ChildStore) async throws {
         try await withServer(store) { server, token in
-            let writer = transport(server, token: token)
             let count = 20_000
-            try await fill(writer, count: count, types: ["note", "task", "tag"])
-            try await writer.shutdown()
+            try await withTransport(server, token: token) { writer in
+                try await fill(writer, count: count, types: ["note", "task", "tag"])
+            }
+            try await withEventStreams(server, token: token, devices: ["reader-a", "reader-b"]) { streams in
+                let (stream, other) = (streams[0], streams[1])
+                let processor = RecordingProcessor()
+                let result = try await EventPipeline(stream: stream, types: ["note", "task"]).run(processor: processor)
+                let expected = (1...Int64(count)).filter { ($0 - 1) % 3 != 2 }
+                #expect(processor.seqs == expected)
+                #expect(result.totals == ["note": (count + 2) / 3, "task": (count + 1) / 3])
+                #expect(result.completedThrough == Int64(count))
+                let lastNote = expected.last { ($0 - 1) % 3 == 0 } ?? 0
+                let lastTask = expected.last { ($0 - 1) % 3 == 1 } ?? 0
+                #expect(
+                    try await stream.checkpoints().map(\.description) == ["SyncComplete|\(count)", "note|\(lastNote)", "task|\(lastTask)"]
+                )
 
-            let stream = eventStream(server, token: token, device: "reader-a")
-            let processor = RecordingProcessor()
-            let result = try await EventPipeline(stream: stream, types: ["note", "task"]).run(processor: processor)
-            let expected = (1...Int64(count)).filter { ($0 - 1) % 3 != 2 }
-            #expect(processor.seqs == expected)
-            #expect(result.totals == ["note": (count + 2) / 3, "task": (count + 1) / 3])
-            #expect(result.completedThrough == Int64(count))
-            let lastNote = expected.last { ($0 - 1) % 3 == 0 } ?? 0
-            let lastTask = expected.last { ($0 - 1) % 3 == 1 } ?? 0
-            #expect(try await stream.checkpoints().map(\.description) == ["SyncComplete|\(count)", "note|\(lastNote)", "task|\(lastTask)"])
-
-            // Nothing new for this device; everything for another one.
-            let again = RecordingProcessor()
-            #expect(try await EventPipeline(stream: stream, types: ["note", "task"]).run(processor: again).total == 0)
-            let other = eventStream(server, token: token, device: "reader-b")
-            let tags = RecordingProcessor()
-            let tagResult = try await EventPipeline(stream: other, types: ["tag"]).run(processor: tags)
-            #expect(tags.seqs == (1...Int64(count)).filter { ($0 - 1) % 3 == 2 })
-            #expect(tagResult.totals == ["tag": count / 3])
-            #expect(try await other.checkpoints().map(\.description) == ["SyncComplete|\(count)", "tag|\(count / 3 * 3)"])
-            try await stream.shutdown()
-            try await other.shutdown()
+                // Nothing new for this device; everything for another one.
+                let again = RecordingProcessor()
+                #expect(try await EventPipeline(stream: stream, types: ["note", "task"]).run(processor: again).total == 0)
+                let tags = RecordingProcessor()
+                let tagResult = try await EventPipeline(stream: other, types: ["tag"]).run(processor: tags)
+                #expect(tags.seqs == (1...Int64(count)).filter { ($0 - 1) % 3 == 2 })
+                #expect(tagResult.totals == ["tag": count / 3])
+                #expect(try await other.checkpoints().map(\.description) == ["SyncComplete|\(count)", "tag|\(count / 3 * 3)"])
+            }
         }
     }
 
     @Test func pushesMadeDuringAStreamComeInTheNextOne() async throws {
         try await withServer(.sqlite) { server, token in
-            let writer = transport(server, token: token)
-            try await fill(writer, count: 3000, types: ["note"])
-            let stream = eventStream(server, token: token, device: "reader")
-            var lines = try await stream.open(types: ["note"]).makeAsyncIterator()
-            let first = try #require(try await lines.next())
-            #expect(try StreamEvent(line: first).ack == "note|1")
-            try await fill(writer, count: 10, types: ["note"], start: 3000)
-            var last: StreamEvent?
-            var received = 1
-            while let line = try await lines.next() {
-                last = try StreamEvent(line: line)
-                if last?.isComplete == false { received += 1 }
+            try await withTransport(server, token: token) { writer in
+                try await withEventStreams(server, token: token, devices: ["reader"]) { streams in
+                    let stream = streams[0]
+                    try await fill(writer, count: 3000, types: ["note"])
+                    var lines = try await stream.open(types: ["note"]).makeAsyncIterator()
+                    let first = try #require(try await lines.next())
+                    #expect(try StreamEvent(line: first).ack == "note|1")
+                    try await fill(writer, count: 10, types: ["note"], start: 3000)
+                    var last: StreamEvent?
+                    var received = 1
+                    while let line = try await lines.next() {
+                        last = try StreamEvent(line: line)
+                        if last?.isComplete == false { received += 1 }
+                    }
+                    #expect(received == 3000)
+                    #expect(last?.ack == "SyncComplete|3000")
+                    let processor = RecordingProcessor()
+                    try await stream.acknowledge(["note|3000", "SyncComplete|3000"])
+                    _ = try await EventPipeline(stream: stream, types: ["note"]).run(processor: processor)
+                    #expect(processor.seqs == Array(3001...3010))
+                }
             }
-            #expect(received == 3000)
-            #expect(last?.ack == "SyncComplete|3000")
-            let processor = RecordingProcessor()
-            try await stream.acknowledge(["note|3000", "SyncComplete|3000"])
-            _ = try await EventPipeline(stream: stream, types: ["note"]).run(processor: processor)
-            #expect(processor.seqs == Array(3001...3010))
-            try await stream.shutdown()
-            try await writer.shutdown()
         }
     }
 
@@ -179,53 +209,54 @@ private func transport(_ server: ServerProcess, token: String) -> HTTPTransport 
     /// when it was killed, and the checkpoint never moved back.
     @Test func aConsumerKilledMidStreamLosesNothing() async throws {
         try await withServer(.sqlite) { server, token in
-            let writer = transport(server, token: token)
             let count = 60_000
-            try await fill(writer, count: count, types: ["note"])
-            try await writer.shutdown()
+            try await withTransport(server, token: token) { writer in
+                try await fill(writer, count: count, types: ["note"])
+            }
             let folder = try TemporaryFolder()
             let out = folder.path("events.ndjson")
             let arguments = [
                 "stream", "--server", server.baseURL, "--space", "events", "--device", "exporter", "--types", "note",
                 "--token", token, "--out", out,
             ]
-            let checker = eventStream(server, token: token, device: "exporter")
-            func checkpoint() async throws -> Int64 {
-                try await checker.checkpoints().first { $0.type == "note" }?.seq ?? 0
+            try await withEventStreams(server, token: token, devices: ["exporter"]) { streams in
+                let checker = streams[0]
+                func checkpoint() async throws -> Int64 {
+                    try await checker.checkpoints().first { $0.type == "note" }?.seq ?? 0
+                }
+
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: ServerProcess.executable)
+                process.arguments = arguments
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                var seen: [Int64] = []
+                let deadline = ContinuousClock.now + .seconds(60)
+                while ContinuousClock.now < deadline {
+                    let now = try await checkpoint()
+                    seen.append(now)
+                    if now >= 5_000 { break }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                #expect(process.terminationReason == .uncaughtSignal)
+                let atKill = try await checkpoint()
+                #expect(atKill < Int64(count), "the stream ended before it was killed: the test proves nothing")
+                #expect(seen == seen.sorted(), "a checkpoint moved back")
+
+                // Durable before acknowledged: every event up to the checkpoint is in the file.
+                let seqsAfterKill = try fileSeqs(out)
+                #expect(Set(seqsAfterKill).isSuperset(of: 1...atKill))
+
+                let rerun = try ferry(arguments)
+                #expect(rerun.status == 0, "\(rerun.output)")
+                let all = try fileSeqs(out)
+                #expect(Set(all) == Set(1...Int64(count)))
+                #expect(all.count >= count)
+                #expect(try await checkpoint() == Int64(count))
             }
-
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: ServerProcess.executable)
-            process.arguments = arguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            var seen: [Int64] = []
-            let deadline = ContinuousClock.now + .seconds(60)
-            while ContinuousClock.now < deadline {
-                let now = try await checkpoint()
-                seen.append(now)
-                if now >= 5_000 { break }
-                try await Task.sleep(for: .milliseconds(5))
-            }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal)
-            let atKill = try await checkpoint()
-            #expect(atKill < Int64(count), "the stream ended before it was killed: the test proves nothing")
-            #expect(seen == seen.sorted(), "a checkpoint moved back")
-
-            // Durable before acknowledged: every event up to the checkpoint is in the file.
-            let seqsAfterKill = try fileSeqs(out)
-            #expect(Set(seqsAfterKill).isSuperset(of: 1...atKill))
-
-            let rerun = try ferry(arguments)
-            #expect(rerun.status == 0, "\(rerun.output)")
-            let all = try fileSeqs(out)
-            #expect(Set(all) == Set(1...Int64(count)))
-            #expect(all.count >= count)
-            #expect(try await checkpoint() == Int64(count))
-            try await checker.shutdown()
         }
     }
 }
