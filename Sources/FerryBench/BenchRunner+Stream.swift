@@ -85,7 +85,7 @@ extension BenchRunner {
                 let pipeline = EventPipeline(stream: stream, types: [BenchRecords.entity])
                 let clock = ContinuousClock()
                 let start = clock.now
-                let (result, samples) = try await Self.sampling(pids: [nil, serverPID]) {
+                let (result, samples) = try await RSSSampler.sampling(pids: [nil, serverPID], every: .milliseconds(100)) {
                     try await pipeline.run(processor: OrderCheckingProcessor())
                 }
                 let elapsed = clock.now - start
@@ -142,34 +142,6 @@ extension BenchRunner {
                     )
                 )
             )
-        }
-    }
-
-    /// Runs `body` while sampling the resident memory of `pids` (`nil`: this process) every
-    /// 100 ms.
-    static func sampling<T>(
-        pids: [Int32?],
-        _ body: () async throws -> T
-    ) async throws -> (result: T, samples: [(seconds: Double, megabytes: [Double])]) {
-        try await withThrowingTaskGroup(of: [(seconds: Double, megabytes: [Double])].self) { group in
-            let start = ContinuousClock.now
-            group.addTask {
-                var samples: [(seconds: Double, megabytes: [Double])] = []
-                while !Task.isCancelled {
-                    samples.append(((ContinuousClock.now - start).seconds, pids.map { ProcessMemory.residentMB(of: $0) ?? 0 }))
-                    try? await Task.sleep(for: .milliseconds(100))
-                }
-                return samples
-            }
-            let result: Result<T, any Error>
-            do {
-                result = .success(try await body())
-            } catch {
-                result = .failure(error)
-            }
-            group.cancelAll()
-            let samples = try await group.next() ?? []
-            return (try result.get(), samples)
         }
     }
 }

@@ -48,7 +48,7 @@ public final class HTTPTransport: SyncTransport {
             throw SyncTransportError(.permanent, "push: a payload holds a number JSON cannot express (infinity or NaN)")
         }
         let body = ByteBuffer(bytes: writer.bytes)
-        let answer = try await authorized(.POST, "/sync/mutations/push", body: body, timeout: requestTimeout, route: "push")
+        let answer = try await session.authorized(.POST, "/sync/mutations/push", body: body, timeout: requestTimeout, route: "push")
         return try Self.read(PushResponse.self, from: answer, route: "push")
     }
 
@@ -70,7 +70,7 @@ public final class HTTPTransport: SyncTransport {
         let target = Self.pullTarget(space: space, since: since, limit: limit, excludeDevice: excludeDevice, wait: wait)
         var timeout = requestTimeout
         if let wait, wait > .zero { timeout += wait }
-        let answer = try await authorized(.GET, target, body: nil, timeout: timeout, route: "pull")
+        let answer = try await session.authorized(.GET, target, body: nil, timeout: timeout, route: "pull")
         return try Self.read(PullResponse.self, from: answer, route: "pull")
     }
 
@@ -79,16 +79,6 @@ public final class HTTPTransport: SyncTransport {
     /// once, after the last call has returned; the transport sends nothing afterwards.
     public func shutdown() async throws {
         try await session.shutdown()
-    }
-
-    private func authorized(
-        _ method: HTTPMethod,
-        _ target: String,
-        body: ByteBuffer?,
-        timeout: Duration,
-        route: String
-    ) async throws -> HTTPExchange.Answer {
-        try await session.authorized(method, target, body: body, timeout: timeout, route: route)
     }
 
     /// Spends `refreshToken` with `POST /auth/refresh` and answers the new pair.

@@ -3,28 +3,10 @@ import FerryTestSupport
 import Foundation
 import Testing
 
-/// Runs the built `ferry` with `arguments`; answers its exit status and standard output.
-private func ferry(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    try run(ServerProcess.executable, arguments)
-}
-
-private func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 /// Writes to an SQLite file with Python's sqlite3 module: another program than Ferry.
 private func python(_ path: String, _ sql: String) throws {
     let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript(sys.argv[2])\nc.commit()\n"
-    let result = try run("/usr/bin/env", ["python3", "-c", script, path, sql])
+    let result = try runProgram("/usr/bin/env", ["python3", "-c", script, path, sql])
     guard result.status == 0 else { throw ProcessError(message: "python3 failed: \(result.output)") }
 }
 
@@ -62,8 +44,8 @@ private func python(_ path: String, _ sql: String) throws {
         #expect(object?["tables"] == .array([.string("notes")]))
 
         let dump = "import sqlite3, sys\nprint(list(sqlite3.connect(sys.argv[1]).execute('SELECT id, title, done FROM notes ORDER BY id')))"
-        let rowsA = try run("/usr/bin/env", ["python3", "-c", dump, a]).output
-        let rowsB = try run("/usr/bin/env", ["python3", "-c", dump, b]).output
+        let rowsA = try runProgram("/usr/bin/env", ["python3", "-c", dump, a]).output
+        let rowsB = try runProgram("/usr/bin/env", ["python3", "-c", dump, b]).output
         #expect(rowsA == rowsB)
         #expect(rowsA.contains("(1, 'existing before tracking', 1)"))
         #expect(rowsA.contains("(2, 'from python', 0)"))

@@ -16,20 +16,6 @@ enum ChildStore: String, CaseIterable, CustomTestStringConvertible, Sendable {
     static var available: [ChildStore] { PostgresTestServer.adminURL == nil ? [.sqlite, .memory] : allCases }
 }
 
-/// Runs the built `ferry` with `arguments`; answers its exit status and what it printed.
-private func ferry(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: ServerProcess.executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 /// Runs `body` with a `ferry serve` child on `store` and a token for space `events`.
 private func withServer(_ store: ChildStore, _ body: (ServerProcess, String) async throws -> Void) async throws {
     let folder = try TemporaryFolder()

@@ -3,20 +3,6 @@ import FerryTestSupport
 import Foundation
 import Testing
 
-/// Runs the built `ferry` with `arguments` to its end; answers its exit status and output.
-private func ferry(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: ServerProcess.executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 /// `ferry serve --memory` as a user runs it: the log in memory, the tokens in the data folder.
 @Suite(.serialized) struct MemoryServerProcessTests {
     @Test func tokensMadeByTokenCreateWorkAndTheLogIsEmptyAfterARestart() async throws {
