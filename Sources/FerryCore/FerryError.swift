@@ -24,6 +24,9 @@ public struct FerryError: Error, Sendable, CustomStringConvertible {
         public static let cursorAhead = Code(rawValue: "cursor_ahead")
         /// The request conflicts with the server's state. Status 409.
         public static let conflict = Code(rawValue: "conflict")
+        /// The pull's cursor is below the space's floor: the history it needs was pruned; the
+        /// error body carries `floor_seq`. Status 410.
+        public static let historyPruned = Code(rawValue: "history_pruned")
         /// The body, or one payload in it, is larger than the server accepts. Status 413.
         public static let payloadTooLarge = Code(rawValue: "payload_too_large")
         /// Too many requests; retry after the `Retry-After` seconds. Status 429.
@@ -41,6 +44,7 @@ public struct FerryError: Error, Sendable, CustomStringConvertible {
             case .forbidden: 403
             case .notFound: 404
             case .cursorAhead, .conflict: 409
+            case .historyPruned: 410
             case .payloadTooLarge: 413
             case .rateLimited: 429
             case .unavailable: 503
@@ -57,12 +61,24 @@ public struct FerryError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The error that caused this one, if any. Never sent over the wire.
     public var underlying: (any Error)?
+    /// The space's floor, for ``Code/historyPruned``: sent as `floor_seq` beside `error`.
+    public var floorSeq: Int64?
 
     /// Creates an error.
     public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.underlying = underlying
+    }
+
+    /// The `410 history_pruned` answer of a read below `floorSeq` in `space`.
+    public static func historyPruned(space: String, since: Int64, floorSeq: Int64) -> FerryError {
+        var error = FerryError(
+            .historyPruned,
+            "since_seq \(since) is below the floor of space '\(space)' (\(floorSeq)): its history was pruned; bootstrap from the snapshot"
+        )
+        error.floorSeq = floorSeq
+        return error
     }
 
     public var description: String {
@@ -91,9 +107,17 @@ public struct ErrorResponse: Codable, Sendable, Hashable {
 
     /// The error.
     public var error: Detail
+    /// The space's floor, beside `error` in a `410 history_pruned` answer.
+    public var floorSeq: Int64?
 
     /// Creates the body of `error`.
     public init(_ error: FerryError) {
         self.error = Detail(code: error.code, message: error.message)
+        self.floorSeq = error.floorSeq
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case error
+        case floorSeq = "floor_seq"
     }
 }

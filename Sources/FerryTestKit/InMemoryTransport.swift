@@ -73,7 +73,8 @@ public final class InMemoryTransport: SyncTransport {
                 hasMore: page.hasMore,
                 latestSeq: page.latestSeq,
                 headSeq: page.headSeq,
-                logID: page.logID
+                logID: page.logID,
+                floorSeq: page.floorSeq
             )
         }
     }

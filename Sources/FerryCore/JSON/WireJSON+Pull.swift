@@ -63,7 +63,7 @@ extension LogEntry<JSONValue>: JSONWritable, JSONReadable {
 
 extension PullResponse: JSONWritable, JSONReadable {
     package func writeJSON(to writer: inout JSONWriter) {
-        Self.writeJSON(to: &writer, hasMore: hasMore, latestSeq: latestSeq, headSeq: headSeq, logID: logID) { writer in
+        Self.writeJSON(to: &writer, hasMore: hasMore, latestSeq: latestSeq, headSeq: headSeq, logID: logID, floorSeq: floorSeq) { writer in
             writer.array(mutations)
         }
     }
@@ -75,6 +75,7 @@ extension PullResponse: JSONWritable, JSONReadable {
         latestSeq: Int64,
         headSeq: Int64,
         logID: String,
+        floorSeq: Int64,
         mutations: (inout JSONWriter) -> Void
     ) {
         writer.byte(UInt8(ascii: "{"))
@@ -88,10 +89,13 @@ extension PullResponse: JSONWritable, JSONReadable {
         writer.int(headSeq)
         writer.key("log_id")
         writer.string(logID)
+        writer.key("floor_seq")
+        writer.int(floorSeq)
         writer.byte(UInt8(ascii: "}"))
     }
 
     package init(json reader: inout JSONReader) throws {
+        var floor: Int64 = 0
         var mutations: [LoggedMutation]?
         var hasMore: Bool?
         var latest: Int64?
@@ -104,6 +108,7 @@ extension PullResponse: JSONWritable, JSONReadable {
             case "latest_seq": latest = try reader.readInt64()
             case "head_seq": head = try reader.readInt64()
             case "log_id": logID = try reader.readString()
+            case "floor_seq": floor = try reader.readOptionalInt64() ?? 0
             default: try reader.skipValue()
             }
         }
@@ -112,6 +117,6 @@ extension PullResponse: JSONWritable, JSONReadable {
         guard let latest else { throw reader.missing("latest_seq") }
         guard let head else { throw reader.missing("head_seq") }
         guard let logID else { throw reader.missing("log_id") }
-        self.init(mutations: mutations, hasMore: hasMore, latestSeq: latest, headSeq: head, logID: logID)
+        self.init(mutations: mutations, hasMore: hasMore, latestSeq: latest, headSeq: head, logID: logID, floorSeq: floor)
     }
 }

@@ -1,12 +1,19 @@
-/// A record of a space: its entity and key.
-package struct RecordKey: Hashable, Sendable {
+/// A record of a space: its entity and key. Ordered by entity, then key, comparing UTF-8
+/// bytes: the order in which snapshots list records.
+public struct RecordKey: Hashable, Sendable, Comparable {
     /// The record type.
-    package var entity: String
+    public var entity: String
     /// The record's id within its entity.
-    package var key: String
+    public var key: String
+
+    /// Orders by entity, then key, comparing their UTF-8 bytes.
+    public static func < (lhs: RecordKey, rhs: RecordKey) -> Bool {
+        if lhs.entity != rhs.entity { return lhs.entity.utf8.lexicographicallyPrecedes(rhs.entity.utf8) }
+        return lhs.key.utf8.lexicographicallyPrecedes(rhs.key.utf8)
+    }
 
     /// Creates a key.
-    package init(entity: String, key: String) {
+    public init(entity: String, key: String) {
         self.entity = entity
         self.key = key
     }

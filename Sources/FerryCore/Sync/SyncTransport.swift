@@ -20,6 +20,34 @@ public protocol SyncTransport: Sendable {
         wait: Duration?
     ) async throws
         -> PullResponse
+
+    /// The newest snapshot manifest of `space` (`GET /sync/pull?space=`); `snapshot_seq` 0
+    /// and no chunks when it has none.
+    func manifest(space: String) async throws -> SnapshotManifest
+
+    /// The body of snapshot chunk `id` (`GET /sync/pull/{id}`), as received: the caller
+    /// checks its SHA-256 against `id`.
+    func chunk(id: String) async throws -> [UInt8]
+
+    /// Uploads a bulk chunk of mutations (`POST /sync/push`); answers per mutation as a push.
+    func bulkPush(_ request: BulkPushRequest) async throws -> PushResponse
+}
+
+extension SyncTransport {
+    /// A transport without snapshots answers that it has none.
+    public func manifest(space: String) async throws -> SnapshotManifest {
+        throw SyncTransportError(.permanent, "this transport does not serve snapshots")
+    }
+
+    /// A transport without snapshots has no chunks.
+    public func chunk(id: String) async throws -> [UInt8] {
+        throw SyncTransportError(.permanent, "this transport does not serve snapshots")
+    }
+
+    /// A transport without bulk upload refuses it; callers push in batches instead.
+    public func bulkPush(_ request: BulkPushRequest) async throws -> PushResponse {
+        throw SyncTransportError(.permanent, "this transport does not take bulk chunks")
+    }
 }
 
 /// A failed transport call, classified by what the caller should do about it.
@@ -40,6 +68,9 @@ public struct SyncTransportError: Error, Sendable, CustomStringConvertible {
         public static let policyForbidden = Kind(rawValue: "policy_forbidden")
         /// `409 cursor_ahead`: the client's cursor is beyond the server's log; reset and pull from 0.
         public static let cursorAhead = Kind(rawValue: "cursor_ahead")
+        /// `410 history_pruned`: the cursor is below the space's floor; bootstrap from the
+        /// newest snapshot (``SyncTransportError/floorSeq`` is the floor), then pull from it.
+        public static let historyPruned = Kind(rawValue: "history_pruned")
         /// Any other `4xx`: the request itself is wrong; retrying it as is will not help.
         public static let permanent = Kind(rawValue: "permanent")
 
@@ -58,6 +89,8 @@ public struct SyncTransportError: Error, Sendable, CustomStringConvertible {
     public var retryAfter: Duration?
     /// The error that caused this one.
     public var underlying: (any Error)?
+    /// The space's floor, for ``Kind/historyPruned``.
+    public var floorSeq: Int64?
 
     /// Creates an error.
     public init(
@@ -101,6 +134,7 @@ public struct SyncTransportError: Error, Sendable, CustomStringConvertible {
         case 401: kind = .authRequired
         case 403: kind = .policyForbidden
         case 409 where code == .cursorAhead: kind = .cursorAhead
+        case 410 where code == .historyPruned: kind = .historyPruned
         case 408, 429, 500...599: kind = .transient
         case 400...499: kind = .permanent
         default: kind = .transient

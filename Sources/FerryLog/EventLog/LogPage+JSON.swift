@@ -7,7 +7,14 @@ extension LogPage {
         var writer = JSONWriter(capacity: 256 + mutations.count * 320)
         var lastMilliseconds = Int64.min
         var lastTime: [UInt8] = []
-        PullResponse.writeJSON(to: &writer, hasMore: hasMore, latestSeq: latestSeq, headSeq: headSeq, logID: logID) { writer in
+        PullResponse.writeJSON(
+            to: &writer,
+            hasMore: hasMore,
+            latestSeq: latestSeq,
+            headSeq: headSeq,
+            logID: logID,
+            floorSeq: floorSeq
+        ) { writer in
             writer.byte(UInt8(ascii: "["))
             for (index, mutation) in mutations.enumerated() {
                 if index > 0 { writer.byte(UInt8(ascii: ",")) }

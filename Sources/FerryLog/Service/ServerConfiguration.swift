@@ -18,6 +18,10 @@ public struct ServerConfiguration: Sendable {
     /// How many mutations an event stream reads from the store at a time: the unit of its
     /// memory and of the work done after a consumer has gone. Default 1000.
     public var streamPageSize: Int
+    /// The largest body of a bulk push (`POST /sync/push`); larger ones get `413`. Default 64 MiB.
+    public var bulkMaxBytes: Int
+    /// The most lines in one bulk push; more get `413`. Default 100,000.
+    public var bulkMaxLines: Int
     /// The clock that measures long-poll waits.
     public var clock: any Clock<Duration>
 
@@ -31,6 +35,8 @@ public struct ServerConfiguration: Sendable {
         maxWaitSeconds: Int = 60,
         maxAcksPerRequest: Int = 1000,
         streamPageSize: Int = 1000,
+        bulkMaxBytes: Int = 64 << 20,
+        bulkMaxLines: Int = 100_000,
         clock: any Clock<Duration> = ContinuousClock()
     ) {
         self.maxBodyBytes = maxBodyBytes
@@ -41,6 +47,8 @@ public struct ServerConfiguration: Sendable {
         self.maxWaitSeconds = maxWaitSeconds
         self.maxAcksPerRequest = maxAcksPerRequest
         self.streamPageSize = max(1, streamPageSize)
+        self.bulkMaxBytes = bulkMaxBytes
+        self.bulkMaxLines = bulkMaxLines
         self.clock = clock
     }
 }
