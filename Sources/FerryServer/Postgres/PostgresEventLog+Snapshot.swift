@@ -130,12 +130,14 @@ extension PostgresEventLog: SnapshotStore {
             guard let row = try await Self.fetchSpace(space, lock: false, connection, logger) else { return [] }
             let rows: PostgresRowSequence
             if let after {
-                // A row comparison that leads with the space is a range of the primary key.
+                // The space's equality and a row comparison of the key: the index scan starts
+                // at `after` (a row comparison that also names the space starts at the
+                // space's first key and filters up to `after`).
                 rows = try await connection.query(
                     """
                     SELECT entity, entity_key, payload, seq FROM snapshot_state
-                    WHERE space_id = \(row.id) AND (space_id, entity, entity_key) > (\(row.id), \(after.entity), \(after.key))
-                    ORDER BY space_id, entity, entity_key LIMIT \(limit)
+                    WHERE space_id = \(row.id) AND (entity, entity_key) > (\(after.entity), \(after.key))
+                    ORDER BY entity, entity_key LIMIT \(limit)
                     """,
                     logger: logger
                 )
@@ -143,7 +145,7 @@ extension PostgresEventLog: SnapshotStore {
                 rows = try await connection.query(
                     """
                     SELECT entity, entity_key, payload, seq FROM snapshot_state
-                    WHERE space_id = \(row.id) ORDER BY space_id, entity, entity_key LIMIT \(limit)
+                    WHERE space_id = \(row.id) ORDER BY entity, entity_key LIMIT \(limit)
                     """,
                     logger: logger
                 )
