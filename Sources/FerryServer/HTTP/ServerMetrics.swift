@@ -67,13 +67,13 @@ public final class ServerMetrics: Sendable {
             sizes.map { size in
                 if let existing = made[size.space] { return (size, existing) }
                 let dimensions = [("space", size.space)]
-                let made_ = (
+                let gauges = (
                     mutations: Metrics.Gauge(label: "ferry_log_mutations", dimensions: dimensions, factory: factory),
                     floor: Metrics.Gauge(label: "ferry_log_floor_seq", dimensions: dimensions, factory: factory),
                     snapshot: Metrics.Gauge(label: "ferry_snapshot_seq", dimensions: dimensions, factory: factory)
                 )
-                made[size.space] = made_
-                return (size, made_)
+                made[size.space] = gauges
+                return (size, gauges)
             }
         }
         for (size, gauge) in gauges {
