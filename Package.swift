@@ -152,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryLogTests",
-            dependencies: ["FerryCore", "FerryLog", "FerryTestKit"]
+            dependencies: ["FerryCore", "FerryLog", "FerryTestKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "FerryClientTests",
