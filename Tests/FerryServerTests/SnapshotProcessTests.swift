@@ -31,7 +31,9 @@ import Testing
             var manifest = SnapshotManifest(logID: "", snapshotSeq: 0, floorSeq: 0, chunks: [])
             #expect(
                 try await eventually {
-                    manifest = try SnapshotManifest(json: Array(try await http.request(.GET, "/sync/pull?space=default", token: token).body))
+                    manifest = try SnapshotManifest(
+                        json: Array(try await http.request(.GET, "/sync/pull?space=default", token: token).body)
+                    )
                     return manifest.snapshotSeq == 5 && manifest.floorSeq == 3
                 },
                 "the snapshot follows the push and retention keeps 2 mutations: \(manifest)"
@@ -50,7 +52,10 @@ import Testing
             #expect(
                 spaces
                     == .array([
-                        .object(["space": .string("default"), "head_seq": .int(5), "floor_seq": .int(3), "mutations": .int(2), "snapshot_seq": .int(5)])
+                        .object([
+                            "space": .string("default"), "head_seq": .int(5), "floor_seq": .int(3), "mutations": .int(2),
+                            "snapshot_seq": .int(5),
+                        ])
                     ])
             )
             let metrics = try await http.request(.GET, "/metrics").text
