@@ -88,6 +88,13 @@ extension BenchRunner {
     /// seq) and by replaying the log; records per second of each and the client's peak memory.
     func runBootstrap() async throws {
         let count = plan.backlog
+        switch target {
+        case .local(.sqlite), .local(.postgres): break
+        default:
+            // The snapshot is built by `ferry snapshot`, which opens the store itself.
+            FileHandle.standardError.write(Data("ferry bench: bootstrap runs on the sqlite and postgres stores only; skipped\n".utf8))
+            return
+        }
         try await withServer("bootstrap", spaces: ["bootstrap"]) { server in
             let space = server.space("bootstrap")
             progress.show("bootstrap: writing \(count) records")
