@@ -97,7 +97,7 @@ public struct SnapshotService: Service {
                         ]
                     )
                 }
-                if policy.retains, let floor = try await retentionFloor(of: size.space) {
+                if policy.retains, let floor = try await retentionFloor(of: size.space), floor > size.floorSeq {
                     let outcome = try await store.prune(space: size.space, through: floor, dryRun: false)
                     if outcome.mutationsDeleted > 0 { observer.pruned(outcome) }
                 }
