@@ -41,6 +41,7 @@ let package = Package(
             dependencies: [
                 "FerryCore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -152,7 +153,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryLogTests",
-            dependencies: ["FerryCore", "FerryLog", "FerryTestKit"]
+            dependencies: ["FerryCore", "FerryLog", "FerryTestKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "FerryClientTests",
