@@ -57,6 +57,7 @@ let package = Package(
             dependencies: [
                 "FerryCore",
                 "FerrySQLite",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

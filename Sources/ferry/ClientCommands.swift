@@ -124,10 +124,11 @@ struct Sync: AsyncParsableCommand {
     }
 
     private func runOnce(_ engine: SyncEngine) async throws {
-        let report = try await engine.sync()
+        let printer = BootstrapProgressPrinter()
+        let report = try await engine.sync(progress: printer.show)
         let counts = try await engine.store.counts()
         print(
-            "pushed \(report.pushed), pulled \(report.pulled), conflicts \(report.conflicts), "
+            "pushed \(report.pushed), pulled \(report.pulled), bootstrapped \(report.bootstrapRecords), conflicts \(report.conflicts), "
                 + "dead letters \(report.deadLetters), rejected \(report.rejected); pending \(counts.pending)"
         )
     }
@@ -157,6 +158,9 @@ struct StatusPrinter: Service {
         await cancelWhenGracefulShutdown {
             for await status in manager.statusUpdates() {
                 var line = "\(status.phase)"
+                if let done = status.bootstrapRecordsDone, let total = status.bootstrapRecordsTotal {
+                    line += " \(done)/\(total) records"
+                }
                 if let reason = status.reasonCode { line += " (\(reason))" }
                 line += " pending \(status.pending) conflicts \(status.conflicts) dead letters \(status.deadLetters)"
                 if let error = status.lastError { line += " — \(error)" }
