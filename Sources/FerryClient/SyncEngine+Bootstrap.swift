@@ -49,9 +49,10 @@ extension SyncEngine {
     ///
     /// It is due when a bootstrap is in progress (it resumes), when `forced` (after `410
     /// history_pruned`: the history is gone), or when the cursor is 0 and the newest
-    /// manifest's `snapshot_seq` is more than ``bootstrapThreshold`` ahead of it. A server or
-    /// transport without snapshots (`permanent` answer to the manifest) means no bootstrap,
-    /// unless forced.
+    /// manifest's `snapshot_seq` is more than ``bootstrapThreshold`` ahead of it. When the
+    /// manifest cannot be read (a server or transport without snapshots, or any other
+    /// failure), a device that only may bootstrap pulls the log instead; a forced or resumed
+    /// bootstrap throws.
     ///
     /// The bootstrap: fetch the manifest; if a bootstrap in progress follows another
     /// manifest (another snapshot was published since), start again. Starting forgets the
@@ -77,7 +78,9 @@ extension SyncEngine {
         let manifest: SnapshotManifest
         do {
             manifest = try await transport.manifest(space: space)
-        } catch let error as SyncTransportError where error.kind == .permanent && !forced && inProgress == nil {
+        } catch  where !forced && inProgress == nil && !(error is CancellationError) {
+            // The snapshot is only a shortcut here: a server without snapshots, or one that cannot
+            // answer the manifest now, still serves the log.
             logger.debug("no snapshot to bootstrap from", metadata: ["ferry.space": "\(space)", "ferry.error": "\(error)"])
             return false
         }

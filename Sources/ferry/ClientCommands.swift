@@ -89,9 +89,16 @@ struct Sync: AsyncParsableCommand {
     @Option(name: .long, help: "With --watch: seconds between syncs when idle (default 30).")
     var interval: Int = 30
 
+    @Option(
+        name: .long,
+        help: "Bootstrap a new or reset copy from the server's snapshot when it is more than this many mutations ahead (default 10000)."
+    )
+    var bootstrapThreshold: Int64 = 10_000
+
     func validate() throws {
         guard ProtocolRules.isValidSpace(space) else { throw ValidationError("'\(space)' is not a space name") }
         guard interval > 0 else { throw ValidationError("--interval must be positive") }
+        guard bootstrapThreshold >= 0 else { throw ValidationError("--bootstrap-threshold must not be negative") }
     }
 
     func run() async throws {
@@ -113,7 +120,7 @@ struct Sync: AsyncParsableCommand {
                 }
             )
         )
-        let engine = SyncEngine(store: store, transport: transport, space: space)
+        let engine = SyncEngine(store: store, transport: transport, space: space, bootstrapThreshold: bootstrapThreshold)
         do {
             try await watch ? runManager(engine) : runOnce(engine)
         } catch {

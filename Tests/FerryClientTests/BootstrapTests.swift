@@ -97,6 +97,21 @@ import Testing
         #expect(try device.rows() == writer.rows())
     }
 
+    @Test func aManifestThatCannotBeReadLeavesANewDevicePullingTheLog() async throws {
+        let server = SnapshotStubTransport()
+        let writer = try Device("writer", transport: server)
+        try await Self.writeHistory(on: writer)
+        try await server.publishSnapshot(recordsPerChunk: 7)
+        let faulty = FaultInjectingTransport(server)
+        faulty.inject(.fail(SyncTransportError(.transient, "HTTP 500", status: 500)), on: .manifest)
+        let device = try Device("device", transport: faulty)
+        let report = try await Self.engine(device, transport: faulty).sync()
+        #expect(report.bootstraps == 0)
+        #expect(faulty.count(of: .manifest) == 1)
+        #expect(faulty.count(of: .chunk) == 0)
+        #expect(try device.rows() == writer.rows())
+    }
+
     @Test func aCorruptedChunkIsRefusedAndFetchedAgain() async throws {
         let server = SnapshotStubTransport()
         let writer = try Device("writer", transport: server)

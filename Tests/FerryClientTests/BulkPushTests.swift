@@ -64,7 +64,7 @@ import Testing
 
     @Test func aServerWithoutBulkUploadGetsPushBatches() async throws {
         let server = InMemoryTransport()
-        let faulty = FaultInjectingTransport(server)
+        let faulty = FaultInjectingTransport(PushPullOnly(base: server))
         let device = try Device("device", transport: faulty)
         for index in 0..<30 { try device.write("INSERT INTO notes (id, title) VALUES (?, 'x')", ["k\(index)"]) }
         var engine = Self.engine(device, transport: faulty)
@@ -108,5 +108,19 @@ extension PushRequest {
     /// Reads one bulk chunk line as a mutation.
     static func mutationLine(_ line: some Collection<UInt8>) throws -> MutationInput {
         try MutationInput(jsonBytes: line)
+    }
+}
+
+/// A transport of an older server: push and pull only (the protocol's default snapshot and
+/// bulk calls refuse as `permanent`).
+struct PushPullOnly: SyncTransport {
+    let base: InMemoryTransport
+
+    func push(_ request: PushRequest) async throws -> PushResponse {
+        try await base.push(request)
+    }
+
+    func pull(space: String, since: Int64, limit: Int?, excludeDevice: String?, wait: Duration?) async throws -> PullResponse {
+        try await base.pull(space: space, since: since, limit: limit, excludeDevice: excludeDevice, wait: wait)
     }
 }
