@@ -41,6 +41,7 @@ let package = Package(
             dependencies: [
                 "FerryCore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -56,6 +57,7 @@ let package = Package(
             dependencies: [
                 "FerryCore",
                 "FerrySQLite",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -151,7 +153,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryLogTests",
-            dependencies: ["FerryCore", "FerryLog", "FerryTestKit"]
+            dependencies: ["FerryCore", "FerryLog", "FerryTestKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "FerryClientTests",

@@ -27,7 +27,7 @@ package struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Mutations of push and pull, records of sync (default 200000; --quick 5000).")
     var n: Int?
 
-    @Option(name: .long, help: "Mutations of the backlog and of the stream (default 1000000; --quick 20000).")
+    @Option(name: .long, help: "Mutations of the backlog, the stream and bulk, records of bootstrap (default 1000000; --quick 20000).")
     var backlog: Int?
 
     @Option(name: .long, help: "Rounds of each workload and ceiling but the backlog (default 3; --quick 1).")
@@ -39,7 +39,10 @@ package struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Writes of the latency workload (default 1000; --quick 200).")
     var latencyWrites: Int?
 
-    @Option(name: .long, help: "A workload to run: push, pull, sync, latency, backlog, stream; repeat for more (default all).")
+    @Option(
+        name: .long,
+        help: "A workload to run: push, pull, sync, latency, backlog, stream, bootstrap, bulk; repeat for more (default all)."
+    )
     var workload: [String] = []
 
     @Option(name: .long, help: "Benchmark this running server instead of starting ferry serve children.")
@@ -72,7 +75,7 @@ package struct BenchCommand: AsyncParsableCommand {
 
     package func validate() throws {
         for name in workload where BenchWorkload(rawValue: name) == nil {
-            throw ValidationError("--workload must be push, pull, sync, latency, backlog or stream, not '\(name)'")
+            throw ValidationError("--workload must be push, pull, sync, latency, backlog, stream, bootstrap or bulk, not '\(name)'")
         }
         if postgres != nil && server != nil { throw ValidationError("--postgres and --server exclude each other") }
         if memory && (postgres != nil || server != nil) { throw ValidationError("--memory excludes --postgres and --server") }

@@ -15,11 +15,12 @@ extension BenchRunner {
 
     /// Runs `ferry bench-client` on the device database `db` against `space` of `server`
     /// and answers what it reports.
-    func runClient(_ server: BenchServer, space: String, db: URL, expect: Int?) async throws -> ClientReport {
+    func runClient(_ server: BenchServer, space: String, db: URL, expect: Int?, extra: [String] = []) async throws -> ClientReport {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: plan.ferry)
         var arguments = ["bench-client", "--server", server.baseURL, "--space", space, "--db", db.path]
         if let expect { arguments += ["--expect", "\(expect)"] }
+        arguments += extra
         process.arguments = arguments
         // The token goes through the environment, where other users' `ps` does not show it.
         var environment = ProcessInfo.processInfo.environment

@@ -7,7 +7,7 @@ import Synchronization
 
 /// A workload of `ferry bench`.
 package enum BenchWorkload: String, CaseIterable, Sendable {
-    case push, pull, sync, latency, backlog, stream
+    case push, pull, sync, latency, backlog, stream, bootstrap, bulk
 }
 
 /// What one `ferry bench` run measures, and how much.
@@ -114,6 +114,8 @@ package final class BenchRunner {
             case .latency: try await runLatency()
             case .backlog: try await runBacklog()
             case .stream: try await runStream()
+            case .bootstrap: try await runBootstrap()
+            case .bulk: try await runBulk()
             }
         }
         progress.finish()

@@ -27,8 +27,11 @@ package enum BenchStore: Sendable {
 
     /// Starts `servers` `ferry serve` children (the executable `ferry`) on a new, empty store
     /// named after `folder` (its data folder, or its database), with a token for `spaces`;
-    /// returns once they listen. Several servers need the PostgreSQL store.
-    func launch(ferry: String, folder: URL, spaces: [String], servers: Int = 1) async throws -> BenchServer {
+    /// returns once they listen. Several servers need the PostgreSQL store. The servers build
+    /// snapshots only when `snapshotEvery` is given (the background builder would otherwise
+    /// run beside the workloads that do not measure it).
+    func launch(ferry: String, folder: URL, spaces: [String], servers: Int = 1, snapshotEvery: Int = 0) async throws -> BenchServer {
+        let snapshots = ["--snapshot-every", String(snapshotEvery)]
         // Started through a link of its own name, so that a `pkill -f "ferry serve"` run on
         // a shared machine to clean up other servers does not stop the bench's.
         let link = folder.deletingLastPathComponent().appendingPathComponent("ferry-bench-server")
@@ -45,7 +48,7 @@ package enum BenchStore: Sendable {
             precondition(servers == 1, "several servers share a PostgreSQL store only")
             let process = try await ServerProcess(
                 executable: link.path,
-                arguments: ["--data", folder.path, "--durability", durability.rawValue],
+                arguments: ["--data", folder.path, "--durability", durability.rawValue] + snapshots,
                 waitUntilHealthy: true,
                 capturesStandardError: true
             )
@@ -58,7 +61,7 @@ package enum BenchStore: Sendable {
             precondition(servers == 1, "several servers share a PostgreSQL store only")
             let process = try await ServerProcess(
                 executable: link.path,
-                arguments: ["--memory", "--data", folder.path],
+                arguments: ["--memory", "--data", folder.path] + snapshots,
                 waitUntilHealthy: true,
                 capturesStandardError: true
             )
@@ -77,7 +80,7 @@ package enum BenchStore: Sendable {
                     processes.append(
                         try await ServerProcess(
                             executable: link.path,
-                            arguments: ["--postgres", url],
+                            arguments: ["--postgres", url] + snapshots,
                             waitUntilHealthy: true,
                             capturesStandardError: true
                         )

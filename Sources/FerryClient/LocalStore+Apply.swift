@@ -182,7 +182,7 @@ extension LocalStore {
 
     /// Moves the cursor of `space` past the page; confirmed local mutations it passes are
     /// part of the shadow now, and leave the outbox.
-    private func moveCursor(space: String, to latest: Int64, logID: String, _ db: Database) throws {
+    func moveCursor(space: String, to latest: Int64, logID: String, _ db: Database) throws {
         try db.execute(
             sql: """
                 INSERT INTO ferry_cursor (space, last_seq, log_id, pulled_at) VALUES (?, ?, ?, ?)
@@ -212,18 +212,23 @@ extension LocalStore {
                 "ferry.error": "\(error)",
             ]
         )
-        try pass.db.execute(
+        try insertDeadLetter(mutation, error: error, space: pass.space, pass.db)
+        pass.report.deadLetters += 1
+    }
+
+    /// Writes `mutation` into the dead letters of `space` with `error`.
+    func insertDeadLetter(_ mutation: LoggedMutation, error: String, space: String, _ db: Database) throws {
+        try db.execute(
             sql: """
                 INSERT INTO ferry_dead_letters (space, seq, entity, entity_key, op, payload, device_id, error, failed_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (space, seq) DO UPDATE SET error = excluded.error, failed_at = excluded.failed_at
                 """,
             arguments: [
-                pass.space, mutation.seq, mutation.entity, mutation.entityKey, mutation.op.rawValue,
+                space, mutation.seq, mutation.entity, mutation.entityKey, mutation.op.rawValue,
                 mutation.payload.map { String(decoding: $0.serialized(), as: UTF8.self) }, mutation.deviceID, error,
                 RFC3339.format(millisecondsSince1970: clock.nowMilliseconds()),
             ]
         )
-        pass.report.deadLetters += 1
     }
 }

@@ -64,7 +64,10 @@ extension LocalStore {
         logger.notice("reset the local copy of the space", metadata: ["ferry.space": "\(space)"])
     }
 
-    private func reset(space: String, logID: String?, _ db: Database) throws {
+    /// Forgets this device's copy of `space`, and any bootstrap of it in progress. With
+    /// `requeueAcked` false, acknowledged local mutations stay acknowledged (the log they are
+    /// in is kept: a bootstrap after `410 history_pruned`).
+    func reset(space: String, logID: String?, requeueAcked: Bool = true, _ db: Database) throws {
         try withApplyGuard(db) {
             let tables = try Self.syncedTables(db)
             for table in tables {
@@ -78,7 +81,11 @@ extension LocalStore {
                 )
             }
             try db.execute(sql: "DELETE FROM ferry_shadow")
-            try db.execute(sql: "UPDATE ferry_outbox SET state = 'pending', server_seq = NULL WHERE state = 'acked'")
+            if requeueAcked {
+                try db.execute(sql: "UPDATE ferry_outbox SET state = 'pending', server_seq = NULL WHERE state = 'acked'")
+            }
+            try db.execute(sql: "DELETE FROM ferry_bootstrap WHERE space = ?", arguments: [space])
+            try db.execute(sql: "DELETE FROM ferry_bootstrap_chunks WHERE space = ?", arguments: [space])
             try db.execute(
                 sql: """
                     INSERT INTO ferry_cursor (space, last_seq, log_id) VALUES (?, 0, ?)
@@ -87,7 +94,10 @@ extension LocalStore {
                 arguments: [space, logID]
             )
             let byName = Dictionary(uniqueKeysWithValues: tables.map { ($0.name, $0) })
-            for row in try Row.fetchAll(db, sql: "SELECT DISTINCT entity, entity_key FROM ferry_outbox WHERE state = 'pending'") {
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT DISTINCT entity, entity_key FROM ferry_outbox WHERE state IN ('pending', 'acked')"
+            ) {
                 guard let table = byName[row[0]] else { continue }
                 try rebuildVisibleRow(table, key: row[1], appliedSeq: 0, db)
             }

@@ -81,6 +81,27 @@ extension LocalStore {
                     """
             )
         }
+        migrator.registerMigration("ferry-v2-bootstrap") { db in
+            // The bootstrap from a snapshot in progress, per space, and the chunks it applied:
+            // an interrupted bootstrap resumes without downloading them again.
+            try db.execute(
+                sql: """
+                    CREATE TABLE ferry_bootstrap (
+                        space TEXT PRIMARY KEY,
+                        log_id TEXT NOT NULL,
+                        snapshot_seq INTEGER NOT NULL,
+                        started_at TEXT NOT NULL
+                    );
+                    CREATE TABLE ferry_bootstrap_chunks (
+                        space TEXT NOT NULL,
+                        chunk_id TEXT NOT NULL,
+                        records INTEGER NOT NULL,
+                        bytes INTEGER NOT NULL,
+                        PRIMARY KEY (space, chunk_id)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 

@@ -29,6 +29,11 @@ public struct LocalStoreError: Error, Sendable, CustomStringConvertible {
         public static let reservedKey = Code(rawValue: "reserved_key")
         /// There is no database file where one was to be opened.
         public static let noDatabase = Code(rawValue: "no_database")
+        /// A snapshot chunk or the end of a bootstrap does not match the bootstrap in
+        /// progress (another snapshot, or none started): start the bootstrap again.
+        public static let bootstrapMismatch = Code(rawValue: "bootstrap_mismatch")
+        /// A record to import lacks its key, or its key is not a string or an integer.
+        public static let invalidRecord = Code(rawValue: "invalid_record")
 
         public var description: String { rawValue }
     }

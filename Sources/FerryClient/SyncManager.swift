@@ -8,7 +8,8 @@ import Synchronization
 ///
 /// It pushes and pulls in cycles: after local writes (``notifyDirty()``, debounced), on
 /// ``syncNow()``, every poll interval when idle, and, in live mode, through a long-poll
-/// pull that brings other devices' changes within milliseconds. Failures back off
+/// pull that brings other devices' changes within milliseconds. A bootstrap from a snapshot
+/// shows as phase ``FerryCore/SyncPhase/bootstrapping`` with its records done and total. Failures back off
 /// exponentially with jitter and never stop it for good; an error inside a cycle never ends
 /// ``run()``. Only the process that holds the database's lease syncs; the manager renews it
 /// each cycle and releases it when it stops.
@@ -180,7 +181,15 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
             var report = SyncEngine.Report()
             try await engine.push(into: &report)
             update { $0.pullWillStart() }
-            try await engine.pull(wait: wait, into: &report)
+            try await engine.pull(wait: wait, into: &report) { progress in
+                self.update { machine in
+                    if progress.isFinished {
+                        machine.bootstrapEnded()
+                    } else {
+                        machine.bootstrapProgressed(recordsDone: progress.recordsDone, recordsTotal: progress.recordsTotal)
+                    }
+                }
+            }
             let wall = wallClock.nowMilliseconds()
             update { $0.cycleSucceeded(now: clock.now, wallMilliseconds: wall) }
         } catch {

@@ -62,7 +62,8 @@ struct HTTPExchange: Sendable {
     /// left to the caller to read (or to drop, which closes the connection).
     ///
     /// `timeout` bounds the wait for the head only (AsyncHTTPClient cancels its deadline
-    /// when the head arrives), so a long body is never cut by it.
+    /// when the head arrives), so a long body is never cut by it. A body is sent as
+    /// `contentType`; `headers` are added as given.
     ///
     /// - Throws: as ``send(_:_:bearer:body:timeout:)``.
     func start(
@@ -71,14 +72,17 @@ struct HTTPExchange: Sendable {
         bearer: String?,
         body: ByteBuffer? = nil,
         timeout: Duration,
-        accept: String = "application/json"
+        accept: String = "application/json",
+        contentType: String = "application/json",
+        headers: [(name: String, value: String)] = []
     ) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: baseURL + target)
         request.method = method
         request.headers.add(name: "Accept", value: accept)
         if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+        for header in headers { request.headers.add(name: header.name, value: header.value) }
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(body)
         }
         logger.debug("sending request", metadata: ["method": "\(method.rawValue)", "target": "\(target)"])

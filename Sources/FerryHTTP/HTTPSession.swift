@@ -48,15 +48,28 @@ struct HTTPSession: Sendable {
         )
     }
 
-    /// Sends a `/sync` request and reads its answer whole; see ``authorizedResponse(_:_:body:timeout:route:accept:)``.
+    /// Sends a `/sync` request and reads its answer whole; see
+    /// ``authorizedResponse(_:_:body:timeout:route:accept:contentType:headers:)``.
     func authorized(
         _ method: HTTPMethod,
         _ target: String,
         body: ByteBuffer?,
         timeout: Duration,
-        route: String
+        route: String,
+        accept: String = "application/json",
+        contentType: String = "application/json",
+        headers: [(name: String, value: String)] = []
     ) async throws -> HTTPExchange.Answer {
-        let response = try await authorizedResponse(method, target, body: body, timeout: timeout, route: route)
+        let response = try await authorizedResponse(
+            method,
+            target,
+            body: body,
+            timeout: timeout,
+            route: route,
+            accept: accept,
+            contentType: contentType,
+            headers: headers
+        )
         return try await exchange.read(response, method, target)
     }
 
@@ -69,7 +82,9 @@ struct HTTPSession: Sendable {
         body: ByteBuffer?,
         timeout: Duration,
         route: String,
-        accept: String = "application/json"
+        accept: String = "application/json",
+        contentType: String = "application/json",
+        headers: [(name: String, value: String)] = []
     ) async throws -> HTTPClientResponse {
         let credentials = await refresher.current()
         var response = try await exchange.start(
@@ -78,14 +93,25 @@ struct HTTPSession: Sendable {
             bearer: credentials.accessToken,
             body: body,
             timeout: timeout,
-            accept: accept
+            accept: accept,
+            contentType: contentType,
+            headers: headers
         )
         if response.status.code == 401 {
             let answer = try await exchange.read(response, method, target)
             let refusal = HTTPTransport.error(status: answer.status, headers: answer.headers, body: answer.body, route: route)
             let renewed = try await refresher.renew(after: credentials, refusal: refusal)
             logger.debug("retrying with a renewed access token", metadata: ["route": "\(route)"])
-            response = try await exchange.start(method, target, bearer: renewed.accessToken, body: body, timeout: timeout, accept: accept)
+            response = try await exchange.start(
+                method,
+                target,
+                bearer: renewed.accessToken,
+                body: body,
+                timeout: timeout,
+                accept: accept,
+                contentType: contentType,
+                headers: headers
+            )
             if response.status.code == 401 {
                 let answer = try await exchange.read(response, method, target)
                 let again = HTTPTransport.error(status: answer.status, headers: answer.headers, body: answer.body, route: route)

@@ -10,9 +10,10 @@ extension HTTPTransport {
     ///
     /// The code and message come from the protocol error body when there is one; otherwise
     /// the message quotes the start of the body. `Retry-After` in integer seconds is kept on
-    /// `429` and `503`.
+    /// `429` and `503`; a `410 history_pruned` keeps the body's `floor_seq`.
     static func error(status: Int, headers: HTTPHeaders, body: ByteBuffer, route: String) -> SyncTransportError {
-        let detail = try? JSONDecoder().decode(ErrorResponse.self, from: body).error
+        let decoded = try? JSONDecoder().decode(ErrorResponse.self, from: body)
+        let detail = decoded?.error
         let message: String
         if let detail {
             message = "\(route): \(detail.message)"
@@ -21,7 +22,9 @@ extension HTTPTransport {
             message = text.isEmpty ? "\(route): HTTP \(status)" : "\(route): HTTP \(status): \(text)"
         }
         let retryAfter = status == 429 || status == 503 ? Self.retryAfter(headers) : nil
-        return SyncTransportError.classify(status: status, code: detail?.code, message: message, retryAfter: retryAfter)
+        var error = SyncTransportError.classify(status: status, code: detail?.code, message: message, retryAfter: retryAfter)
+        if error.kind == .historyPruned { error.floorSeq = decoded?.floorSeq }
+        return error
     }
 
     /// The delay of a `Retry-After` header in integer seconds, or `nil` when it is absent or

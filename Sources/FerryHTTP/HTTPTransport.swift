@@ -27,8 +27,8 @@ import NIOHTTP1
 /// A cancelled call throws `CancellationError`. Call ``shutdown()`` when done with the
 /// transport.
 public final class HTTPTransport: SyncTransport {
-    private let session: HTTPSession
-    private let requestTimeout: Duration
+    let session: HTTPSession
+    let requestTimeout: Duration
 
     /// Creates a transport for the server and tokens of `configuration`. Sends nothing.
     public init(configuration: HTTPTransportConfiguration) {

@@ -84,7 +84,9 @@ extension SyncTransportError {
         do {
             return try await call()
         } catch let error as FerryError {
-            throw SyncTransportError.classify(status: error.code.httpStatus, code: error.code, message: error.message)
+            var classified = SyncTransportError.classify(status: error.code.httpStatus, code: error.code, message: error.message)
+            classified.floorSeq = error.floorSeq
+            throw classified
         }
     }
 }

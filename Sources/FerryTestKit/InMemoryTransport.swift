@@ -15,6 +15,7 @@ public final class InMemoryTransport: SyncTransport {
     let endpoints: SyncEndpoints
     private let memoryLog: MemoryEventLog
     private let calls = Mutex<(push: Int, pull: Int)>((0, 0))
+    private let snapshotCalls = Mutex<(manifest: Int, chunk: Int, bulkPush: Int)>((0, 0, 0))
 
     /// Creates an empty server.
     /// - Parameters:
@@ -28,6 +29,23 @@ public final class InMemoryTransport: SyncTransport {
 
     /// How many pushes and pulls were answered.
     public var callCounts: (push: Int, pull: Int) { calls.withLock { $0 } }
+
+    /// How many manifests, chunks and bulk pushes were answered.
+    public var snapshotCallCounts: (manifest: Int, chunk: Int, bulkPush: Int) { snapshotCalls.withLock { $0 } }
+
+    /// Builds and publishes a snapshot of `space` at its head now, as the server's background
+    /// builder does; answers its manifest (`nil` when the newest is at the head already).
+    @discardableResult
+    public func buildSnapshot(of space: String, policy: SnapshotPolicy = SnapshotPolicy()) async throws -> SnapshotManifest? {
+        try await SnapshotBuilder(store: memoryLog, policy: policy).build(space: space)?.manifest
+    }
+
+    /// Deletes `space`'s mutations through `floor` (at most up to the newest snapshot), as
+    /// the server's retention does; answers the new floor.
+    @discardableResult
+    public func prune(space: String, through floor: Int64) async throws -> Int64 {
+        try await memoryLog.prune(space: space, through: floor, dryRun: false).floorAfter
+    }
 
     /// The server's log, to inspect or to reset a space's log.
     public var eventLog: MemoryEventLog { memoryLog }
@@ -76,6 +94,31 @@ public final class InMemoryTransport: SyncTransport {
                 logID: page.logID,
                 floorSeq: page.floorSeq
             )
+        }
+    }
+
+    public func manifest(space: String) async throws -> SnapshotManifest {
+        snapshotCalls.withLock { $0.manifest += 1 }
+        return try await SyncTransportError.answering { try await endpoints.manifest(space: space) { _ in } }
+    }
+
+    /// Answers a chunk of any space (the in-memory server checks no tokens).
+    public func chunk(id: String) async throws -> [UInt8] {
+        snapshotCalls.withLock { $0.chunk += 1 }
+        let spaces = try await memoryLog.logSizes().map(\.space)
+        return try await SyncTransportError.answering { try await endpoints.chunk(id: id, scope: spaces) }
+    }
+
+    public func bulkPush(_ request: BulkPushRequest) async throws -> PushResponse {
+        snapshotCalls.withLock { $0.bulkPush += 1 }
+        return try await SyncTransportError.answering {
+            try await endpoints.bulkPush(
+                space: request.space,
+                deviceID: request.deviceID,
+                sessionID: request.sessionID,
+                chunkID: request.chunkID,
+                body: request.body
+            ) { _ in }.response
         }
     }
 }

@@ -89,9 +89,16 @@ struct Sync: AsyncParsableCommand {
     @Option(name: .long, help: "With --watch: seconds between syncs when idle (default 30).")
     var interval: Int = 30
 
+    @Option(
+        name: .long,
+        help: "Bootstrap a new or reset copy from the server's snapshot when it is more than this many mutations ahead (default 10000)."
+    )
+    var bootstrapThreshold: Int64 = 10_000
+
     func validate() throws {
         guard ProtocolRules.isValidSpace(space) else { throw ValidationError("'\(space)' is not a space name") }
         guard interval > 0 else { throw ValidationError("--interval must be positive") }
+        guard bootstrapThreshold >= 0 else { throw ValidationError("--bootstrap-threshold must not be negative") }
     }
 
     func run() async throws {
@@ -113,7 +120,7 @@ struct Sync: AsyncParsableCommand {
                 }
             )
         )
-        let engine = SyncEngine(store: store, transport: transport, space: space)
+        let engine = SyncEngine(store: store, transport: transport, space: space, bootstrapThreshold: bootstrapThreshold)
         do {
             try await watch ? runManager(engine) : runOnce(engine)
         } catch {
@@ -124,10 +131,11 @@ struct Sync: AsyncParsableCommand {
     }
 
     private func runOnce(_ engine: SyncEngine) async throws {
-        let report = try await engine.sync()
+        let printer = BootstrapProgressPrinter()
+        let report = try await engine.sync(progress: printer.show)
         let counts = try await engine.store.counts()
         print(
-            "pushed \(report.pushed), pulled \(report.pulled), conflicts \(report.conflicts), "
+            "pushed \(report.pushed), pulled \(report.pulled), bootstrapped \(report.bootstrapRecords), conflicts \(report.conflicts), "
                 + "dead letters \(report.deadLetters), rejected \(report.rejected); pending \(counts.pending)"
         )
     }
@@ -157,6 +165,9 @@ struct StatusPrinter: Service {
         await cancelWhenGracefulShutdown {
             for await status in manager.statusUpdates() {
                 var line = "\(status.phase)"
+                if let done = status.bootstrapRecordsDone, let total = status.bootstrapRecordsTotal {
+                    line += " \(done)/\(total) records"
+                }
                 if let reason = status.reasonCode { line += " (\(reason))" }
                 line += " pending \(status.pending) conflicts \(status.conflicts) dead letters \(status.deadLetters)"
                 if let error = status.lastError { line += " — \(error)" }

@@ -49,11 +49,66 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Mutations an event stream reads from the store at a time (env FERRY_STREAM_PAGE_SIZE, default 1000).")
     var streamPageSize: Int?
 
+    @Option(name: .long, help: "Largest bulk push (POST /sync/push) in bytes (env FERRY_BULK_MAX_BYTES, default 67108864).")
+    var bulkMaxBytes: Int?
+
+    @Option(name: .long, help: "Most lines in one bulk push (env FERRY_BULK_MAX_LINES, default 100000).")
+    var bulkMaxLines: Int?
+
+    @Option(
+        name: .long,
+        help:
+            "Build a space's snapshot once its log grew by this many mutations; 0 for on demand only (env FERRY_SNAPSHOT_EVERY, default 50000)."
+    )
+    var snapshotEvery: Int?
+
+    @Option(name: .long, help: "Most records in one snapshot chunk (env FERRY_SNAPSHOT_CHUNK_RECORDS, default 10000).")
+    var snapshotChunkRecords: Int?
+
+    @Option(name: .long, help: "Most bytes in one snapshot chunk (env FERRY_SNAPSHOT_CHUNK_BYTES, default 4194304).")
+    var snapshotChunkBytes: Int?
+
+    @Option(
+        name: .long,
+        help: "How long a replaced snapshot's chunks stay downloadable: 90s, 30m, 1h, 7d (env FERRY_SNAPSHOT_KEEP, default 1h)."
+    )
+    var snapshotKeep: String?
+
+    @Option(
+        name: .long,
+        help:
+            "Retention: keep at least this many newest mutations per space, prune older ones a snapshot covers (env FERRY_RETAIN_MUTATIONS, default off)."
+    )
+    var retainMutations: Int?
+
+    @Option(
+        name: .long,
+        help:
+            "Retention: keep the mutations of at least this long, e.g. 7d; prune older ones a snapshot covers (env FERRY_RETAIN_AGE, default off)."
+    )
+    var retainAge: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (env FERRY_LOG_LEVEL, default info).")
     var logLevel: String?
 
     func validate() throws {
         _ = try storage.configuration(memory: memory)
+        do {
+            _ = try snapshotPolicy()
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    private func snapshotPolicy() throws -> SnapshotPolicy {
+        try FerryEnvironment().snapshotPolicy(
+            every: snapshotEvery,
+            chunkRecords: snapshotChunkRecords,
+            chunkBytes: snapshotChunkBytes,
+            keep: snapshotKeep,
+            retainMutations: retainMutations,
+            retainAge: retainAge
+        )
     }
 
     func run() async throws {
@@ -64,7 +119,7 @@ struct Serve: AsyncParsableCommand {
         }
         logToStandardError(from: level)
         let logger = Logger(label: "ferry")
-        let configuration = try environment.serverConfiguration(
+        var configuration = try environment.serverConfiguration(
             maxBodyBytes: maxBodyBytes,
             maxMutationsPerPush: maxMutationsPerPush,
             maxPayloadBytes: maxPayloadBytes,
@@ -73,6 +128,8 @@ struct Serve: AsyncParsableCommand {
             maxAcksPerRequest: maxAcksPerRequest,
             streamPageSize: streamPageSize
         )
+        try environment.bulkLimits(&configuration, maxBytes: bulkMaxBytes, maxLines: bulkMaxLines)
+        let snapshots = try snapshotPolicy()
         let port = try environment.integer(self.port, "FERRY_PORT", default: 8080)
         let host = self.host ?? environment.value("FERRY_HOST") ?? "127.0.0.1"
 
@@ -96,6 +153,7 @@ struct Serve: AsyncParsableCommand {
             storage: storage,
             metrics: metrics,
             configuration: configuration,
+            snapshots: snapshots,
             host: host,
             port: port,
             logger: logger

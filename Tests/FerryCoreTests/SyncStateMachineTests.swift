@@ -308,3 +308,34 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         #expect(machine.nextAction(now: Tick(offset: .seconds(13))) == .runCycle)
     }
 }
+
+/// The bootstrapping phase and its progress in the status.
+@Suite struct SyncStateMachineBootstrapTests {
+    @Test func aBootstrapShowsItsProgressAndEndsInPulling() {
+        var machine = SyncStateMachine<Tick>(schedule: SyncSchedule())
+        machine.cycleWillStart(now: .zero)
+        machine.pullWillStart()
+        machine.bootstrapProgressed(recordsDone: 10, recordsTotal: 40)
+        #expect(machine.status.phase == .bootstrapping)
+        #expect(machine.status.bootstrapRecordsDone == 10)
+        #expect(machine.status.bootstrapRecordsTotal == 40)
+        machine.bootstrapEnded()
+        #expect(machine.status.phase == .pulling)
+        #expect(machine.status.bootstrapRecordsDone == nil)
+        #expect(machine.status.bootstrapRecordsTotal == nil)
+    }
+
+    @Test func aBootstrapCutShortOrFailedClearsItsProgress() {
+        var machine = SyncStateMachine<Tick>(schedule: SyncSchedule())
+        machine.cycleWillStart(now: .zero)
+        machine.bootstrapProgressed(recordsDone: 1, recordsTotal: 2)
+        machine.cycleInterrupted(now: .zero)
+        #expect(machine.status.phase == .idle)
+        #expect(machine.status.bootstrapRecordsTotal == nil)
+        machine.cycleWillStart(now: .zero)
+        machine.bootstrapProgressed(recordsDone: 1, recordsTotal: 2)
+        machine.cycleFailed(now: .zero, reason: .transient, message: "x", retryAfter: nil, jitterUnit: 0, wallMilliseconds: 0)
+        #expect(machine.status.phase == .backoff)
+        #expect(machine.status.bootstrapRecordsDone == nil)
+    }
+}

@@ -46,6 +46,27 @@ private let notesPush = Data(
 private let notesStream = Data(#"{"space":"notes","device_id":"d","types":["note"]}"#.utf8)
 private let notesAck = Data(#"{"space":"notes","device_id":"d","acks":["note|1","SyncComplete|1"]}"#.utf8)
 
+/// A bulk chunk of two mutations for space notes, and its id.
+private let bulkBody = Data(
+    (#"{"client_action_id":1,"entity":"note","entity_key":"a","op":"upsert","payload":{"t":1}}"# + "\n"
+        + #"{"client_action_id":2,"entity":"note","entity_key":"b","op":"fly","payload":{}}"# + "\n").utf8
+)
+private let bulkPath = "/sync/push?space=notes&device_id=d&session_id=import"
+private let bulkHeaders = [("X-Chunk-Id", SnapshotChunker.chunkID(of: Array(bulkBody))), ("Content-Type", "application/x-ndjson")]
+
+/// Pushes two records to space notes and publishes a snapshot of them; answers its first chunk id.
+private func snapshotOfNotes(_ server: TestServer, token: String) async throws -> String {
+    let body = #"""
+        {"space":"notes","device_id":"d","session_id":"s","mutations":[
+         {"client_action_id":1,"entity":"note","entity_key":"n1","op":"upsert","payload":{"title":"a","n":null}},
+         {"client_action_id":2,"entity":"note","entity_key":"n1","op":"patch","payload":{"title":"b","x":[1]}},
+         {"client_action_id":3,"entity":"task","entity_key":"t1","op":"upsert","payload":{}}]}
+        """#
+    #expect(try await server.request(.POST, pushPath, token: token, body: Data(body.utf8)).status == 200)
+    let built = try #require(try await SnapshotBuilder(store: server.eventLog, policy: SnapshotPolicy()).build(space: "notes"))
+    return try #require(built.manifest.chunks.first?.id)
+}
+
 private let provocations: [String: Provocation] = [
     "POST /sync/mutations/push 200": { server in
         let token = try await server.token("notes")
@@ -118,6 +139,89 @@ private let provocations: [String: Provocation] = [
         let token = try await server.token("notes")
         server.outage.set(down: true)
         return try await server.pull("space=notes&since_seq=0", token: token)
+    },
+    "GET /sync/mutations/pull 410": { server in
+        let token = try await server.token("notes")
+        _ = try await snapshotOfNotes(server, token: token)
+        #expect(try await server.eventLog.prune(space: "notes", through: 3, dryRun: false).floorAfter == 3)
+        return try await server.pull("space=notes&since_seq=1", token: token)
+    },
+    "GET /sync/pull 200": { server in
+        let token = try await server.token("notes")
+        _ = try await snapshotOfNotes(server, token: token)
+        return try await server.request(.GET, "/sync/pull?space=notes", token: token)
+    },
+    "GET /sync/pull 400": { server in
+        try await server.request(.GET, "/sync/pull", token: try await server.token("notes"))
+    },
+    "GET /sync/pull 401": { server in
+        try await server.request(.GET, "/sync/pull?space=notes")
+    },
+    "GET /sync/pull 403": { server in
+        try await server.request(.GET, "/sync/pull?space=notes", token: try await server.token("other"))
+    },
+    "GET /sync/pull 503": { server in
+        let token = try await server.token("notes")
+        server.outage.set(down: true)
+        return try await server.request(.GET, "/sync/pull?space=notes", token: token)
+    },
+    "GET /sync/pull/{chunk_id} 200": { server in
+        let token = try await server.token("notes")
+        let id = try await snapshotOfNotes(server, token: token)
+        let answer = try await server.request(.GET, "/sync/pull/\(id)", token: token)
+        #expect(answer.headers["ETag"].first == "\"\(id)\"")
+        #expect(answer.headers["Cache-Control"].first?.contains("immutable") == true)
+        #expect(answer.headers["Content-Length"].first == String(answer.body.count))
+        #expect(SnapshotChunker.chunkID(of: Array(answer.body)) == id)
+        return answer
+    },
+    "GET /sync/pull/{chunk_id} 304": { server in
+        let token = try await server.token("notes")
+        let id = try await snapshotOfNotes(server, token: token)
+        return try await server.request(.GET, "/sync/pull/\(id)", token: token, headers: [("If-None-Match", "\"\(id)\"")])
+    },
+    "GET /sync/pull/{chunk_id} 401": { server in
+        try await server.request(.GET, "/sync/pull/\(String(repeating: "a", count: 64))")
+    },
+    "GET /sync/pull/{chunk_id} 404": { server in
+        let token = try await server.token("notes")
+        let id = try await snapshotOfNotes(server, token: token)
+        // A chunk of another space is not confirmed.
+        return try await server.request(.GET, "/sync/pull/\(id)", token: try await server.token("other"))
+    },
+    "GET /sync/pull/{chunk_id} 503": { server in
+        let token = try await server.token("notes")
+        server.outage.set(down: true)
+        return try await server.request(.GET, "/sync/pull/\(String(repeating: "a", count: 64))", token: token)
+    },
+    "POST /sync/push 200": { server in
+        let token = try await server.token("notes")
+        let answer = try await server.request(.POST, bulkPath, token: token, body: bulkBody, headers: bulkHeaders)
+        let response = try answer.decode(PushResponse.self)
+        #expect(response.acks.map(\.seq) == [1] && response.rejected.map(\.reason) == [.invalid])
+        let again = try await server.request(.POST, bulkPath, token: token, body: bulkBody, headers: bulkHeaders)
+        #expect(try again.decode(PushResponse.self).rejected.map(\.seq) == [1, nil], "a chunk sent again stores nothing new")
+        return answer
+    },
+    "POST /sync/push 400": { server in
+        let headers = [("X-Chunk-Id", String(repeating: "0", count: 64))]
+        return try await server.request(.POST, bulkPath, token: try await server.token("notes"), body: bulkBody, headers: headers)
+    },
+    "POST /sync/push 401": { server in
+        try await server.request(.POST, bulkPath, body: bulkBody, headers: bulkHeaders)
+    },
+    "POST /sync/push 403": { server in
+        try await server.request(.POST, bulkPath, token: try await server.token("other"), body: bulkBody, headers: bulkHeaders)
+    },
+    "POST /sync/push 413": { server in
+        let big = Data(count: 5000)
+        let headers = [("X-Chunk-Id", SnapshotChunker.chunkID(of: Array(big)))]
+        return try await server.request(.POST, bulkPath, token: try await server.token("notes"), body: big, headers: headers)
+    },
+    "POST /sync/push 503": { server in
+        let token = try await server.token("notes")
+        server.outage.set(down: true)
+        return try await server.request(.POST, bulkPath, token: token, body: bulkBody, headers: bulkHeaders)
     },
     "POST /sync/stream 200": { server in
         let token = try await server.token("notes")
@@ -240,7 +344,12 @@ private let errorCodes: [Int: Set<String>] = [
 /// the documented schema.
 @Suite struct OpenAPIConformanceTests {
     /// Small limits, so that a `413` takes a small request.
-    private static let small = ServerConfiguration(maxBodyBytes: 64 << 10, maxMutationsPerPush: 10, maxPayloadBytes: 1024)
+    private static let small = ServerConfiguration(
+        maxBodyBytes: 64 << 10,
+        maxMutationsPerPush: 10,
+        maxPayloadBytes: 1024,
+        bulkMaxBytes: 4096
+    )
 
     @Test(arguments: documentedResponses())
     func theServerAnswersAsDocumented(_ response: DocumentedResponse) async throws {

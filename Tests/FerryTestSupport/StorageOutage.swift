@@ -76,3 +76,62 @@ struct OutageEventLog: EventLog {
         base.shutdownWaiters()
     }
 }
+
+/// The snapshots of the wrapped store, through the same outage switch.
+extension OutageEventLog: SnapshotStore {
+    private var snapshots: any SnapshotStore {
+        get throws {
+            try outage.check()
+            guard let store = base as? any SnapshotStore else { throw FerryError(.internal, "the wrapped store keeps no snapshots") }
+            return store
+        }
+    }
+
+    func snapshotStatus(space: String) async throws -> SnapshotStatus {
+        try await snapshots.snapshotStatus(space: space)
+    }
+
+    func stateRecords(space: String, keys: [RecordKey]) async throws -> [RecordKey: StateRecord] {
+        try await snapshots.stateRecords(space: space, keys: keys)
+    }
+
+    func updateState(space: String, from: Int64, to: Int64, upserts: [StateRecord], deletes: [RecordKey]) async throws {
+        try await snapshots.updateState(space: space, from: from, to: to, upserts: upserts, deletes: deletes)
+    }
+
+    func scanState(space: String, after: RecordKey?, limit: Int) async throws -> [StateRecord] {
+        try await snapshots.scanState(space: space, after: after, limit: limit)
+    }
+
+    func storeChunk(space: String, id: String, records: Int, body: [UInt8], at milliseconds: Int64) async throws -> Int64 {
+        try await snapshots.storeChunk(space: space, id: id, records: records, body: body, at: milliseconds)
+    }
+
+    func publishManifest(space: String, manifest: SnapshotManifest, at milliseconds: Int64) async throws -> Bool {
+        try await snapshots.publishManifest(space: space, manifest: manifest, at: milliseconds)
+    }
+
+    func newestManifest(space: String) async throws -> SnapshotManifest? {
+        try await snapshots.newestManifest(space: space)
+    }
+
+    func chunkBody(id: String, spaces: [String]) async throws -> [UInt8]? {
+        try await snapshots.chunkBody(id: id, spaces: spaces)
+    }
+
+    func collectSnapshots(supersededBefore milliseconds: Int64) async throws -> SnapshotCollection {
+        try await snapshots.collectSnapshots(supersededBefore: milliseconds)
+    }
+
+    func prune(space: String, through floor: Int64, dryRun: Bool) async throws -> PruneOutcome {
+        try await snapshots.prune(space: space, through: floor, dryRun: dryRun)
+    }
+
+    func seqCommitted(space: String, atOrBefore milliseconds: Int64) async throws -> Int64 {
+        try await snapshots.seqCommitted(space: space, atOrBefore: milliseconds)
+    }
+
+    func logSizes() async throws -> [SpaceLogSize] {
+        try await snapshots.logSizes()
+    }
+}

@@ -12,6 +12,9 @@ public struct SyncPhase: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let pushing = SyncPhase(rawValue: "pushing")
     /// Bringing other devices' changes.
     public static let pulling = SyncPhase(rawValue: "pulling")
+    /// Applying a snapshot of the space (a new device, or one whose history was pruned):
+    /// `bootstrapRecordsDone` of `bootstrapRecordsTotal` records so far.
+    public static let bootstrapping = SyncPhase(rawValue: "bootstrapping")
     /// The last cycle failed; the next one waits until `backoffUntil`.
     public static let backoff = SyncPhase(rawValue: "backoff")
     /// The last cycle succeeded.

@@ -92,6 +92,7 @@ package struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instan
         dirtyDeadline = nil
         syncRequested = false
         status.phase = .pushing
+        clearBootstrap()
         reportDisabled()
     }
 
@@ -101,11 +102,32 @@ package struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instan
         reportDisabled()
     }
 
+    /// The cycle's pull is bootstrapping from a snapshot: `recordsDone` of `recordsTotal`.
+    package mutating func bootstrapProgressed(recordsDone: Int, recordsTotal: Int) {
+        status.phase = .bootstrapping
+        status.bootstrapRecordsDone = recordsDone
+        status.bootstrapRecordsTotal = recordsTotal
+        reportDisabled()
+    }
+
+    /// The bootstrap ended; the cycle pulls on from the snapshot.
+    package mutating func bootstrapEnded() {
+        status.phase = .pulling
+        clearBootstrap()
+        reportDisabled()
+    }
+
+    private mutating func clearBootstrap() {
+        status.bootstrapRecordsDone = nil
+        status.bootstrapRecordsTotal = nil
+    }
+
     /// The cycle was cut short (a signal ended a long-poll, or the manager is stopping):
     /// neither a success nor a failure.
     package mutating func cycleInterrupted(now: Instant) {
         lastCycleEnd = now
-        if status.phase == .pushing || status.phase == .pulling { status.phase = .idle }
+        if status.phase == .pushing || status.phase == .pulling || status.phase == .bootstrapping { status.phase = .idle }
+        clearBootstrap()
         reportDisabled()
     }
 
@@ -125,6 +147,7 @@ package struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instan
         leaseRetryAt = nil
         backoffUntil = nil
         status.phase = .healthy
+        clearBootstrap()
         status.reasonCode = nil
         status.reasonMessage = nil
         status.lastError = nil
@@ -156,6 +179,7 @@ package struct SyncStateMachine<Instant: InstantProtocol>: Sendable where Instan
         lastCycleEnd = now
         leaseRetryAt = nil
         status.phase = .backoff
+        clearBootstrap()
         status.reasonCode = reason
         status.reasonMessage = message
         status.lastError = message

@@ -22,6 +22,11 @@ public struct SyncStatus: Sendable, Hashable, Codable {
     public var deadLetters: Int
     /// Recorded conflicts not yet acknowledged.
     public var conflicts: Int
+    /// While ``phase`` is ``SyncPhase/bootstrapping``: the snapshot's records applied so far
+    /// (an interrupted bootstrap's included); `nil` otherwise.
+    public var bootstrapRecordsDone: Int?
+    /// While ``phase`` is ``SyncPhase/bootstrapping``: the snapshot's records; `nil` otherwise.
+    public var bootstrapRecordsTotal: Int?
 
     /// Creates a status.
     public init(
@@ -35,7 +40,9 @@ public struct SyncStatus: Sendable, Hashable, Codable {
         pending: Int = 0,
         rejected: Int = 0,
         deadLetters: Int = 0,
-        conflicts: Int = 0
+        conflicts: Int = 0,
+        bootstrapRecordsDone: Int? = nil,
+        bootstrapRecordsTotal: Int? = nil
     ) {
         self.phase = phase
         self.reasonCode = reasonCode
@@ -48,6 +55,8 @@ public struct SyncStatus: Sendable, Hashable, Codable {
         self.rejected = rejected
         self.deadLetters = deadLetters
         self.conflicts = conflicts
+        self.bootstrapRecordsDone = bootstrapRecordsDone
+        self.bootstrapRecordsTotal = bootstrapRecordsTotal
     }
 
     enum CodingKeys: String, CodingKey {
@@ -62,5 +71,7 @@ public struct SyncStatus: Sendable, Hashable, Codable {
         case rejected
         case deadLetters = "dead_letters"
         case conflicts
+        case bootstrapRecordsDone = "bootstrap_records_done"
+        case bootstrapRecordsTotal = "bootstrap_records_total"
     }
 }

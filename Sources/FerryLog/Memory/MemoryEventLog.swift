@@ -12,11 +12,27 @@ import Synchronization
 public final class MemoryEventLog: EventLog {
     private struct SpaceLog {
         var logID = UUID().uuidString.lowercased()
+        /// The mutations above the floor, in seq order: `mutations[i].seq == floor + i + 1`.
         var mutations: [StoredMutation] = []
-        /// The seq of each stored (device, session, client action id) triple.
+        /// The seq of each stored (device, session, client action id) triple, pruned ones
+        /// included (memory is not kept compact; the stores on disk keep runs).
         var triples: [Triple: Int64] = [:]
         var heads: [RecordKey: RecordHead] = [:]
-        var head: Int64 { Int64(mutations.count) }
+        /// The lowest seq still held, minus one.
+        var floor: Int64 = 0
+        var head: Int64 { floor + Int64(mutations.count) }
+        var snapshots = SnapshotData()
+    }
+
+    /// A space's snapshot state, chunks and manifests.
+    struct SnapshotData {
+        var stateSeq: Int64 = 0
+        var state: [RecordKey: StateRecord] = [:]
+        /// The state's keys in order, rebuilt on the first scan after a change.
+        var sortedKeys: [RecordKey]?
+        var chunks: [String: (records: Int, body: [UInt8], createdAt: Int64)] = [:]
+        /// Published manifests, oldest first, each with when it stopped being the newest.
+        var manifests: [(manifest: SnapshotManifest, supersededAt: Int64?)] = []
     }
 
     private struct Triple: Hashable {
@@ -36,6 +52,81 @@ public final class MemoryEventLog: EventLog {
     }
 
     private let spaces = Mutex<[String: SpaceLog]>([:])
+    /// The space's snapshot data, read and changed under the log's lock.
+    func withSnapshots<T>(
+        of space: String,
+        _ body: (inout SnapshotData, _ head: Int64, _ floor: Int64, _ logID: String?) throws -> T
+    ) rethrows -> T {
+        try spaces.withLock { spaces in
+            guard var log = spaces[space] else {
+                var empty = SnapshotData()
+                return try body(&empty, 0, 0, nil)
+            }
+            spaces[space] = nil
+            defer { spaces[space] = log }
+            return try body(&log.snapshots, log.head, log.floor, log.logID)
+        }
+    }
+
+    /// Every space's log, read under the lock.
+    func withLogs<T>(_ body: ([String: (head: Int64, floor: Int64, snapshotSeq: Int64)]) -> T) -> T {
+        spaces.withLock { spaces in
+            body(spaces.mapValues { ($0.head, $0.floor, $0.snapshots.manifests.last?.manifest.snapshotSeq ?? 0) })
+        }
+    }
+
+    /// Prunes a space's log through `target`, under the lock: drops the mutations, keeps
+    /// their triples, moves the floor.
+    func pruneLog(of space: String, through target: Int64, dryRun: Bool) -> PruneOutcome {
+        spaces.withLock { spaces in
+            guard var log = spaces[space] else {
+                return PruneOutcome(space: space, floorBefore: 0, floorAfter: 0, mutationsDeleted: 0, tripleRuns: 0)
+            }
+            let before = log.floor
+            let snapshotSeq = log.snapshots.manifests.last?.manifest.snapshotSeq ?? 0
+            let floor = max(before, min(target, snapshotSeq, log.head))
+            let count = floor - before
+            // The runs the stores on disk would keep: consecutive ids of one (device,
+            // session) at consecutive seqs. Memory keeps the triples themselves.
+            let pruned = log.mutations.prefix(Int(count)).sorted {
+                ($0.deviceID, $0.sessionID, $0.clientActionID) < ($1.deviceID, $1.sessionID, $1.clientActionID)
+            }
+            var runs = 0
+            for (index, entry) in pruned.enumerated() {
+                if index > 0 {
+                    let previous = pruned[index - 1]
+                    if previous.deviceID == entry.deviceID && previous.sessionID == entry.sessionID
+                        && previous.clientActionID + 1 == entry.clientActionID && previous.seq + 1 == entry.seq
+                    {
+                        continue
+                    }
+                }
+                runs += 1
+            }
+            if !dryRun && count > 0 {
+                spaces[space] = nil
+                log.mutations.removeFirst(Int(count))
+                log.floor = floor
+                spaces[space] = log
+            }
+            return PruneOutcome(space: space, floorBefore: before, floorAfter: floor, mutationsDeleted: count, tripleRuns: runs)
+        }
+    }
+
+    /// The newest seq committed at or before `milliseconds`.
+    func seqCommitted(in space: String, atOrBefore milliseconds: Int64) -> Int64 {
+        spaces.withLock { spaces in
+            guard let log = spaces[space] else { return 0 }
+            // Commit times do not decrease with seq: a binary search finds the last one.
+            var low = 0
+            var high = log.mutations.count
+            while low < high {
+                let middle = (low + high) / 2
+                if log.mutations[middle].occurredAtMilliseconds <= milliseconds { low = middle + 1 } else { high = middle }
+            }
+            return low == 0 ? log.floor : log.mutations[low - 1].seq
+        }
+    }
     /// Kept apart from the logs, so that a replaced log finds the checkpoints of the old one.
     private let checkpoints = Mutex<[DeviceInSpace: [String: Checkpoint]]>([:])
     private let watcher: CommitWatcher
@@ -95,12 +186,15 @@ public final class MemoryEventLog: EventLog {
             guard since <= log.head else {
                 throw FerryError(.cursorAhead, "since_seq \(since) is above the head of space '\(space)' (\(log.head))")
             }
+            guard since >= log.floor else {
+                throw FerryError.historyPruned(space: space, since: since, floorSeq: log.floor)
+            }
             var page: [StoredMutation] = []
-            for mutation in log.mutations[Int(since)...] where mutation.deviceID != excludingDevice {
+            for mutation in log.mutations[Int(since - log.floor)...] where mutation.deviceID != excludingDevice {
                 page.append(mutation)
                 if page.count == limit { break }
             }
-            return LogPage(mutations: page, limit: limit, headSeq: log.head, logID: log.logID)
+            return LogPage(mutations: page, limit: limit, headSeq: log.head, logID: log.logID, floorSeq: log.floor)
         }
     }
 
@@ -109,8 +203,10 @@ public final class MemoryEventLog: EventLog {
         return spaces.withLock { spaces in
             let end = min(through, spaces[space]?.head ?? 0)
             guard let log = spaces[space], after < end else { return [] }
+            let start = max(after, log.floor)
+            guard start < end else { return [] }
             var page: [StoredMutation] = []
-            for mutation in log.mutations[Int(max(after, 0))..<Int(end)] where wanted.contains(mutation.entity) {
+            for mutation in log.mutations[Int(start - log.floor)..<Int(end - log.floor)] where wanted.contains(mutation.entity) {
                 page.append(mutation)
                 if page.count == limit { break }
             }
@@ -120,12 +216,13 @@ public final class MemoryEventLog: EventLog {
 
     public func streamPosition(space: String, deviceID: String) async throws -> StreamPosition {
         let log = spaces.withLock { spaces in
-            spaces[space].map { (head: $0.head, logID: $0.logID) } ?? (head: 0, logID: "")
+            spaces[space].map { (head: $0.head, logID: $0.logID, floor: $0.floor) } ?? (head: 0, logID: "", floor: 0)
         }
         let stored = checkpoints.withLock { $0[DeviceInSpace(space: space, deviceID: deviceID)] ?? [:] }
         return StreamPosition(
             headSeq: log.head,
             logID: log.logID,
+            floorSeq: log.floor,
             checkpoints: stored.mapValues(\.seq),
             checkpointsOfAnotherLog: stored.values.contains { $0.logID != log.logID }
         )
@@ -173,7 +270,7 @@ public final class MemoryEventLog: EventLog {
         watcher.forget(space: space)
     }
 
-    /// Every mutation of `space`'s log, in seq order, as stored.
+    /// Every mutation of `space`'s log above its floor, in seq order, as stored.
     public func mutations(of space: String) -> [StoredMutation] {
         spaces.withLock { $0[space]?.mutations ?? [] }
     }

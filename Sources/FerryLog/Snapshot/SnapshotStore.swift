@@ -98,7 +98,7 @@ public struct SnapshotCollection: Sendable, Hashable {
 ///
 /// Keys are ordered by entity then entity key, comparing UTF-8 bytes (SQLite's `BINARY`,
 /// PostgreSQL's `COLLATE "C"`).
-public protocol SnapshotStore: Sendable {
+public protocol SnapshotStore: EventLog {
     /// The space's head, log id, floor, state seq and newest snapshot seq, read together.
     /// A space with no log answers zeros and an empty log id; creates nothing.
     func snapshotStatus(space: String) async throws -> SnapshotStatus

@@ -13,17 +13,33 @@ extension FerryApplication {
         storage: FerryStorage,
         metrics: ServerMetrics,
         configuration: ServerConfiguration = ServerConfiguration(),
+        snapshots: SnapshotPolicy = SnapshotPolicy(),
         serverConfiguration: ApplicationConfiguration,
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        makeApplication(
+        var services = storage.services
+        if let store = storage.eventLog as? any SnapshotStore {
+            services.append(
+                SnapshotService(
+                    store: store,
+                    policy: snapshots,
+                    observer: SnapshotService.Observer(
+                        built: { _, _ in metrics.recordSnapshotBuilt() },
+                        pruned: { metrics.recordPruned($0.mutationsDeleted) },
+                        sizes: { metrics.recordLogSizes($0) }
+                    ),
+                    logger: logger
+                )
+            )
+        }
+        return makeApplication(
             eventLog: storage.eventLog,
             tokens: storage.tokens,
             metrics: metrics,
             configuration: configuration,
             serverConfiguration: serverConfiguration,
-            services: storage.services,
+            services: services,
             logger: logger,
             onServerRunning: onServerRunning
         )
@@ -38,6 +54,7 @@ extension FerryApplication {
         storage: FerryStorage,
         metrics: ServerMetrics,
         configuration: ServerConfiguration = ServerConfiguration(),
+        snapshots: SnapshotPolicy = SnapshotPolicy(),
         host: String,
         port: Int,
         logger: Logger,
@@ -47,6 +64,7 @@ extension FerryApplication {
             storage: storage,
             metrics: metrics,
             configuration: configuration,
+            snapshots: snapshots,
             serverConfiguration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "ferry"),
             logger: logger
         ) { channel in

@@ -27,7 +27,8 @@ public enum FerryApplication {
         router.get("healthz") { _, _ -> Response in
             do {
                 try await eventLog.checkHealth()
-                return try JSONResponse.make(HealthStatus(status: "ok", error: nil))
+                let sizes = try await (eventLog as? any SnapshotStore)?.logSizes()
+                return try JSONResponse.make(HealthStatus(status: "ok", error: nil, spaces: sizes?.map(SpaceHealth.init)))
             } catch {
                 let detail = ErrorResponse(FerryError(.unavailable, "the storage does not answer")).error
                 return try JSONResponse.make(HealthStatus(status: "unavailable", error: detail), status: .serviceUnavailable)
@@ -96,4 +97,31 @@ public enum FerryApplication {
 struct HealthStatus: Codable, Sendable {
     var status: String
     var error: ErrorResponse.Detail?
+    /// Each space's log size, floor and newest snapshot.
+    var spaces: [SpaceHealth]?
+}
+
+/// One space in `GET /healthz`.
+struct SpaceHealth: Codable, Sendable {
+    var space: String
+    var headSeq: Int64
+    var floorSeq: Int64
+    var mutations: Int64
+    var snapshotSeq: Int64
+
+    init(_ size: SpaceLogSize) {
+        space = size.space
+        headSeq = size.headSeq
+        floorSeq = size.floorSeq
+        mutations = size.mutations
+        snapshotSeq = size.snapshotSeq
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case space
+        case headSeq = "head_seq"
+        case floorSeq = "floor_seq"
+        case mutations
+        case snapshotSeq = "snapshot_seq"
+    }
 }

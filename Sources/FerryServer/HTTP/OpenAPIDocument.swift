@@ -33,8 +33,15 @@ package enum OpenAPIDocument {
                 code:
                   type: string
                   enum: [bad_request, unauthorized, forbidden, not_found, cursor_ahead, conflict,
-                         payload_too_large, rate_limited, internal, unavailable]
+                         history_pruned, payload_too_large, rate_limited, internal, unavailable]
                 message: {type: string}
+            HistoryPruned:
+              type: object
+              description: The 410 answer of a pull below the space's floor.
+              required: [error, floor_seq]
+              properties:
+                error: {$ref: "#/components/schemas/ErrorDetail"}
+                floor_seq: {type: integer, format: int64, minimum: 1}
             MutationInput:
               type: object
               required: [client_action_id, entity, entity_key, op]
@@ -119,6 +126,37 @@ package enum OpenAPIDocument {
                 latest_seq: {type: integer, format: int64}
                 head_seq: {type: integer, format: int64}
                 log_id: {type: string}
+                floor_seq:
+                  type: integer
+                  format: int64
+                  description: The lowest seq the space still holds, minus one (0 while nothing was pruned).
+            Manifest:
+              type: object
+              required: [version, log_id, snapshot_seq, floor_seq, chunks]
+              properties:
+                version: {type: integer, enum: [1]}
+                log_id: {type: string}
+                snapshot_seq: {type: integer, format: int64, minimum: 0}
+                floor_seq: {type: integer, format: int64, minimum: 0}
+                chunks:
+                  type: array
+                  items:
+                    type: object
+                    required: [id, records, bytes, created_at]
+                    properties:
+                      id: {type: string, pattern: "^[0-9a-f]{64}$"}
+                      records: {type: integer, minimum: 1}
+                      bytes: {type: integer, minimum: 1}
+                      created_at: {type: string, format: date-time}
+            SnapshotRecord:
+              type: object
+              description: One line of a snapshot chunk.
+              required: [entity, entity_key, payload, seq]
+              properties:
+                entity: {type: string}
+                entity_key: {type: string}
+                payload: {type: object, additionalProperties: true}
+                seq: {type: integer, format: int64, minimum: 1}
             StreamRequest:
               type: object
               required: [space, device_id, types]
@@ -220,6 +258,81 @@ package enum OpenAPIDocument {
                 "401": {$ref: "#/components/responses/Error"}
                 "403": {$ref: "#/components/responses/Error"}
                 "409": {$ref: "#/components/responses/Error"}
+                "410":
+                  description: since_seq is below the space's floor; bootstrap from the snapshot.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/HistoryPruned"}
+                "503": {$ref: "#/components/responses/Error"}
+          /sync/pull:
+            get:
+              summary: The space's newest snapshot manifest.
+              description: >
+                The state of the space at snapshot_seq (the latest version of every record not
+                deleted), cut into chunks named by the SHA-256 of their body. snapshot_seq 0
+                and no chunks: no snapshot yet. A device applies every chunk, then pulls from
+                snapshot_seq.
+              security: [{bearer: []}]
+              parameters:
+                - {name: space, in: query, required: true, schema: {type: string}}
+              responses:
+                "200":
+                  description: The manifest.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Manifest"}
+                "400": {$ref: "#/components/responses/Error"}
+                "401": {$ref: "#/components/responses/Error"}
+                "403": {$ref: "#/components/responses/Error"}
+                "503": {$ref: "#/components/responses/Error"}
+          /sync/pull/{chunk_id}:
+            get:
+              summary: A snapshot chunk's body, NDJSON, one record per line.
+              description: >
+                Immutable (ETag is the id); its SHA-256 equals the id. 404 for an unknown or
+                malformed id, or one that no kept manifest of the token's spaces names.
+              security: [{bearer: []}]
+              parameters:
+                - {name: chunk_id, in: path, required: true, schema: {type: string}}
+              responses:
+                "200":
+                  description: One SnapshotRecord per line.
+                  content:
+                    application/x-ndjson:
+                      schema: {$ref: "#/components/schemas/SnapshotRecord"}
+                "304": {description: The client's copy (If-None-Match) is current.}
+                "401": {$ref: "#/components/responses/Error"}
+                "404": {$ref: "#/components/responses/Error"}
+                "503": {$ref: "#/components/responses/Error"}
+          /sync/push:
+            post:
+              summary: Upload a bulk chunk of mutations (NDJSON, one mutation per line).
+              description: >
+                X-Chunk-Id is the SHA-256 of the body. Appended in one transaction; a line that
+                breaks a mutation rule is rejected on its own; a line that is not a JSON object
+                refuses the chunk (400, naming the line). Uploading the same chunk again stores
+                nothing new: its mutations come back as duplicates with their seqs.
+              security: [{bearer: []}]
+              parameters:
+                - {name: space, in: query, required: true, schema: {type: string}}
+                - {name: device_id, in: query, required: true, schema: {type: string}}
+                - {name: session_id, in: query, required: true, schema: {type: string}}
+                - {name: X-Chunk-Id, in: header, required: true, schema: {type: string, pattern: "^[0-9a-fA-F]{64}$"}}
+              requestBody:
+                required: true
+                content:
+                  application/x-ndjson:
+                    schema: {$ref: "#/components/schemas/MutationInput"}
+              responses:
+                "200":
+                  description: The outcome of every mutation, as a push answers.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/PushResponse"}
+                "400": {$ref: "#/components/responses/Error"}
+                "401": {$ref: "#/components/responses/Error"}
+                "403": {$ref: "#/components/responses/Error"}
+                "413": {$ref: "#/components/responses/Error"}
                 "503": {$ref: "#/components/responses/Error"}
           /sync/stream:
             post:
@@ -330,6 +443,18 @@ package enum OpenAPIDocument {
                         required: [status]
                         properties:
                           status: {type: string, enum: [ok]}
+                          spaces:
+                            type: array
+                            description: Each space's log size, floor and newest snapshot.
+                            items:
+                              type: object
+                              required: [space, head_seq, floor_seq, mutations, snapshot_seq]
+                              properties:
+                                space: {type: string}
+                                head_seq: {type: integer, format: int64}
+                                floor_seq: {type: integer, format: int64}
+                                mutations: {type: integer, format: int64}
+                                snapshot_seq: {type: integer, format: int64}
                 "503":
                   description: The storage does not answer.
                   content:

@@ -1,3 +1,4 @@
+import FerryLog
 import Hummingbird
 import Metrics
 import Prometheus
@@ -20,6 +21,12 @@ public final class ServerMetrics: Sendable {
     private let streamsOpen: Metrics.Meter
     private let eventsStreamed: Metrics.Counter
     private let acksStored: Metrics.Counter
+    private let chunksServed: Metrics.Counter
+    private let chunkBytesServed: Metrics.Counter
+    private let snapshotsBuilt: Metrics.Counter
+    private let mutationsPruned: Metrics.Counter
+    /// The per-space gauges made so far, by space.
+    private let spaceGauges = Mutex<[String: (mutations: Metrics.Gauge, floor: Metrics.Gauge, snapshot: Metrics.Gauge)]>([:])
 
     /// Creates the metrics in `registry`.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -33,6 +40,47 @@ public final class ServerMetrics: Sendable {
         self.streamsOpen = Metrics.Meter(label: "ferry_streams_open", factory: factory)
         self.eventsStreamed = Metrics.Counter(label: "ferry_stream_events_total", factory: factory)
         self.acksStored = Metrics.Counter(label: "ferry_stream_acks_stored_total", factory: factory)
+        self.chunksServed = Metrics.Counter(label: "ferry_snapshot_chunks_served_total", factory: factory)
+        self.chunkBytesServed = Metrics.Counter(label: "ferry_snapshot_chunk_bytes_served_total", factory: factory)
+        self.snapshotsBuilt = Metrics.Counter(label: "ferry_snapshots_built_total", factory: factory)
+        self.mutationsPruned = Metrics.Counter(label: "ferry_mutations_pruned_total", factory: factory)
+    }
+
+    /// Records a snapshot chunk served.
+    func recordChunkServed(bytes: Int) {
+        chunksServed.increment()
+        chunkBytesServed.increment(by: bytes)
+    }
+
+    /// Records a snapshot published by the background builder.
+    public func recordSnapshotBuilt() { snapshotsBuilt.increment() }
+
+    /// Records mutations deleted by retention.
+    public func recordPruned(_ count: Int64) {
+        if count > 0 { mutationsPruned.increment(by: Int(count)) }
+    }
+
+    /// Sets the per-space gauges: `ferry_log_mutations`, `ferry_log_floor_seq` and
+    /// `ferry_snapshot_seq`, labelled by space.
+    public func recordLogSizes(_ sizes: [SpaceLogSize]) {
+        let gauges = spaceGauges.withLock { made in
+            sizes.map { size in
+                if let existing = made[size.space] { return (size, existing) }
+                let dimensions = [("space", size.space)]
+                let gauges = (
+                    mutations: Metrics.Gauge(label: "ferry_log_mutations", dimensions: dimensions, factory: factory),
+                    floor: Metrics.Gauge(label: "ferry_log_floor_seq", dimensions: dimensions, factory: factory),
+                    snapshot: Metrics.Gauge(label: "ferry_snapshot_seq", dimensions: dimensions, factory: factory)
+                )
+                made[size.space] = gauges
+                return (size, gauges)
+            }
+        }
+        for (size, gauge) in gauges {
+            gauge.mutations.record(size.mutations)
+            gauge.floor.record(size.floorSeq)
+            gauge.snapshot.record(size.snapshotSeq)
+        }
     }
 
     private struct Route: Hashable {

@@ -17,6 +17,9 @@ struct SyncController {
         group.post("ack", use: acknowledge)
         group.get("ack", use: checkpoints)
         group.delete("ack", use: clearCheckpoints)
+        group.get("pull", use: manifest)
+        group.get("pull/:chunk", use: chunk)
+        group.post("push", use: bulkPush)
     }
 
     func addAuthRoutes(to router: Router<FerryRequestContext>) {
@@ -103,6 +106,66 @@ struct SyncController {
         guard let device = parameters["device_id"] else { throw FerryError(.badRequest, "device_id is required") }
         return (String(space), String(device))
     }
+
+    /// `GET /sync/pull?space=`: the newest snapshot manifest.
+    @Sendable func manifest(request: Request, context: FerryRequestContext) async throws -> Response {
+        guard let space = request.uri.queryParameters["space"] else { throw FerryError(.badRequest, "space is required") }
+        let manifest = try await endpoints.manifest(space: String(space)) { try context.authorize(space: $0) }
+        var response = JSONResponse.writing(manifest)
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    /// `GET /sync/pull/{chunk_id}`: a chunk's NDJSON body, immutable (its id is its hash);
+    /// `304` when the client holds it already (`If-None-Match`).
+    @Sendable func chunk(request: Request, context: FerryRequestContext) async throws -> Response {
+        let id = context.parameters.get("chunk") ?? ""
+        let body = try await endpoints.chunk(id: id, scope: context.scope?.spaces ?? [])
+        metrics.recordChunkServed(bytes: body.count)
+        var headers = HTTPFields()
+        let etag = "\"\(id.lowercased())\""
+        headers[.eTag] = etag
+        headers[.cacheControl] = "private, max-age=31536000, immutable"
+        if let match = request.headers[.ifNoneMatch],
+            match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag })
+        {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = "application/x-ndjson"
+        headers[.contentLength] = String(body.count)
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// `POST /sync/push?space=&device_id=&session_id=` with `X-Chunk-Id`: a bulk chunk.
+    @Sendable func bulkPush(request: Request, context: FerryRequestContext) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        guard let space = parameters["space"] else { throw FerryError(.badRequest, "space is required") }
+        guard let device = parameters["device_id"] else { throw FerryError(.badRequest, "device_id is required") }
+        guard let session = parameters["session_id"] else { throw FerryError(.badRequest, "session_id is required") }
+        let limit = endpoints.configuration.bulkMaxBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw FerryError(.payloadTooLarge, "the chunk is \(length) bytes; at most \(limit) are accepted")
+        }
+        var buffer = try await request.body.collect(upTo: limit)
+        let body = buffer.readBytes(length: buffer.readableBytes) ?? []
+        let outcome = try await endpoints.bulkPush(
+            space: String(space),
+            deviceID: String(device),
+            sessionID: String(session),
+            chunkID: request.headers[Self.chunkIDHeader],
+            body: body
+        ) { try context.authorize(space: $0) }
+        metrics.recordPush(
+            accepted: outcome.response.accepted,
+            duplicates: outcome.duplicates,
+            rejected: outcome.invalid,
+            conflicts: outcome.response.conflicts.count
+        )
+        return JSONResponse.writing(outcome.response)
+    }
+
+    /// The header that names a bulk chunk by its SHA-256.
+    static let chunkIDHeader = HTTPFields.Element.Name("X-Chunk-Id")!
 
     @Sendable func refresh(request: Request, context: FerryRequestContext) async throws -> Response {
         let body = try await decodeBody(RefreshRequest.self, from: request)

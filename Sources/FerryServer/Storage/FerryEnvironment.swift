@@ -66,6 +66,67 @@ public struct FerryEnvironment: Sendable {
         )
     }
 
+    /// The limits of bulk pushes: `--bulk-max-bytes` (`FERRY_BULK_MAX_BYTES`) and
+    /// `--bulk-max-lines` (`FERRY_BULK_MAX_LINES`), set on `configuration`.
+    public func bulkLimits(_ configuration: inout ServerConfiguration, maxBytes: Int?, maxLines: Int?) throws {
+        configuration.bulkMaxBytes = try integer(maxBytes, "FERRY_BULK_MAX_BYTES", default: configuration.bulkMaxBytes)
+        configuration.bulkMaxLines = try integer(maxLines, "FERRY_BULK_MAX_LINES", default: configuration.bulkMaxLines)
+        guard configuration.bulkMaxBytes > 0, configuration.bulkMaxLines > 0 else {
+            throw ConfigurationError("the bulk limits must be positive")
+        }
+    }
+
+    /// The snapshot and retention settings: each from its flag, else its variable
+    /// (`FERRY_SNAPSHOT_EVERY`, `FERRY_SNAPSHOT_CHUNK_RECORDS`, `FERRY_SNAPSHOT_CHUNK_BYTES`,
+    /// `FERRY_SNAPSHOT_KEEP`, `FERRY_RETAIN_MUTATIONS`, `FERRY_RETAIN_AGE`), else the default
+    /// of ``SnapshotPolicy``. `every` 0 builds snapshots only on demand; durations are
+    /// written `90s`, `30m`, `1h`, `7d` (a bare number is seconds).
+    public func snapshotPolicy(
+        every: Int? = nil,
+        chunkRecords: Int? = nil,
+        chunkBytes: Int? = nil,
+        keep: String? = nil,
+        retainMutations: Int? = nil,
+        retainAge: String? = nil
+    ) throws -> SnapshotPolicy {
+        let defaults = SnapshotPolicy()
+        let every = try integer(every, "FERRY_SNAPSHOT_EVERY", default: Int(defaults.every ?? 0))
+        let records = try integer(chunkRecords, "FERRY_SNAPSHOT_CHUNK_RECORDS", default: defaults.chunkRecords)
+        let bytes = try integer(chunkBytes, "FERRY_SNAPSHOT_CHUNK_BYTES", default: defaults.chunkBytes)
+        let retain =
+            try retainMutations
+            ?? value("FERRY_RETAIN_MUTATIONS").map { text in
+                guard let number = Int(text) else { throw ConfigurationError("FERRY_RETAIN_MUTATIONS must be an integer, not '\(text)'") }
+                return number
+            }
+        guard every >= 0 else { throw ConfigurationError("--snapshot-every must be 0 (on demand only) or a positive number of mutations") }
+        guard records > 0, bytes > 0 else { throw ConfigurationError("the snapshot chunk limits must be positive") }
+        if let retain, retain < 0 { throw ConfigurationError("--retain-mutations must not be negative") }
+        return SnapshotPolicy(
+            every: every == 0 ? nil : Int64(every),
+            chunkRecords: records,
+            chunkBytes: bytes,
+            keep: try (keep ?? value("FERRY_SNAPSHOT_KEEP")).map { try Self.duration($0, "--snapshot-keep") } ?? defaults.keep,
+            retainMutations: retain.map(Int64.init),
+            retainAge: try (retainAge ?? value("FERRY_RETAIN_AGE")).map { try Self.duration($0, "--retain-age") }
+        )
+    }
+
+    /// Reads a duration written `90s`, `30m`, `1h` or `7d` (a bare number is seconds).
+    public static func duration(_ text: String, _ name: String) throws -> Duration {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        var digits = Substring(text)
+        var unit: Int64 = 1
+        if let last = text.last, let factor = units[last] {
+            unit = factor
+            digits = digits.dropLast()
+        }
+        guard let number = Int64(digits), number >= 0 else {
+            throw ConfigurationError("\(name) must be a duration such as 90s, 30m, 1h or 7d, not '\(text)'")
+        }
+        return .seconds(number * unit)
+    }
+
     /// The data folder: `flag`, else `FERRY_DATA`, else `./ferry-data`.
     public func dataFolder(_ flag: String?) -> String { flag ?? value("FERRY_DATA") ?? "./ferry-data" }
 
