@@ -7,14 +7,16 @@ struct SeqSearch {
     private var low: Int64
     private var high: Int64
     private let bound: Int64
-    /// The newest seq found so far committed at or before the bound; 0 when none.
-    private(set) var answer: Int64 = 0
+    /// The newest seq found so far committed at or before the bound; `low - 1` (the floor)
+    /// when none, as the memory store answers.
+    private(set) var answer: Int64
 
     /// A search of the seqs `low...high` for the newest committed at or before `milliseconds`.
     init(from low: Int64, through high: Int64, atOrBefore milliseconds: Int64) {
         self.low = low
         self.high = high
         self.bound = milliseconds
+        self.answer = max(0, low - 1)
     }
 
     /// The seq to look up next (the store finds the first mutation at or above it); `nil`

@@ -149,6 +149,18 @@ private func seqs(_ outcomes: [AppendOutcome]) -> [Int64] {
                 try await store.stateRecords(space: "s", keys: [a, b, c])
                     == [b: record("note", "b", seq: 3, value: 9), c: record("task", "c", seq: 3)]
             )
+            // Deletes go first, then upserts; the last upsert of a key wins.
+            try await store.updateState(
+                space: "s",
+                from: 3,
+                to: 4,
+                upserts: [record("note", "a", seq: 4), record("task", "c", seq: 4), record("task", "c", seq: 4, value: 7)],
+                deletes: [a, b]
+            )
+            #expect(
+                try await store.stateRecords(space: "s", keys: [a, b, c])
+                    == [a: record("note", "a", seq: 4), c: record("task", "c", seq: 4, value: 7)]
+            )
             // The state of one space is not another's.
             try await push(log, in: "other", [1])
             #expect(try await store.stateRecords(space: "other", keys: [b, c]).isEmpty)
@@ -427,6 +439,8 @@ private func seqs(_ outcomes: [AppendOutcome]) -> [Int64] {
             _ = try await store.prune(space: "s", through: 3, dryRun: false)
             #expect(try await store.seqCommitted(space: "s", atOrBefore: start + 10_000) == 5)
             #expect(try await store.seqCommitted(space: "s", atOrBefore: start + 20_000) == 6)
+            // Before every mutation held: the floor.
+            #expect(try await store.seqCommitted(space: "s", atOrBefore: start) == 3)
         }
     }
 

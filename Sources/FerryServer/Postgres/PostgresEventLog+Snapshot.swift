@@ -68,8 +68,9 @@ extension PostgresEventLog: SnapshotStore {
         }
     }
 
-    /// Upserts are written first, then deletes are removed (a key in both ends up absent);
-    /// a key upserted twice keeps its last record. Each is one statement over arrays.
+    /// Deletes are removed first, then upserts written (a key in both ends up upserted, as
+    /// in the memory store); a key upserted twice keeps its last record. Each is one
+    /// statement over arrays.
     /// - Throws: ``FerryCore/FerryError`` `conflict` when the state seq is not `from`,
     ///   `notFound` when the space has no log.
     public func updateState(space: String, from: Int64, to: Int64, upserts: [StateRecord], deletes: [RecordKey]) async throws {
@@ -92,6 +93,15 @@ extension PostgresEventLog: SnapshotStore {
         let deleteKeys = deletes.map(\.key)
         try await database.transaction { connection in
             let id = try await Self.stateSpace(space, expecting: from, connection, logger)
+            if !deleteEntities.isEmpty {
+                try await connection.query(
+                    """
+                    DELETE FROM snapshot_state AS st USING unnest(\(deleteEntities)::text[], \(deleteKeys)::text[]) AS d(entity, entity_key)
+                    WHERE st.space_id = \(id) AND st.entity = d.entity AND st.entity_key = d.entity_key
+                    """,
+                    logger: logger
+                )
+            }
             if !columns.seqs.isEmpty {
                 try await connection.query(
                     """
@@ -100,15 +110,6 @@ extension PostgresEventLog: SnapshotStore {
                     FROM unnest(\(columns.entities)::text[], \(columns.keys)::text[], \(columns.payloads)::bytea[], \(columns.seqs)::bigint[])
                         AS r(entity, entity_key, payload, seq)
                     ON CONFLICT (space_id, entity, entity_key) DO UPDATE SET payload = excluded.payload, seq = excluded.seq
-                    """,
-                    logger: logger
-                )
-            }
-            if !deleteEntities.isEmpty {
-                try await connection.query(
-                    """
-                    DELETE FROM snapshot_state AS st USING unnest(\(deleteEntities)::text[], \(deleteKeys)::text[]) AS d(entity, entity_key)
-                    WHERE st.space_id = \(id) AND st.entity = d.entity AND st.entity_key = d.entity_key
                     """,
                     logger: logger
                 )
@@ -373,8 +374,8 @@ extension PostgresEventLog: SnapshotStore {
     }
 
     /// Binary search over the held seqs (a handful of primary-key lookups), relying on commit
-    /// times that do not decrease along seqs. Pruned mutations are not counted: 0 when no
-    /// mutation held was committed by then.
+    /// times that do not decrease along seqs. When no mutation held was committed by then,
+    /// the floor (as the memory store answers; 0 while nothing was pruned).
     public func seqCommitted(space: String, atOrBefore milliseconds: Int64) async throws -> Int64 {
         let logger = database.logger
         return try await database.perform { connection in

@@ -61,8 +61,8 @@ extension SQLiteEventLog: SnapshotStore {
         }
     }
 
-    /// Upserts are written first, then deletes are removed (a key in both ends up absent);
-    /// a key upserted twice keeps its last record.
+    /// Deletes are removed first, then upserts written (a key in both ends up upserted, as
+    /// in the memory store); a key upserted twice keeps its last record.
     /// - Throws: ``FerryCore/FerryError`` `conflict` when the state seq is not `from`,
     ///   `notFound` when the space has no log.
     public func updateState(space: String, from: Int64, to: Int64, upserts: [StateRecord], deletes: [RecordKey]) async throws {
@@ -71,6 +71,14 @@ extension SQLiteEventLog: SnapshotStore {
             let current = try Self.stateSeq(space: row.id, in: db)
             guard current == from else {
                 throw FerryError(.conflict, "the state of space '\(space)' is at seq \(current), not \(from): another builder moved it")
+            }
+            try Self.forEachChunk(ofKeys: deletes) { entity, chunk in
+                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                var arguments: [(any DatabaseValueConvertible)?] = [row.id, entity]
+                arguments.append(contentsOf: chunk.map { $0 as (any DatabaseValueConvertible)? })
+                try db.cachedStatement(
+                    sql: "DELETE FROM snapshot_state WHERE space_id = ? AND entity = ? AND entity_key IN (\(placeholders))"
+                ).execute(arguments: StatementArguments(arguments))
             }
             try Self.insertRows(
                 upserts,
@@ -84,14 +92,6 @@ extension SQLiteEventLog: SnapshotStore {
                 try binder.bind(record.entityKey)
                 try binder.bind(blob: record.payload)
                 try binder.bind(record.seq)
-            }
-            try Self.forEachChunk(ofKeys: deletes) { entity, chunk in
-                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-                var arguments: [(any DatabaseValueConvertible)?] = [row.id, entity]
-                arguments.append(contentsOf: chunk.map { $0 as (any DatabaseValueConvertible)? })
-                try db.cachedStatement(
-                    sql: "DELETE FROM snapshot_state WHERE space_id = ? AND entity = ? AND entity_key IN (\(placeholders))"
-                ).execute(arguments: StatementArguments(arguments))
             }
             try db.cachedStatement(sql: "UPDATE space SET state_seq = ? WHERE id = ?").execute(arguments: [to, row.id])
         }
@@ -286,8 +286,8 @@ extension SQLiteEventLog: SnapshotStore {
     }
 
     /// Binary search over the held seqs (a handful of primary-key lookups), relying on commit
-    /// times that do not decrease along seqs. Pruned mutations are not counted: 0 when no
-    /// mutation held was committed by then.
+    /// times that do not decrease along seqs. When no mutation held was committed by then,
+    /// the floor (as the memory store answers; 0 while nothing was pruned).
     public func seqCommitted(space: String, atOrBefore milliseconds: Int64) async throws -> Int64 {
         try await database.read { db in
             guard let row = try Self.fetchSpace(space, in: db) else { return 0 }
