@@ -112,10 +112,22 @@ extension LocalStore {
         logID: String
     ) async throws -> Int {
         try await writer.write { db in
-            guard let state = try Self.bootstrapState(space: space, db), state.snapshotSeq == snapshotSeq, state.logID == logID else {
+            // The bootstrap's row and this chunk's only: reading every applied chunk here
+            // would make a bootstrap of many chunks quadratic.
+            let followed = try Row.fetchOne(
+                db,
+                sql: "SELECT log_id, snapshot_seq FROM ferry_bootstrap WHERE space = ?",
+                arguments: [space]
+            )
+            guard let followed, followed[0] as String == logID, followed[1] as Int64 == snapshotSeq else {
                 throw LocalStoreError(.bootstrapMismatch, "no bootstrap of '\(space)' follows the snapshot at \(snapshotSeq)")
             }
-            guard !state.appliedChunkIDs.contains(id) else { return 0 }
+            let done = try Bool.fetchOne(
+                db,
+                sql: "SELECT EXISTS (SELECT 1 FROM ferry_bootstrap_chunks WHERE space = ? AND chunk_id = ?)",
+                arguments: [space, id]
+            )
+            guard done != true else { return 0 }
             try self.applySnapshotRecords(records, space: space, snapshotSeq: snapshotSeq, db)
             try db.execute(
                 sql: "INSERT INTO ferry_bootstrap_chunks (space, chunk_id, records, bytes) VALUES (?, ?, ?, ?)",

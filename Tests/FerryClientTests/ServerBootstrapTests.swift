@@ -34,6 +34,41 @@ import Testing
         #expect(try BootstrapTests.sameShadow(fresh, replaying))
     }
 
+    /// Cut short after its last chunk was applied but before it was finished (the cursor
+    /// still at 0): the next sync downloads nothing, finishes it and pulls what came after.
+    @Test func aBootstrapCutAfterItsLastChunkFinishesWithoutDownloadingAgain() async throws {
+        let server = InMemoryTransport()
+        let writer = try Device("writer", transport: server)
+        try await BootstrapTests.writeHistory(on: writer)
+        let manifest = try #require(try await server.buildSnapshot(of: "notes", policy: Self.policy))
+        try writer.write("UPDATE notes SET title = 'late' WHERE id = (SELECT min(id) FROM notes)")
+        try writer.write("INSERT INTO notes (id, title) VALUES ('after', 'the snapshot')")
+        try await writer.sync()
+
+        let fresh = try Device("fresh", transport: server)
+        try await fresh.store.beginBootstrap(space: "notes", manifest: manifest)
+        for chunk in manifest.chunks {
+            let body = try await server.chunk(id: chunk.id)
+            try await fresh.store.applySnapshotChunk(
+                try SnapshotRecord.lines(of: body),
+                id: chunk.id,
+                bytes: body.count,
+                space: "notes",
+                snapshotSeq: manifest.snapshotSeq,
+                logID: manifest.logID
+            )
+        }
+        let faulty = FaultInjectingTransport(server)
+        let report = try await BootstrapTests.engine(fresh, transport: faulty).sync()
+        #expect(faulty.count(of: .chunk) == 0)
+        #expect(report.bootstraps == 1)
+        let replaying = try Device("replaying", transport: server)
+        try await replaying.sync()
+        #expect(try fresh.rows() == replaying.rows())
+        #expect(try BootstrapTests.sameShadow(fresh, replaying))
+        #expect(try await fresh.store.cursor(space: "notes").lastSeq == replaying.store.cursor(space: "notes").lastSeq)
+    }
+
     @Test func aPrunedHistoryBootstrapsKeepingPendingChanges() async throws {
         let server = InMemoryTransport()
         let writer = try Device("writer", transport: server)
