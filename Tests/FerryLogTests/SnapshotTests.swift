@@ -241,4 +241,19 @@ private func fill(_ log: MemoryEventLog, count: Int, space: String = "notes") as
         }
         #expect(acks == [.string("note|3"), .string("SyncComplete|3")])
     }
+
+    @Test func aPruneDuringAStreamCutsItShortInsteadOfSkippingMutations() async throws {
+        let log = MemoryEventLog()
+        let endpoints = SyncEndpoints(eventLog: log, configuration: ServerConfiguration(streamPageSize: 2))
+        _ = try await append(log, (1...6).map { upsert(Int64($0), key: "k\($0)") })
+        _ = try await SnapshotBuilder(store: log, policy: SnapshotPolicy()).build(space: "notes")
+        var pages = try await endpoints.openStream(try StreamRequest(space: "notes", deviceID: "dev", types: ["note"])) { _ in }
+            .makeAsyncIterator()
+        let first = try #require(try await pages.next())
+        #expect(first.events == 2)
+        // Seqs 3 and 4, not yet streamed, go.
+        _ = try await log.prune(space: "notes", through: 4, dryRun: false)
+        let cut = await #expect(throws: FerryError.self) { _ = try await pages.next() }
+        #expect(cut?.code == .historyPruned)
+    }
 }

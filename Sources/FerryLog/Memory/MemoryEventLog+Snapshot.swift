@@ -51,10 +51,16 @@ extension MemoryEventLog: SnapshotStore {
     }
 
     public func storeChunk(space: String, id: String, records: Int, body: [UInt8], at milliseconds: Int64) async throws -> Int64 {
-        withSnapshots(of: space) { data, _, _, logID in
-            guard logID != nil else { return milliseconds }
-            if let stored = data.chunks[id] { return stored.createdAt }
-            data.chunks[id] = (records, body, milliseconds)
+        try withSnapshots(of: space) { data, _, _, logID in
+            guard logID != nil else { throw FerryError(.notFound, "space '\(space)' has no log") }
+            let id = id.lowercased()
+            // Storing a chunk again moves its stored time only: a collection running while a
+            // builder publishes keeps the chunks it has just stored.
+            if let stored = data.chunks[id] {
+                data.chunks[id]?.storedAt = max(stored.storedAt, milliseconds)
+                return stored.createdAt
+            }
+            data.chunks[id] = (records, body, milliseconds, milliseconds)
             return milliseconds
         }
     }
@@ -62,6 +68,7 @@ extension MemoryEventLog: SnapshotStore {
     public func publishManifest(space: String, manifest: SnapshotManifest, at milliseconds: Int64) async throws -> Bool {
         withSnapshots(of: space) { data, _, _, logID in
             guard logID == manifest.logID, data.stateSeq == manifest.snapshotSeq,
+                manifest.snapshotSeq > data.manifests.last?.manifest.snapshotSeq ?? 0,
                 manifest.chunks.allSatisfy({ data.chunks[$0.id] != nil })
             else { return false }
             if let last = data.manifests.indices.last { data.manifests[last].supersededAt = milliseconds }
@@ -80,6 +87,7 @@ extension MemoryEventLog: SnapshotStore {
 
     public func chunkBody(id: String, spaces: [String]) async throws -> [UInt8]? {
         for space in spaces {
+            let id = id.lowercased()
             let body = withSnapshots(of: space) { data, _, _, _ in
                 data.manifests.contains { $0.manifest.chunks.contains { $0.id == id } } ? data.chunks[id]?.body : nil
             }
@@ -97,7 +105,7 @@ extension MemoryEventLog: SnapshotStore {
                 data.manifests.removeAll { entry in entry.supersededAt.map { $0 < milliseconds } ?? false }
                 collection.manifests += before - data.manifests.count
                 let named = Set(data.manifests.flatMap { $0.manifest.chunks.map(\.id) })
-                let unnamed = data.chunks.keys.filter { !named.contains($0) }
+                let unnamed = data.chunks.filter { !named.contains($0.key) && $0.value.storedAt < milliseconds }.map(\.key)
                 for id in unnamed { data.chunks[id] = nil }
                 collection.chunks += unnamed.count
             }

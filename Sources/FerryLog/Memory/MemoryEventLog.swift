@@ -30,7 +30,8 @@ public final class MemoryEventLog: EventLog {
         var state: [RecordKey: StateRecord] = [:]
         /// The state's keys in order, rebuilt on the first scan after a change.
         var sortedKeys: [RecordKey]?
-        var chunks: [String: (records: Int, body: [UInt8], createdAt: Int64)] = [:]
+        /// Chunks by id, with when each was first and last stored.
+        var chunks: [String: (records: Int, body: [UInt8], createdAt: Int64, storedAt: Int64)] = [:]
         /// Published manifests, oldest first, each with when it stopped being the newest.
         var manifests: [(manifest: SnapshotManifest, supersededAt: Int64?)] = []
     }

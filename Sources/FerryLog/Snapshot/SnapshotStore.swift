@@ -116,12 +116,15 @@ public protocol SnapshotStore: EventLog {
     /// in key order: one page of a scan that holds a bounded amount in memory.
     func scanState(space: String, after: RecordKey?, limit: Int) async throws -> [StateRecord]
 
-    /// Stores a chunk's body under (space, id); storing an id the space holds already does
-    /// nothing. Answers the chunk's creation time (the first store's).
+    /// Stores a chunk's body under (space, id); storing an id the space holds already only
+    /// moves its stored time (see ``collectSnapshots(supersededBefore:)``). Answers the
+    /// chunk's creation time (the first store's).
+    /// - Throws: ``FerryCore/FerryError`` `not_found` for a space with no log.
     func storeChunk(space: String, id: String, records: Int, body: [UInt8], at milliseconds: Int64) async throws -> Int64
 
     /// Publishes `manifest` as the space's newest, in one transaction, if the space's state
-    /// seq still equals `manifest.snapshotSeq` and the log id is the manifest's; the manifest
+    /// seq still equals `manifest.snapshotSeq`, it is above the newest manifest's, and the
+    /// log id is the manifest's; the manifest
     /// it replaces is marked superseded at `milliseconds`. Answers whether it was published.
     func publishManifest(space: String, manifest: SnapshotManifest, at milliseconds: Int64) async throws -> Bool
 
@@ -133,7 +136,8 @@ public protocol SnapshotStore: EventLog {
     func chunkBody(id: String, spaces: [String]) async throws -> [UInt8]?
 
     /// Deletes the manifests superseded before `milliseconds`, then the chunks no manifest
-    /// left names.
+    /// left names that were last stored before `milliseconds` (a chunk a builder has just
+    /// stored for a manifest it is about to publish stays).
     func collectSnapshots(supersededBefore milliseconds: Int64) async throws -> SnapshotCollection
 
     /// Deletes the space's mutations with `seq ≤ floor` (never above the newest manifest's
@@ -142,8 +146,8 @@ public protocol SnapshotStore: EventLog {
     /// changes nothing.
     func prune(space: String, through floor: Int64, dryRun: Bool) async throws -> PruneOutcome
 
-    /// The seq of the newest mutation of `space` committed at or before `milliseconds`
-    /// (0 when none): where an age-based retention may put the floor.
+    /// The seq of the newest mutation of `space` committed at or before `milliseconds` (the
+    /// floor when none it holds is that old): where an age-based retention may put the floor.
     func seqCommitted(space: String, atOrBefore milliseconds: Int64) async throws -> Int64
 
     /// Every space with a log, with its head, floor and newest snapshot seq.

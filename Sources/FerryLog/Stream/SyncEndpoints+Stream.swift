@@ -192,6 +192,15 @@ package struct StreamLines: AsyncSequence, Sendable {
                             through: head,
                             limit: lines.pageSize
                         ) : []
+                    // A prune that committed before the page was read may have deleted some
+                    // of its range: the floor read after it tells. The body is then cut
+                    // short (nothing past the gap is sent); the next stream answers SyncReset.
+                    if let retention = lines.eventLog as? any SnapshotStore {
+                        let floor = try await retention.snapshotStatus(space: lines.space).floorSeq
+                        if floor > cursor {
+                            throw FerryError.historyPruned(space: lines.space, since: cursor, floorSeq: floor)
+                        }
+                    }
                     if mutations.count < lines.pageSize { state = .complete }
                     guard let last = mutations.last else { continue }
                     cursor = last.seq
