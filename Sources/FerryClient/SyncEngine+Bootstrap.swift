@@ -141,17 +141,22 @@ extension SyncEngine {
         progress?(status)
         var remaining = manifest.chunks.filter { !applied.contains($0.id) }.makeIterator()
         let concurrency = max(1, chunkConcurrency)
-        try await withThrowingTaskGroup(of: (SnapshotManifest.Chunk, [UInt8]).self) { group in
+        // Each chunk is downloaded, checked and read into records in a child task, so that
+        // reading the next chunks runs on another core while this one is written.
+        try await withThrowingTaskGroup(of: (SnapshotManifest.Chunk, Int, [SnapshotRecord]).self) { group in
             for _ in 0..<concurrency {
                 guard let chunk = remaining.next() else { break }
-                group.addTask { (chunk, try await self.download(chunk)) }
+                group.addTask { try await self.downloadRecords(chunk) }
             }
-            while let (chunk, body) = try await group.next() {
-                let records = try SnapshotRecord.lines(of: body)
+            while let (chunk, bytes, records) = try await group.next() {
+                // The next download starts before this chunk is written.
+                if let next = remaining.next() {
+                    group.addTask { try await self.downloadRecords(next) }
+                }
                 let count = try await store.applySnapshotChunk(
                     records,
                     id: chunk.id,
-                    bytes: body.count,
+                    bytes: bytes,
                     space: space,
                     snapshotSeq: manifest.snapshotSeq,
                     logID: manifest.logID
@@ -159,17 +164,20 @@ extension SyncEngine {
                 report.bootstrapRecords += count
                 status.chunksDone += 1
                 status.recordsDone += records.count
-                status.bytesDone += body.count
+                status.bytesDone += bytes
                 progress?(status)
-                if let next = remaining.next() {
-                    group.addTask { (next, try await self.download(next)) }
-                }
             }
         }
         try await store.finishBootstrap(space: space, manifest: manifest)
         report.bootstraps += 1
         status.isFinished = true
         progress?(status)
+    }
+
+    /// The records of `chunk`, downloaded and checked, with the body's size.
+    private func downloadRecords(_ chunk: SnapshotManifest.Chunk) async throws -> (SnapshotManifest.Chunk, Int, [SnapshotRecord]) {
+        let body = try await download(chunk)
+        return (chunk, body.count, try SnapshotRecord.lines(of: body))
     }
 
     /// The body of `chunk`, checked against its id; downloaded again when it does not match.
