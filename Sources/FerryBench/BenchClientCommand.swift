@@ -26,6 +26,9 @@ package struct BenchClientCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The rows the items table must hold after the sync.")
     var expect: Int?
 
+    @Option(name: .long, help: "Bootstrap from a snapshot this many mutations ahead (default 10000; a huge value replays the log).")
+    var bootstrapThreshold: Int64 = 10_000
+
     /// Creates the command with its defaults (ArgumentParser fills in the options).
     package init() {}
 
@@ -34,7 +37,14 @@ package struct BenchClientCommand: AsyncParsableCommand {
         guard let token = token ?? FerryEnvironment().value("FERRY_BENCH_TOKEN") else {
             throw ValidationError("bench-client needs --token or FERRY_BENCH_TOKEN")
         }
-        let report = try await BenchDevice.sync(server: server, token: token, space: space, db: db, expect: expect)
+        let report = try await BenchDevice.sync(
+            server: server,
+            token: token,
+            space: space,
+            db: db,
+            expect: expect,
+            bootstrapThreshold: bootstrapThreshold
+        )
         print(report.line)
     }
 }

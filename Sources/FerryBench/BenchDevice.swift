@@ -12,7 +12,14 @@ package enum BenchDevice {
     /// page by page), and answers the report `ferry bench` reads: rows applied, seconds,
     /// peak resident memory, and the resident memory sampled during the sync. Throws when
     /// `expect` is given and the table holds another number of rows afterwards.
-    package static func sync(server: String, token: String, space: String, db: String, expect: Int?) async throws -> JSONValue {
+    package static func sync(
+        server: String,
+        token: String,
+        space: String,
+        db: String,
+        expect: Int?,
+        bootstrapThreshold: Int64 = 10_000
+    ) async throws -> JSONValue {
         let baseline = ProcessMemory.residentMB() ?? 0
         let pool = try DatabasePool(path: db)
         try await pool.write { db in
@@ -21,7 +28,7 @@ package enum BenchDevice {
         let store = try LocalStore(pool)
         try store.register(table: BenchRecords.entity)
         let transport = HTTPTransport(configuration: HTTPTransportConfiguration(baseURL: server, accessToken: token))
-        let engine = SyncEngine(store: store, transport: transport, space: space)
+        let engine = SyncEngine(store: store, transport: transport, space: space, bootstrapThreshold: bootstrapThreshold)
         let opened = ProcessMemory.residentMB() ?? 0
 
         let sampled: (result: (SyncEngine.Report, Double), samples: [RSSSampler.Sample])
@@ -48,7 +55,8 @@ package enum BenchDevice {
         }
         try pool.close()
         return .object([
-            "applied": .int(Int64(report.pulled)),
+            "applied": .int(Int64(report.pulled + report.bootstrapRecords)),
+            "bootstrap_records": .int(Int64(report.bootstrapRecords)),
             "rows": .int(Int64(rows)),
             "seconds": .double(elapsed),
             "peak_rss_mb": .double(peak),

@@ -124,12 +124,18 @@ extension BenchRunner {
             for round in 1...plan.backlogRounds {
                 progress.show("bootstrap: a new device takes \(count) records from the snapshot (round \(round))")
                 let db = root.appendingPathComponent("bootstrap-device-\(round).sqlite")
-                let fromSnapshot = try await runClient(server, space: space, db: db, expect: count, extra: ["--bootstrap-threshold", "1"])
+                let fromSnapshot = try await runClient(server, space: space, db: db, expect: count, extra: ["--bootstrap-threshold", "0"])
                 Self.removeDatabase(db)
                 snapshotRates.append(fromSnapshot.rows / fromSnapshot.seconds)
                 snapshotPeak = max(snapshotPeak, fromSnapshot.peakRSS)
                 progress.show("bootstrap: a new device replays the log of \(count) records (round \(round))")
-                let replay = try await runClient(server, space: space, db: db, expect: count, extra: ["--bootstrap-threshold", "0"])
+                let replay = try await runClient(
+                    server,
+                    space: space,
+                    db: db,
+                    expect: count,
+                    extra: ["--bootstrap-threshold", String(Int64.max)]
+                )
                 Self.removeDatabase(db)
                 replayRates.append(replay.rows / replay.seconds)
                 replayPeak = max(replayPeak, replay.peakRSS)

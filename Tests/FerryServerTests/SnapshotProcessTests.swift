@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FerryCore
 import FerryTestSupport
 import Foundation
+import NIOHTTP1
 import Testing
 
 /// Snapshots, retention and their commands through `ferry serve` and `ferry snapshot` /

@@ -86,19 +86,30 @@ public final class MemoryEventLog: EventLog {
             let snapshotSeq = log.snapshots.manifests.last?.manifest.snapshotSeq ?? 0
             let floor = max(before, min(target, snapshotSeq, log.head))
             let count = floor - before
+            // The runs the stores on disk would keep: consecutive ids of one (device,
+            // session) at consecutive seqs. Memory keeps the triples themselves.
+            let pruned = log.mutations.prefix(Int(count)).sorted {
+                ($0.deviceID, $0.sessionID, $0.clientActionID) < ($1.deviceID, $1.sessionID, $1.clientActionID)
+            }
+            var runs = 0
+            for (index, entry) in pruned.enumerated() {
+                if index > 0 {
+                    let previous = pruned[index - 1]
+                    if previous.deviceID == entry.deviceID && previous.sessionID == entry.sessionID
+                        && previous.clientActionID + 1 == entry.clientActionID && previous.seq + 1 == entry.seq
+                    {
+                        continue
+                    }
+                }
+                runs += 1
+            }
             if !dryRun && count > 0 {
                 spaces[space] = nil
                 log.mutations.removeFirst(Int(count))
                 log.floor = floor
                 spaces[space] = log
             }
-            return PruneOutcome(
-                space: space,
-                floorBefore: before,
-                floorAfter: dryRun ? before : floor,
-                mutationsDeleted: count,
-                tripleRuns: 0
-            )
+            return PruneOutcome(space: space, floorBefore: before, floorAfter: floor, mutationsDeleted: count, tripleRuns: runs)
         }
     }
 

@@ -63,11 +63,16 @@ public struct SnapshotService: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await round()
-                try await clock.sleep(for: policy.interval)
+        // A graceful shutdown cancels the pause between rounds: that is the normal end.
+        do {
+            try await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    await round()
+                    try await clock.sleep(for: policy.interval)
+                }
             }
+        } catch is CancellationError {
+            return
         }
     }
 

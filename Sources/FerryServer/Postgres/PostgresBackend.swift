@@ -298,6 +298,69 @@ public final class PostgresBackend: Service, Sendable {
                 """
             ]
         ),
+        (
+            4,
+            [
+                // Snapshots and retention (`PostgresEventLog+Snapshot.swift`). Entity and key
+                // compare as "C" (UTF-8 bytes): the order snapshots list records in, which the
+                // primary key then serves to scans and keyset pages.
+                "ALTER TABLE space ADD COLUMN floor_seq BIGINT NOT NULL DEFAULT 0, ADD COLUMN state_seq BIGINT NOT NULL DEFAULT 0",
+                """
+                CREATE TABLE snapshot_state (
+                    space_id BIGINT NOT NULL,
+                    entity TEXT COLLATE "C" NOT NULL,
+                    entity_key TEXT COLLATE "C" NOT NULL,
+                    payload BYTEA NOT NULL,
+                    seq BIGINT NOT NULL,
+                    PRIMARY KEY (space_id, entity, entity_key)
+                )
+                """,
+                """
+                CREATE TABLE snapshot_chunk (
+                    space_id BIGINT NOT NULL,
+                    id TEXT NOT NULL,
+                    records BIGINT NOT NULL,
+                    bytes BIGINT NOT NULL,
+                    body BYTEA NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    stored_at BIGINT NOT NULL,
+                    PRIMARY KEY (space_id, id)
+                )
+                """,
+                """
+                CREATE TABLE snapshot_manifest (
+                    space_id BIGINT NOT NULL,
+                    snapshot_seq BIGINT NOT NULL,
+                    version INTEGER NOT NULL,
+                    log_id TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    superseded_at BIGINT,
+                    PRIMARY KEY (space_id, snapshot_seq)
+                )
+                """,
+                """
+                CREATE TABLE snapshot_manifest_chunk (
+                    space_id BIGINT NOT NULL,
+                    snapshot_seq BIGINT NOT NULL,
+                    position INTEGER NOT NULL,
+                    chunk_id TEXT NOT NULL,
+                    PRIMARY KEY (space_id, snapshot_seq, position)
+                )
+                """,
+                "CREATE INDEX snapshot_manifest_chunk_by_chunk ON snapshot_manifest_chunk (space_id, chunk_id)",
+                """
+                CREATE TABLE pruned_triple_run (
+                    space_id BIGINT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    session_id TEXT NOT NULL,
+                    first_action_id BIGINT NOT NULL,
+                    last_action_id BIGINT NOT NULL,
+                    first_seq BIGINT NOT NULL,
+                    PRIMARY KEY (space_id, device_id, session_id, first_action_id)
+                )
+                """,
+            ]
+        ),
     ]
 
     /// Runs `body` on a pooled connection within ``operationTimeout``; a database that cannot
@@ -325,10 +388,17 @@ public final class PostgresBackend: Service, Sendable {
         }
     }
 
-    /// Runs `body` in a transaction on a pooled connection, as ``perform(_:)`` does.
+    /// Runs `body` in a transaction on a pooled connection, as ``perform(_:)`` does. A
+    /// ``FerryCore/FerryError`` that `body` throws rolls the transaction back and is thrown
+    /// as it is (a decision of the store, such as a `conflict`, not an outage).
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await perform { connection in
-            try await connection.withTransaction(logger: self.logger) { connection in try await body(connection) }
+            do {
+                return try await connection.withTransaction(logger: self.logger) { connection in try await body(connection) }
+            } catch let error as PostgresTransactionError {
+                if error.rollbackError == nil, let refusal = error.closureError as? FerryError { throw refusal }
+                throw error
+            }
         }
     }
 

@@ -21,8 +21,12 @@ import PostgresNIO
 /// mutation from arrays (`unnest`), one writes the record heads, one moves the head and
 /// announces it with `pg_notify`, which PostgreSQL delivers to every listening server at
 /// commit.
+///
+/// **Retention.** Once a space was pruned (its `floor_seq` is above 0), a read below the
+/// floor throws `history_pruned`, and a push looks for its duplicates among the runs of
+/// pruned triples too (see `PostgresEventLog+Snapshot.swift`).
 public final class PostgresEventLog: EventLog {
-    private let database: PostgresBackend
+    let database: PostgresBackend
     private let watcher: CommitWatcher
     private let clock: WallClock
 
@@ -34,14 +38,16 @@ public final class PostgresEventLog: EventLog {
         self.clock = clock
     }
 
-    private struct SpaceRow: Sendable {
+    /// A space's row: its id, log, head and floor.
+    struct SpaceRow: Sendable {
         var id: Int64
         var logID: String
         var head: Int64
+        var floor: Int64
     }
 
     /// The space's row, locked until the transaction ends when `lock`; `nil` if it has no log.
-    private static func fetchSpace(
+    static func fetchSpace(
         _ name: String,
         lock: Bool,
         _ connection: PostgresConnection,
@@ -51,14 +57,14 @@ public final class PostgresEventLog: EventLog {
     {
         let query: PostgresQuery =
             lock
-            ? "SELECT id, log_id, head_seq FROM space WHERE name = \(name) FOR UPDATE"
-            : "SELECT id, log_id, head_seq FROM space WHERE name = \(name)"
+            ? "SELECT id, log_id, head_seq, floor_seq FROM space WHERE name = \(name) FOR UPDATE"
+            : "SELECT id, log_id, head_seq, floor_seq FROM space WHERE name = \(name)"
         // Read to the end before answering, so that the connection goes on (or back to the
         // pool) with no query in flight, rather than leaving the row sequence early.
         let rows = try await connection.query(query, logger: logger).collect()
         guard let row = rows.first else { return nil }
-        let (id, log, head) = try row.decode((Int64, String, Int64).self)
-        return SpaceRow(id: id, logID: log, head: head)
+        let (id, log, head, floor) = try row.decode((Int64, String, Int64, Int64).self)
+        return SpaceRow(id: id, logID: log, head: head, floor: floor)
     }
 
     /// The space's row, creating its log first if it has none; locked when `lock`. The first
@@ -108,6 +114,14 @@ public final class PostgresEventLog: EventLog {
                     """,
                     logger: logger
                 ).decode((Int64, Int64, Int64).self) where spaceID == space.id {
+                    stored[id] = seq
+                }
+            }
+            // Once the space was pruned, the runs of pruned triples too (never before, so that
+            // the push of an unpruned space reads nothing more). The space's row is locked, so
+            // no prune commits meanwhile.
+            if space.floor > 0 && !ids.isEmpty {
+                for (id, seq) in try await Self.prunedSeqs(of: batch, ids: ids, space: space.id, connection, logger) {
                     stored[id] = seq
                 }
             }
@@ -189,31 +203,72 @@ public final class PostgresEventLog: EventLog {
             guard since <= space.head else {
                 throw FerryError(.cursorAhead, "since_seq \(since) is above the head of space '\(name)' (\(space.head))")
             }
-            // Only seqs at or below the head read above: every one of them is committed.
+            guard since >= space.floor else {
+                throw FerryError.historyPruned(space: name, since: since, floorSeq: space.floor)
+            }
+            // Only seqs at or below the head read above: every one of them is committed. The
+            // floor is read again in the same statement as the mutations: a prune that
+            // committed in between would otherwise leave a page that skips what it deleted.
             let rows: PostgresRowSequence
             if let excludingDevice {
                 rows = try await connection.query(
                     """
-                    SELECT seq, device_id, session_id, client_action_id, entity, entity_key, op, payload, base_seq,
-                        client_timestamp, occurred_at FROM mutation
-                    WHERE space_id = \(space.id) AND seq > \(since) AND seq <= \(space.head) AND device_id <> \(excludingDevice)
-                    ORDER BY seq LIMIT \(limit)
+                    SELECT s.floor_seq, m.seq, m.device_id, m.session_id, m.client_action_id, m.entity, m.entity_key, m.op,
+                        m.payload, m.base_seq, m.client_timestamp, m.occurred_at
+                    FROM space AS s LEFT JOIN LATERAL (
+                        SELECT * FROM mutation
+                        WHERE space_id = s.id AND seq > \(since) AND seq <= \(space.head) AND device_id <> \(excludingDevice)
+                        ORDER BY seq LIMIT \(limit)
+                    ) AS m ON true
+                    WHERE s.id = \(space.id)
                     """,
                     logger: logger
                 )
             } else {
                 rows = try await connection.query(
                     """
-                    SELECT seq, device_id, session_id, client_action_id, entity, entity_key, op, payload, base_seq,
-                        client_timestamp, occurred_at FROM mutation
-                    WHERE space_id = \(space.id) AND seq > \(since) AND seq <= \(space.head)
-                    ORDER BY seq LIMIT \(limit)
+                    SELECT s.floor_seq, m.seq, m.device_id, m.session_id, m.client_action_id, m.entity, m.entity_key, m.op,
+                        m.payload, m.base_seq, m.client_timestamp, m.occurred_at
+                    FROM space AS s LEFT JOIN LATERAL (
+                        SELECT * FROM mutation
+                        WHERE space_id = s.id AND seq > \(since) AND seq <= \(space.head)
+                        ORDER BY seq LIMIT \(limit)
+                    ) AS m ON true
+                    WHERE s.id = \(space.id)
                     """,
                     logger: logger
                 )
             }
-            let mutations = try await Self.decodeMutations(rows)
-            return LogPage(mutations: mutations, limit: limit, headSeq: space.head, logID: space.logID)
+            var floor = space.floor
+            var mutations: [StoredMutation] = []
+            for try await row in rows {
+                let (rowFloor, seq, device, session, id, entity, key, op, payload, base, timestamp, occurred) = try row.decode(
+                    (Int64, Int64?, String?, String?, Int64?, String?, String?, String?, String?, Int64?, String?, Int64?).self
+                )
+                floor = rowFloor
+                guard let seq, let device, let session, let id, let entity, let key, let op, let occurred else { continue }
+                mutations.append(
+                    StoredMutation(
+                        seq: seq,
+                        deviceID: device,
+                        sessionID: session,
+                        mutation: NewMutation(
+                            clientActionID: id,
+                            entity: entity,
+                            entityKey: key,
+                            op: MutationOp(rawValue: op),
+                            payload: payload.map { Array($0.utf8) },
+                            baseSeq: base,
+                            clientTimestamp: timestamp
+                        ),
+                        occurredAtMilliseconds: occurred
+                    )
+                )
+            }
+            guard since >= floor else {
+                throw FerryError.historyPruned(space: name, since: since, floorSeq: floor)
+            }
+            return LogPage(mutations: mutations, limit: limit, headSeq: space.head, logID: space.logID, floorSeq: floor)
         }
     }
 
@@ -238,7 +293,7 @@ public final class PostgresEventLog: EventLog {
     public func streamPosition(space name: String, deviceID: String) async throws -> StreamPosition {
         let logger = database.logger
         return try await database.perform { connection in
-            let space = try await Self.fetchSpace(name, lock: false, connection, logger) ?? SpaceRow(id: 0, logID: "", head: 0)
+            let space = try await Self.fetchSpace(name, lock: false, connection, logger) ?? SpaceRow(id: 0, logID: "", head: 0, floor: 0)
             var checkpoints: [String: Int64] = [:]
             var ofAnotherLog = false
             for try await (type, seq, logID) in try await connection.query(
@@ -248,7 +303,13 @@ public final class PostgresEventLog: EventLog {
                 checkpoints[type] = seq
                 if logID != space.logID { ofAnotherLog = true }
             }
-            return StreamPosition(headSeq: space.head, logID: space.logID, checkpoints: checkpoints, checkpointsOfAnotherLog: ofAnotherLog)
+            return StreamPosition(
+                headSeq: space.head,
+                logID: space.logID,
+                floorSeq: space.floor,
+                checkpoints: checkpoints,
+                checkpointsOfAnotherLog: ofAnotherLog
+            )
         }
     }
 

@@ -149,6 +149,62 @@ public final class SQLiteDatabase: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v3 snapshots") { db in
+            // The schema of `SQLiteEventLog+Snapshot.swift`: the space's floor and state seq,
+            // the state table, chunks stored once per space, manifests and the chunks they
+            // name in order, and the runs of dedup triples of pruned mutations. Text compares
+            // as BINARY (UTF-8 bytes), the order snapshots list records in.
+            try db.execute(
+                sql: """
+                    ALTER TABLE space ADD COLUMN floor_seq INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE space ADD COLUMN state_seq INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE snapshot_state (
+                        space_id INTEGER NOT NULL,
+                        entity TEXT NOT NULL,
+                        entity_key TEXT NOT NULL,
+                        payload BLOB NOT NULL,
+                        seq INTEGER NOT NULL,
+                        PRIMARY KEY (space_id, entity, entity_key)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE snapshot_chunk (
+                        space_id INTEGER NOT NULL,
+                        id TEXT NOT NULL,
+                        records INTEGER NOT NULL,
+                        bytes INTEGER NOT NULL,
+                        body BLOB NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        stored_at INTEGER NOT NULL,
+                        PRIMARY KEY (space_id, id)
+                    );
+                    CREATE TABLE snapshot_manifest (
+                        space_id INTEGER NOT NULL,
+                        snapshot_seq INTEGER NOT NULL,
+                        version INTEGER NOT NULL,
+                        log_id TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        superseded_at INTEGER,
+                        PRIMARY KEY (space_id, snapshot_seq)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE snapshot_manifest_chunk (
+                        space_id INTEGER NOT NULL,
+                        snapshot_seq INTEGER NOT NULL,
+                        position INTEGER NOT NULL,
+                        chunk_id TEXT NOT NULL,
+                        PRIMARY KEY (space_id, snapshot_seq, position)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX snapshot_manifest_chunk_by_chunk ON snapshot_manifest_chunk (space_id, chunk_id);
+                    CREATE TABLE pruned_triple_run (
+                        space_id INTEGER NOT NULL,
+                        device_id TEXT NOT NULL,
+                        session_id TEXT NOT NULL,
+                        first_action_id INTEGER NOT NULL,
+                        last_action_id INTEGER NOT NULL,
+                        first_seq INTEGER NOT NULL,
+                        PRIMARY KEY (space_id, device_id, session_id, first_action_id)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -15,8 +15,12 @@ import GRDB
 /// device, and `other_seq`: the latest seq written by any *other* device than that one. So
 /// "the latest write of this record by a device other than D" is `seq` when D is not the
 /// latest writer, and `other_seq` when it is: one row read per mutation, no scan.
+///
+/// Retention: once a space was pruned (its `floor_seq` is above 0), a read below the floor
+/// throws `history_pruned`, and a push looks for its duplicates among the runs of pruned
+/// triples too (see `SQLiteEventLog+Snapshot.swift`).
 public final class SQLiteEventLog: EventLog {
-    private let database: SQLiteDatabase
+    let database: SQLiteDatabase
     private let watcher: CommitWatcher
     private let clock: WallClock
 
@@ -83,7 +87,13 @@ public final class SQLiteEventLog: EventLog {
                 checkpoints[checkpoint[0]] = checkpoint[1]
                 if (checkpoint[2] as String) != logID { ofAnotherLog = true }
             }
-            return StreamPosition(headSeq: row?.head ?? 0, logID: logID, checkpoints: checkpoints, checkpointsOfAnotherLog: ofAnotherLog)
+            return StreamPosition(
+                headSeq: row?.head ?? 0,
+                logID: logID,
+                floorSeq: row?.floor ?? 0,
+                checkpoints: checkpoints,
+                checkpointsOfAnotherLog: ofAnotherLog
+            )
         }
     }
 
@@ -134,16 +144,18 @@ public final class SQLiteEventLog: EventLog {
         watcher.shutdown()
     }
 
-    private struct SpaceRow {
+    /// A space's row: its id, log, head and floor.
+    struct SpaceRow {
         var id: Int64
         var logID: String
         var head: Int64
+        var floor: Int64
     }
 
-    private static func fetchSpace(_ name: String, in db: Database) throws -> SpaceRow? {
-        let statement = try db.cachedStatement(sql: "SELECT id, log_id, head_seq FROM space WHERE name = ?")
+    static func fetchSpace(_ name: String, in db: Database) throws -> SpaceRow? {
+        let statement = try db.cachedStatement(sql: "SELECT id, log_id, head_seq, floor_seq FROM space WHERE name = ?")
         guard let row = try Row.fetchOne(statement, arguments: [name]) else { return nil }
-        return SpaceRow(id: row[0], logID: row[1], head: row[2])
+        return SpaceRow(id: row[0], logID: row[1], head: row[2], floor: row[3])
     }
 
     private static func ensureSpace(_ name: String, at now: Int64, in db: Database) throws -> SpaceRow {
@@ -153,12 +165,12 @@ public final class SQLiteEventLog: EventLog {
             sql: "INSERT INTO space (name, log_id, head_seq, created_at) VALUES (?, ?, 0, ?)",
             arguments: [name, logID, now]
         )
-        return SpaceRow(id: db.lastInsertedRowID, logID: logID, head: 0)
+        return SpaceRow(id: db.lastInsertedRowID, logID: logID, head: 0, floor: 0)
     }
 
     /// Rows per multi-row statement: 12 values each stays far below SQLite's limit on bound
     /// values, and the statement shapes stay few (each count is one cached statement).
-    private static let rowsPerStatement = 100
+    static let rowsPerStatement = 100
 
     /// Appends a batch with a few statements whatever its size: one query finds the triples
     /// already stored, one per entity reads the record heads, ``AppendPlan`` decides, and
@@ -168,7 +180,7 @@ public final class SQLiteEventLog: EventLog {
         let plan = AppendPlan(
             batch,
             head: space.head,
-            stored: try storedSeqs(of: batch, space: space.id, in: db),
+            stored: try storedSeqs(of: batch, space: space, in: db),
             heads: try recordHeads(of: batch.mutations, space: space.id, in: db)
         )
         try insertRows(
@@ -219,9 +231,15 @@ public final class SQLiteEventLog: EventLog {
 
     /// The seqs under which the batch's triples are already stored, by client action id.
     /// The ids of a batch are usually one run: a range scan of the unique index finds them;
-    /// scattered ids are looked up one by one.
-    private static func storedSeqs(of batch: AppendBatch, space: Int64, in db: Database) throws -> [Int64: Int64] {
+    /// scattered ids are looked up one by one. Once the space was pruned, the runs of pruned
+    /// triples are searched too (never before, so that the push of an unpruned space reads
+    /// nothing more).
+    private static func storedSeqs(of batch: AppendBatch, space row: SpaceRow, in db: Database) throws -> [Int64: Int64] {
         var stored: [Int64: Int64] = [:]
+        let space = row.id
+        if row.floor > 0 {
+            stored = try prunedSeqs(of: batch, space: space, in: db)
+        }
         guard let lowest = batch.mutations.lazy.map(\.clientActionID).min(),
             let highest = batch.mutations.lazy.map(\.clientActionID).max()
         else { return stored }
@@ -282,7 +300,7 @@ public final class SQLiteEventLog: EventLog {
 
     /// Inserts `rows` with `INSERT … VALUES (row), (row), …` statements of at most
     /// ``rowsPerStatement`` rows, each row's parameters bound by `bind`.
-    private static func insertRows<Row>(
+    static func insertRows<Row>(
         _ rows: [Row],
         into insert: String,
         row: String,
@@ -326,6 +344,9 @@ public final class SQLiteEventLog: EventLog {
         guard since <= space.head else {
             throw FerryError(.cursorAhead, "since_seq \(since) is above the head of space '\(name)' (\(space.head))")
         }
+        guard since >= space.floor else {
+            throw FerryError.historyPruned(space: name, since: since, floorSeq: space.floor)
+        }
         let columns = mutationColumns
         let statement: Statement
         let arguments: StatementArguments
@@ -337,7 +358,7 @@ public final class SQLiteEventLog: EventLog {
             arguments = [space.id, since, limit]
         }
         let mutations = try readMutations(statement, arguments: arguments, limit: limit)
-        return LogPage(mutations: mutations, limit: limit, headSeq: space.head, logID: space.logID)
+        return LogPage(mutations: mutations, limit: limit, headSeq: space.head, logID: space.logID, floorSeq: space.floor)
     }
 
     /// The columns every read of mutations selects, in the order ``readMutations(_:arguments:limit:)`` decodes.
