@@ -271,3 +271,37 @@ final class ProgressLog: Sendable {
         log.withLock { $0.append(progress) }
     }
 }
+
+/// The sync manager's status during a bootstrap.
+@Suite(.timeLimit(.minutes(1))) struct BootstrapStatusTests {
+    @Test func theStatusShowsTheBootstrapWithItsRecords() async throws {
+        let server = SnapshotStubTransport()
+        let writer = try Device("writer", transport: server)
+        try await BootstrapTests.writeHistory(on: writer)
+        let manifest = try await server.publishSnapshot(recordsPerChunk: 10)
+        let device = try Device("device", transport: server)
+        let manager = SyncManager(
+            engine: BootstrapTests.engine(device, transport: server, concurrency: 1),
+            clock: TestClock(),
+            leaseOwner: "manager",
+            random: { 0.5 }
+        )
+        let updates = manager.statusUpdates()
+        let seen = try await whileRunning(manager) {
+            var seen: [SyncStatus] = []
+            for await status in updates {
+                seen.append(status)
+                if status.phase == .healthy { break }
+            }
+            return seen
+        }
+        let bootstrapping = seen.filter { $0.phase == .bootstrapping }
+        #expect(bootstrapping.first?.bootstrapRecordsDone == 0)
+        #expect(bootstrapping.last?.bootstrapRecordsDone == manifest.records)
+        #expect(bootstrapping.allSatisfy { $0.bootstrapRecordsTotal == manifest.records })
+        #expect(bootstrapping.count == manifest.chunks.count + 1)
+        let after = try #require(seen.last)
+        #expect(after.bootstrapRecordsDone == nil && after.bootstrapRecordsTotal == nil)
+        #expect(try device.rows() == writer.rows())
+    }
+}
