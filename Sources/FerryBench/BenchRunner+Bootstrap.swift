@@ -13,8 +13,7 @@ extension BenchRunner {
     }
 
     /// Runs `ferry snapshot --json` on the store of `server` (SQLite data folder or
-    /// PostgreSQL database) and answers its report with its peak resident memory, sampled
-    /// every 50 ms.
+    /// PostgreSQL database) and answers its report with its peak resident memory.
     func buildSnapshot(_ server: BenchServer, space: String) async throws -> SnapshotBuild {
         var arguments = ["snapshot", "--space", space, "--json"]
         if let postgres = server.postgres {
@@ -24,37 +23,11 @@ extension BenchRunner {
         } else {
             throw BenchError("bootstrap: ferry snapshot needs the SQLite or PostgreSQL store (not --memory or --server)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: plan.ferry)
-        process.arguments = arguments
-        let pipe = Pipe()
-        let output = ProcessOutput()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.standardError
-        output.collect(from: pipe)
-        try process.run()
-        var peak = 0.0
-        while process.isRunning {
-            peak = max(peak, ProcessMemory.residentMB(of: process.processIdentifier) ?? 0)
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while !output.closed && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-        guard process.terminationStatus == 0, let line = output.text.split(separator: "\n").last,
-            let report = try? JSONValue(parsing: Array(line.utf8)).objectValue
-        else {
-            throw BenchError("ferry snapshot failed (status \(process.terminationStatus)): \(output.text)")
-        }
-        func number(_ name: String) -> Double {
-            switch report[name] {
-            case .int(let value): Double(value)
-            case .double(let value): value
-            default: .nan
-            }
-        }
+        let report = try await ChildReport.run(plan.ferry, arguments, sampling: true)
+        let number = report.number
         return SnapshotBuild(
             seconds: number("seconds"),
-            peakRSS: peak,
+            peakRSS: report.peakRSS,
             chunks: number("chunks"),
             shared: number("chunks_shared"),
             records: number("records")

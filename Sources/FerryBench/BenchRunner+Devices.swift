@@ -16,38 +16,12 @@ extension BenchRunner {
     /// Runs `ferry bench-client` on the device database `db` against `space` of `server`
     /// and answers what it reports.
     func runClient(_ server: BenchServer, space: String, db: URL, expect: Int?, extra: [String] = []) async throws -> ClientReport {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: plan.ferry)
         var arguments = ["bench-client", "--server", server.baseURL, "--space", space, "--db", db.path]
         if let expect { arguments += ["--expect", "\(expect)"] }
         arguments += extra
-        process.arguments = arguments
         // The token goes through the environment, where other users' `ps` does not show it.
-        var environment = ProcessInfo.processInfo.environment
-        environment["FERRY_BENCH_TOKEN"] = server.token
-        process.environment = environment
-        let pipe = Pipe()
-        let output = ProcessOutput()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.standardError
-        output.collect(from: pipe)
-        try process.run()
-        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while !output.closed && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-        guard process.terminationStatus == 0 else {
-            throw BenchError("ferry bench-client failed (status \(process.terminationStatus)): \(output.text)")
-        }
-        guard let line = output.text.split(separator: "\n").last,
-            let object = try? JSONValue(parsing: Array(line.utf8)).objectValue
-        else { throw BenchError("ferry bench-client printed no report: \(output.text)") }
-        func number(_ name: String) -> Double {
-            switch object[name] {
-            case .int(let value): Double(value)
-            case .double(let value): value
-            default: .nan
-            }
-        }
+        let report = try await ChildReport.run(plan.ferry, arguments, environment: ["FERRY_BENCH_TOKEN": server.token])
+        let number = report.number
         return ClientReport(
             rows: number("rows"),
             applied: number("applied"),

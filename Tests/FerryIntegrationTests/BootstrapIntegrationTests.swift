@@ -6,13 +6,6 @@ import GRDB
 import NIOHTTP1
 import Testing
 
-/// Writes to an SQLite file with Python's sqlite3 module.
-private func sqlite(_ path: String, _ sql: String) throws {
-    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript(sys.argv[2])\nc.commit()\n"
-    let result = try runProgram("/usr/bin/env", ["python3", "-c", script, path, sql])
-    guard result.status == 0 else { throw ProcessError(message: "python3 failed: \(result.output)") }
-}
-
 /// The rows of `notes`, read by Python.
 private func rows(_ path: String) throws -> String {
     let dump = "import sqlite3, sys\nprint(list(sqlite3.connect(sys.argv[1]).execute('SELECT id, title, n FROM notes ORDER BY id')))"
@@ -29,8 +22,8 @@ private func rows(_ path: String) throws -> String {
         let schema = "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, n INTEGER);"
         let source = folder.path("source.sqlite")
         let copy = folder.path("copy.sqlite")
-        try sqlite(source, schema)
-        try sqlite(copy, schema)
+        try runSQLite(source, schema)
+        try runSQLite(copy, schema)
         #expect(try ferry(["track", "--db", source, "notes"]).status == 0)
         #expect(try ferry(["track", "--db", copy, "notes"]).status == 0)
         let count = 2000
@@ -44,7 +37,7 @@ private func rows(_ path: String) throws -> String {
         // Later changes, after the snapshot: the copy pulls them after the chunks.
         let built = try ferry(["snapshot", "--data", data, "--space", "default", "--chunk-records", "2"])
         #expect(built.status == 0, "\(built.output)")
-        try sqlite(source, "UPDATE notes SET title = 'changed' WHERE id = 'r5'; DELETE FROM notes WHERE id = 'r6';")
+        try runSQLite(source, "UPDATE notes SET title = 'changed' WHERE id = 'r5'; DELETE FROM notes WHERE id = 'r6';")
         #expect(try ferry(["sync", "--db", source] + remote).status == 0)
 
         func served() async throws -> Int {

@@ -6,9 +6,7 @@ import Testing
 
 /// Writes to an SQLite file with Python's sqlite3 module: another program than Ferry.
 private func python(_ path: String, _ sql: String) throws {
-    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript(sys.argv[2])\nc.commit()\n"
-    let result = try runProgram("/usr/bin/env", ["python3", "-c", script, path, sql])
-    guard result.status == 0 else { throw ProcessError(message: "python3 failed: \(result.output)") }
+    try runSQLite(path, sql)
 }
 
 /// The client commands as a user runs them, against a real `ferry serve`.

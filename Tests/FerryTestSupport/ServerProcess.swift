@@ -25,6 +25,14 @@ public func runProgram(_ executable: String, _ arguments: [String]) throws -> (s
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
+/// Runs `sql` on the SQLite file at `path` with Python's sqlite3 module: a program other
+/// than Ferry writing the app's database.
+public func runSQLite(_ path: String, _ sql: String) throws {
+    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript(sys.argv[2])\nc.commit()\n"
+    let result = try runProgram("/usr/bin/env", ["python3", "-c", script, path, sql])
+    guard result.status == 0 else { throw ProcessError(message: "python3 failed: \(result.output)") }
+}
+
 /// Runs the built `ferry` with `arguments` to its end; answers its exit status and what it
 /// printed.
 public func ferry(_ arguments: [String]) throws -> (status: Int32, output: String) {

@@ -247,23 +247,7 @@ public final class PostgresEventLog: EventLog {
                 )
                 floor = rowFloor
                 guard let seq, let device, let session, let id, let entity, let key, let op, let occurred else { continue }
-                mutations.append(
-                    StoredMutation(
-                        seq: seq,
-                        deviceID: device,
-                        sessionID: session,
-                        mutation: NewMutation(
-                            clientActionID: id,
-                            entity: entity,
-                            entityKey: key,
-                            op: MutationOp(rawValue: op),
-                            payload: payload.map { Array($0.utf8) },
-                            baseSeq: base,
-                            clientTimestamp: timestamp
-                        ),
-                        occurredAtMilliseconds: occurred
-                    )
-                )
+                mutations.append(Self.storedMutation(seq, device, session, id, entity, key, op, payload, base, timestamp, occurred))
             }
             guard since >= floor else {
                 throw FerryError.historyPruned(space: name, since: since, floorSeq: floor)
@@ -361,29 +345,44 @@ public final class PostgresEventLog: EventLog {
 
     /// Decodes rows of the columns `seq, device_id, session_id, client_action_id, entity,
     /// entity_key, op, payload, base_seq, client_timestamp, occurred_at`.
+
+    /// A stored mutation from the columns every read of mutations selects, in their order.
+    private static func storedMutation(
+        _ seq: Int64,
+        _ device: String,
+        _ session: String,
+        _ id: Int64,
+        _ entity: String,
+        _ key: String,
+        _ op: String,
+        _ payload: String?,
+        _ base: Int64?,
+        _ timestamp: String?,
+        _ occurred: Int64
+    ) -> StoredMutation {
+        StoredMutation(
+            seq: seq,
+            deviceID: device,
+            sessionID: session,
+            mutation: NewMutation(
+                clientActionID: id,
+                entity: entity,
+                entityKey: key,
+                op: MutationOp(rawValue: op),
+                payload: payload.map { Array($0.utf8) },
+                baseSeq: base,
+                clientTimestamp: timestamp
+            ),
+            occurredAtMilliseconds: occurred
+        )
+    }
     private static func decodeMutations(_ rows: PostgresRowSequence) async throws -> [StoredMutation] {
         var mutations: [StoredMutation] = []
         for try await row in rows {
             let (seq, device, session, id, entity, key, op, payload, base, timestamp, occurred) = try row.decode(
                 (Int64, String, String, Int64, String, String, String, String?, Int64?, String?, Int64).self
             )
-            mutations.append(
-                StoredMutation(
-                    seq: seq,
-                    deviceID: device,
-                    sessionID: session,
-                    mutation: NewMutation(
-                        clientActionID: id,
-                        entity: entity,
-                        entityKey: key,
-                        op: MutationOp(rawValue: op),
-                        payload: payload.map { Array($0.utf8) },
-                        baseSeq: base,
-                        clientTimestamp: timestamp
-                    ),
-                    occurredAtMilliseconds: occurred
-                )
-            )
+            mutations.append(Self.storedMutation(seq, device, session, id, entity, key, op, payload, base, timestamp, occurred))
         }
         return mutations
     }
