@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// 2. prunes each space's log to what the retention settings keep, never above the newest
 ///    snapshot (``SnapshotStore/prune(space:through:dryRun:)``);
 /// 3. collects the manifests superseded longer ago than ``SnapshotPolicy/keep``, and the
-///    chunks no manifest names any more.
+///    chunks no manifest names any more (once a minute, or once per keep time if shorter).
 ///
 /// Servers of a cluster each run one; they may build the same snapshot, and the store
 /// publishes only one (the state moves by compare-and-set).
@@ -66,8 +66,13 @@ public struct SnapshotService: Service {
         // A graceful shutdown cancels the pause between rounds: that is the normal end.
         do {
             try await cancelWhenGracefulShutdown {
+                // Collection is a write: once a minute is enough (or once per keep time, if shorter).
+                let collectEvery = min(Duration.seconds(60), policy.keep)
+                var sinceCollection = collectEvery
                 while !Task.isCancelled {
-                    await round()
+                    let collect = sinceCollection >= collectEvery
+                    await round(collecting: collect)
+                    sinceCollection = collect ? .zero : sinceCollection + policy.interval
                     try await clock.sleep(for: policy.interval)
                 }
             }
@@ -77,8 +82,8 @@ public struct SnapshotService: Service {
     }
 
     /// One round over every space; a failure is logged and the round goes on with the next
-    /// space (the next round retries).
-    public func round() async {
+    /// space (the next round retries). `collecting`: also collect old manifests and chunks.
+    public func round(collecting: Bool = true) async {
         let sizes: [SpaceLogSize]
         do {
             sizes = try await store.logSizes()
@@ -111,8 +116,10 @@ public struct SnapshotService: Service {
             }
         }
         do {
-            let keepFrom = wallClock.nowMilliseconds() - Int64(policy.keep.components.seconds * 1000)
-            _ = try await store.collectSnapshots(supersededBefore: keepFrom)
+            if collecting {
+                let keepFrom = wallClock.nowMilliseconds() - Int64(policy.keep.components.seconds * 1000)
+                _ = try await store.collectSnapshots(supersededBefore: keepFrom)
+            }
             observer.sizes(try await store.logSizes())
         } catch {
             logger.warning("snapshots: collection failed", metadata: ["error": "\(error)"])
