@@ -88,7 +88,7 @@ extension SnapshotManifest.Chunk: JSONWritable, JSONReadable {
             }
         }
         guard let id else { throw reader.missing("id") }
-        guard Self.isValidID(id) else { throw reader.error("id must be 64 hex digits") }
+        guard SnapshotManifest.isChunkID(id) else { throw reader.error("id must be 64 hex digits") }
         guard let records, records >= 0 else { throw reader.missing("records") }
         guard let bytes, bytes >= 0 else { throw reader.missing("bytes") }
         guard let created else { throw reader.missing("created_at") }
@@ -97,8 +97,6 @@ extension SnapshotManifest.Chunk: JSONWritable, JSONReadable {
         }
         self.init(id: id.lowercased(), records: Int(records), bytes: Int(bytes), createdAtMilliseconds: milliseconds)
     }
-
-    private static func isValidID(_ id: String) -> Bool { SnapshotManifest.isChunkID(id) }
 }
 
 extension SnapshotManifest: JSONWritable, JSONReadable {

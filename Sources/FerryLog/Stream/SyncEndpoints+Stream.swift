@@ -142,6 +142,8 @@ package struct StreamLines: AsyncSequence, Sendable {
     package struct Iterator: AsyncIteratorProtocol, Sendable {
         private let lines: StreamLines
         private let bounds: [String: Int64]
+        /// The store's retention, when it keeps any: its floor is read again after each page.
+        private let retention: (any SnapshotStore)?
         private var cursor: Int64
         private var state = State.reading
 
@@ -156,6 +158,7 @@ package struct StreamLines: AsyncSequence, Sendable {
             var bounds: [String: Int64] = [:]
             for type in lines.types { bounds[type] = lines.position.lowerBound(of: type) }
             self.bounds = bounds
+            self.retention = lines.eventLog as? any SnapshotStore
             self.cursor = bounds.values.min() ?? lines.position.headSeq
             if lines.isReset { state = .complete }
         }
@@ -195,7 +198,7 @@ package struct StreamLines: AsyncSequence, Sendable {
                     // A prune that committed before the page was read may have deleted some
                     // of its range: the floor read after it tells. The body is then cut
                     // short (nothing past the gap is sent); the next stream answers SyncReset.
-                    if let retention = lines.eventLog as? any SnapshotStore {
+                    if let retention {
                         let floor = try await retention.snapshotStatus(space: lines.space).floorSeq
                         if floor > cursor {
                             throw FerryError.historyPruned(space: lines.space, since: cursor, floorSeq: floor)
