@@ -1,0 +1,33 @@
+# Sourced by scripts/test: Radicale (PyPI `radicale` 3.9), the CalDAV and CardDAV server the
+# DAV source tests start. Unless FERRY_TEST_RADICALE already names a `radicale` executable,
+# installs it into a virtual environment under .build/radicale-venv (once) and exports
+# FERRY_TEST_RADICALE. With CI=true, a failure to install fails the script; otherwise the
+# tests that need Radicale report themselves skipped.
+
+install_radicale() {
+  local venv=".build/radicale-venv"
+  if ! [ -x "$venv/bin/radicale" ] || ! "$venv/bin/python3" -c 'import radicale, sys; sys.exit(0 if radicale.VERSION.startswith("3.9.") else 1)' 2>/dev/null; then
+    # Debian ships the venv module apart from python3 (apt_install is postgres.sh's).
+    command -v python3 >/dev/null || apt_install python3 python3-venv || return 1
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" 2>/dev/null; then
+      rm -rf "$venv"
+      apt_install python3-venv || return 1
+      python3 -m venv "$venv" || return 1
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'radicale==3.9.*' || return 1
+  fi
+  FERRY_TEST_RADICALE="$(pwd)/$venv/bin/radicale"
+  export FERRY_TEST_RADICALE
+  echo "$(basename "$0"): Radicale $("$venv/bin/python3" -c 'import radicale; print(radicale.VERSION)') at $FERRY_TEST_RADICALE"
+}
+
+if [ -z "${FERRY_TEST_RADICALE:-}" ]; then
+  if ! install_radicale; then
+    if [ "${CI:-}" = "true" ]; then
+      echo "scripts/test: Radicale could not be installed, and CI=true: failing" >&2
+      exit 1
+    fi
+    echo "scripts/test: Radicale is not available: its tests will report themselves skipped" >&2
+  fi
+fi
