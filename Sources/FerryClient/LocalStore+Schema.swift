@@ -102,6 +102,29 @@ extension LocalStore {
                     """
             )
         }
+        migrator.registerMigration("ferry-v3-delta") { db in
+            // Delta sync from outside sources: the tokens of each (table, stream), stored in
+            // the same transaction as a run's last writes, and the records a full sync has
+            // seen so far (the mark of mark and sweep).
+            try db.execute(
+                sql: """
+                    CREATE TABLE ferry_delta_tokens (
+                        target TEXT NOT NULL,
+                        stream TEXT NOT NULL,
+                        updated_token TEXT NOT NULL,
+                        deleted_token TEXT NOT NULL,
+                        synced_at TEXT NOT NULL,
+                        PRIMARY KEY (target, stream)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE ferry_delta_marks (
+                        target TEXT NOT NULL,
+                        stream TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        PRIMARY KEY (target, stream, id)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 

@@ -22,5 +22,6 @@ public protocol DeltaSink: Sendable {
 
     /// Ends a sync of `stream` in one transaction: with `sweep`, deletes the records of the
     /// stream not marked as seen since ``beginFullSync(stream:)``; then stores `tokens`.
-    func finish(stream: String, tokens: DeltaTokens, sweep: Bool) async throws
+    /// - Returns: How many records the sweep deleted.
+    func finish(stream: String, tokens: DeltaTokens, sweep: Bool) async throws -> Int
 }

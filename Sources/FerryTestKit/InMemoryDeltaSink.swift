@@ -1,0 +1,119 @@
+import FerryCore
+import Synchronization
+
+/// A ``FerryCore/DeltaSink`` in memory, with the same promises as the local store's: pages
+/// and the final tokens are each applied at once, and a full sync sweeps what it did not
+/// see. It records every call in ``log`` and can be told to fail, so that tests check the
+/// order of writes and what a failure leaves behind.
+public final class InMemoryDeltaSink: DeltaSink, Sendable {
+    /// A call the sink received.
+    public enum Call: Sendable, Hashable {
+        /// ``tokens(stream:)``.
+        case readTokens(stream: String)
+        /// ``beginFullSync(stream:)``.
+        case beginFullSync(stream: String)
+        /// ``upsert(_:stream:marking:)`` with these ids.
+        case upsert(stream: String, ids: [String], marking: Bool)
+        /// ``delete(ids:stream:)``.
+        case delete(stream: String, ids: [String])
+        /// ``finish(stream:tokens:sweep:)``.
+        case finish(stream: String, tokens: DeltaTokens, sweep: Bool)
+    }
+
+    private struct State {
+        var records: [String: [String: DeltaRecord]] = [:]
+        var tokens: [String: DeltaTokens] = [:]
+        var marks: [String: Set<String>] = [:]
+        var log: [Call] = []
+        var writes = 0
+        var failWrite: Int?
+    }
+
+    private let state = Mutex(State())
+
+    /// Creates an empty sink.
+    public init() {}
+
+    /// The records of `stream` by id.
+    public func records(stream: String) -> [String: DeltaRecord] { state.withLock { $0.records[stream] ?? [:] } }
+
+    /// The stored tokens of `stream`.
+    public func storedTokens(stream: String) -> DeltaTokens? { state.withLock { $0.tokens[stream] } }
+
+    /// Every call so far, in order.
+    public var log: [Call] { state.withLock { $0.log } }
+
+    /// Makes the `n`-th write from now (an upsert, delete or finish; 1 is the next) throw
+    /// without changing anything, as a crash at that point would.
+    public func failWrite(_ n: Int) {
+        state.withLock { $0.failWrite = $0.writes + n }
+    }
+
+    /// Puts a record in place as if an earlier sync had written it.
+    public func seed(_ record: DeltaRecord, stream: String) {
+        state.withLock { $0.records[stream, default: [:]][record.id] = record }
+    }
+
+    private func write<T>(_ call: Call, _ change: (inout State) -> T) throws -> T {
+        try state.withLock { state in
+            state.writes += 1
+            if state.failWrite == state.writes {
+                state.failWrite = nil
+                throw InMemoryDeltaSinkFailure(call: call)
+            }
+            state.log.append(call)
+            return change(&state)
+        }
+    }
+
+    public func tokens(stream: String) async throws -> DeltaTokens? {
+        state.withLock { state in
+            state.log.append(.readTokens(stream: stream))
+            return state.tokens[stream]
+        }
+    }
+
+    public func beginFullSync(stream: String) async throws {
+        state.withLock { state in
+            state.log.append(.beginFullSync(stream: stream))
+            state.marks[stream] = []
+        }
+    }
+
+    public func upsert(_ records: [DeltaRecord], stream: String, marking: Bool) async throws {
+        try write(.upsert(stream: stream, ids: records.map(\.id), marking: marking)) { state in
+            for record in records {
+                state.records[stream, default: [:]][record.id] = record
+                if marking { state.marks[stream, default: []].insert(record.id) }
+            }
+        }
+    }
+
+    public func delete(ids: [String], stream: String) async throws {
+        try write(.delete(stream: stream, ids: ids)) { state in
+            for id in ids { state.records[stream]?[id] = nil }
+        }
+    }
+
+    public func finish(stream: String, tokens: DeltaTokens, sweep: Bool) async throws -> Int {
+        try write(.finish(stream: stream, tokens: tokens, sweep: sweep)) { state in
+            var swept = 0
+            if sweep {
+                let seen = state.marks[stream] ?? []
+                for id in (state.records[stream] ?? [:]).keys where !seen.contains(id) {
+                    state.records[stream]?[id] = nil
+                    swept += 1
+                }
+                state.marks[stream] = nil
+            }
+            state.tokens[stream] = tokens
+            return swept
+        }
+    }
+}
+
+/// The failure an ``InMemoryDeltaSink`` was told to produce.
+public struct InMemoryDeltaSinkFailure: Error, Sendable, Hashable {
+    /// The call that failed.
+    public var call: InMemoryDeltaSink.Call
+}
