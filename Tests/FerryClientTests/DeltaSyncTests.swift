@@ -235,9 +235,13 @@ private func fill(_ source: InMemoryDeltaSource, _ count: Int, prefix: String = 
         let clock = ImmediateClock()
         let result = try await deltaSync(source, sink, clock: clock, events: events).run()
 
-        let deletedBatches = events.all.compactMap { if case .deletedBatch(_, let count, let total, _) = $0 { [count, total] } else { nil } }
+        let deletedBatches = events.all.compactMap {
+            if case .deletedBatch(_, let count, let total, _) = $0 { [count, total] } else { nil }
+        }
         #expect(deletedBatches == [[3, 3], [1, 4]])
-        let updatedBatches = events.all.compactMap { if case .updatedBatch(_, let count, let total, _) = $0 { [count, total] } else { nil } }
+        let updatedBatches = events.all.compactMap {
+            if case .updatedBatch(_, let count, let total, _) = $0 { [count, total] } else { nil }
+        }
         #expect(updatedBatches == [[0, 0]])
         #expect(events.all.first == .started(stream: "memory", fullResync: false))
         #expect(events.all.last == .finished(result))

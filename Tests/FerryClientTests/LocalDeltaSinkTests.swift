@@ -23,7 +23,9 @@ import Testing
     @Test func recordsAndTokensLandInTheDatabaseFileAndSurviveReopening() async throws {
         let scratch = try Scratch()
         let source = InMemoryDeltaSource(stream: "https://dav.example/cal/", pageSize: 4)
-        for n in 1...9 { source.put(id: "/cal/\(n).ics", data: "BEGIN:VCALENDAR\r\nX-N:\(n) Café ☕\r\nEND:VCALENDAR\r\n", etag: "\"\(n)\"") }
+        for n in 1...9 {
+            source.put(id: "/cal/\(n).ics", data: "BEGIN:VCALENDAR\r\nX-N:\(n) Café ☕\r\nEND:VCALENDAR\r\n", etag: "\"\(n)\"")
+        }
         do {
             let (_, store) = try openStore(scratch)
             let result = try await DeltaSync(source: source, sink: try store.deltaSink(), clock: ImmediateClock()).run()
