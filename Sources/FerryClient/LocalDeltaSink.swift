@@ -15,10 +15,11 @@ import GRDB
 /// | `data` | the record as the source gave it: iCalendar or vCard text, or JSON |
 /// | `ref` | a key made of `source` and `id` (hex SHA-256, 32 digits), unique: the key column for `ferry track` |
 ///
-/// with `PRIMARY KEY (source, id)`. Every page is one transaction; the new tokens are stored
-/// in the transaction that ends the run, so they are never ahead of the rows. A record
-/// whose `etag` and `data` did not change is not rewritten, so a tracked table sends only
-/// real changes on into its space.
+/// with `PRIMARY KEY (source, id)`. Each page is staged in one transaction (in
+/// `ferry_delta_staged`); the run's end applies them to the table and stores the new tokens
+/// in one transaction, so the table only ever shows finished syncs and the tokens are never
+/// ahead of its rows. A record whose `etag` and `data` did not change is not rewritten, so a
+/// tracked table sends only real changes on into its space.
 public struct LocalDeltaSink: DeltaSink {
     /// The default table name.
     public static let defaultTable = "delta_records"
@@ -28,7 +29,8 @@ public struct LocalDeltaSink: DeltaSink {
     /// The table the records go into.
     public let table: String
 
-    /// Creates the sink, and its table when the database has none by that name.
+    /// Creates the sink. The table is created by the first sync that finishes, if the
+    /// database has none by that name.
     /// - Throws: ``LocalStoreError`` `unsyncableTable` when the name is not a valid table
     ///   name (the entity-name rule, so that the table can be tracked), or when an existing
     ///   table lacks one of the columns above.
@@ -38,32 +40,40 @@ public struct LocalDeltaSink: DeltaSink {
         }
         self.store = store
         self.table = table
-        let quoted = table.quotedDatabaseIdentifier
-        try store.writer.write { db in
-            if try db.tableExists(table) {
-                let columns = Set(try db.columns(in: table).map(\.name))
-                let missing = ["source", "id", "etag", "data", "ref"].filter { !columns.contains($0) }
-                guard missing.isEmpty else {
-                    throw LocalStoreError(
-                        .unsyncableTable,
-                        "table '\(table)' exists but lacks the delta columns \(missing.joined(separator: ", "))"
-                    )
-                }
-            } else {
-                try db.execute(
-                    sql: """
-                        CREATE TABLE \(quoted) (
-                            source TEXT NOT NULL,
-                            id TEXT NOT NULL,
-                            etag TEXT,
-                            data TEXT NOT NULL,
-                            ref TEXT NOT NULL UNIQUE,
-                            PRIMARY KEY (source, id)
-                        )
-                        """
+        try store.writer.read { db in
+            guard try db.tableExists(table) else { return }
+            let columns = Set(try db.columns(in: table).map(\.name))
+            let missing = ["source", "id", "etag", "data", "ref"].filter { !columns.contains($0) }
+            guard missing.isEmpty else {
+                throw LocalStoreError(
+                    .unsyncableTable,
+                    "table '\(table)' exists but lacks the delta columns \(missing.joined(separator: ", "))"
                 )
             }
         }
+    }
+
+    /// Creates the table now if the database has none by that name: before registering it
+    /// for sync (`LocalStore.register(table:keyColumn:)` with key column `ref`), or on a
+    /// device that only receives the records through Ferry. Otherwise the first sync that
+    /// finishes creates it, so that a failed first sync leaves the database without it.
+    public func createTable() async throws {
+        try await store.writer.write { db in try Self.createTable(table, db) }
+    }
+
+    static func createTable(_ table: String, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS \(table.quotedDatabaseIdentifier) (
+                    source TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    etag TEXT,
+                    data TEXT NOT NULL,
+                    ref TEXT NOT NULL UNIQUE,
+                    PRIMARY KEY (source, id)
+                )
+                """
+        )
     }
 
     /// The `ref` of a record: its stream and id, hashed into 32 hex digits, the same on every
@@ -89,35 +99,36 @@ public struct LocalDeltaSink: DeltaSink {
         }
     }
 
-    public func beginFullSync(stream: String) async throws {
+    public func begin(stream: String, fullSync: Bool) async throws {
         try await store.writer.write { db in
-            try db.execute(sql: "DELETE FROM ferry_delta_marks WHERE target = ? AND stream = ?", arguments: [table, stream])
+            try db.execute(sql: "DELETE FROM ferry_delta_staged WHERE target = ? AND stream = ?", arguments: [table, stream])
         }
     }
 
-    public func upsert(_ records: [DeltaRecord], stream: String, marking: Bool) async throws {
-        let quoted = table.quotedDatabaseIdentifier
+    public func upsert(_ records: [DeltaRecord], stream: String) async throws {
         try await store.writer.write { db in
-            let upsert = try db.cachedStatement(
+            let stage = try db.cachedStatement(
                 sql: """
-                    INSERT INTO \(quoted) (source, id, etag, data, ref) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (source, id) DO UPDATE SET etag = excluded.etag, data = excluded.data
-                    WHERE etag IS NOT excluded.etag OR data IS NOT excluded.data
+                    INSERT INTO ferry_delta_staged (target, stream, id, deleted, etag, data, ref) VALUES (?, ?, ?, 0, ?, ?, ?)
+                    ON CONFLICT (target, stream, id) DO UPDATE SET deleted = 0, etag = excluded.etag, data = excluded.data,
+                        ref = excluded.ref
                     """
             )
-            let mark = try db.cachedStatement(sql: "INSERT OR IGNORE INTO ferry_delta_marks (target, stream, id) VALUES (?, ?, ?)")
             for record in records {
-                try upsert.execute(arguments: [stream, record.id, record.etag, record.data, Self.ref(stream: stream, id: record.id)])
-                if marking { try mark.execute(arguments: [table, stream, record.id]) }
+                try stage.execute(arguments: [table, stream, record.id, record.etag, record.data, Self.ref(stream: stream, id: record.id)])
             }
         }
     }
 
     public func delete(ids: [String], stream: String) async throws {
-        let quoted = table.quotedDatabaseIdentifier
         try await store.writer.write { db in
-            let delete = try db.cachedStatement(sql: "DELETE FROM \(quoted) WHERE source = ? AND id = ?")
-            for id in ids { try delete.execute(arguments: [stream, id]) }
+            let stage = try db.cachedStatement(
+                sql: """
+                    INSERT INTO ferry_delta_staged (target, stream, id, deleted) VALUES (?, ?, ?, 1)
+                    ON CONFLICT (target, stream, id) DO UPDATE SET deleted = 1
+                    """
+            )
+            for id in ids { try stage.execute(arguments: [table, stream, id]) }
         }
     }
 
@@ -125,19 +136,38 @@ public struct LocalDeltaSink: DeltaSink {
         let quoted = table.quotedDatabaseIdentifier
         let now = RFC3339.format(millisecondsSince1970: store.clock.nowMilliseconds())
         return try await store.writer.write { db in
+            try Self.createTable(table, db)
+            // Unchanged records are not written again, so a tracked table sends on only real changes.
+            try db.execute(
+                sql: """
+                    INSERT INTO \(quoted) (source, id, etag, data, ref)
+                    SELECT stream, id, etag, data, ref FROM ferry_delta_staged
+                    WHERE target = ? AND stream = ? AND deleted = 0 ORDER BY id
+                    ON CONFLICT (source, id) DO UPDATE SET etag = excluded.etag, data = excluded.data
+                    WHERE etag IS NOT excluded.etag OR data IS NOT excluded.data
+                    """,
+                arguments: [table, stream]
+            )
+            try db.execute(
+                sql: """
+                    DELETE FROM \(quoted) WHERE source = ? AND id IN (
+                        SELECT id FROM ferry_delta_staged WHERE target = ? AND stream = ? AND deleted = 1)
+                    """,
+                arguments: [stream, table, stream]
+            )
             var swept = 0
             if sweep {
                 try db.execute(
                     sql: """
                         DELETE FROM \(quoted) WHERE source = ? AND NOT EXISTS (
-                            SELECT 1 FROM ferry_delta_marks m
-                            WHERE m.target = ? AND m.stream = \(quoted).source AND m.id = \(quoted).id)
+                            SELECT 1 FROM ferry_delta_staged s
+                            WHERE s.target = ? AND s.stream = \(quoted).source AND s.id = \(quoted).id AND s.deleted = 0)
                         """,
                     arguments: [stream, table]
                 )
                 swept = db.changesCount
-                try db.execute(sql: "DELETE FROM ferry_delta_marks WHERE target = ? AND stream = ?", arguments: [table, stream])
             }
+            try db.execute(sql: "DELETE FROM ferry_delta_staged WHERE target = ? AND stream = ?", arguments: [table, stream])
             try db.execute(
                 sql: """
                     INSERT INTO ferry_delta_tokens (target, stream, updated_token, deleted_token, synced_at) VALUES (?, ?, ?, ?, ?)

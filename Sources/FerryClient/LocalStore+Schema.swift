@@ -103,9 +103,10 @@ extension LocalStore {
             )
         }
         migrator.registerMigration("ferry-v3-delta") { db in
-            // Delta sync from outside sources: the tokens of each (table, stream), stored in
-            // the same transaction as a run's last writes, and the records a full sync has
-            // seen so far (the mark of mark and sweep).
+            // Delta sync from outside sources: the tokens of each (table, stream), and what
+            // the run in progress has staged. A run's end applies the staged rows and stores
+            // the tokens in one transaction; the staged upserts of a full sync are also the
+            // marks of its mark and sweep.
             try db.execute(
                 sql: """
                     CREATE TABLE ferry_delta_tokens (
@@ -116,10 +117,14 @@ extension LocalStore {
                         synced_at TEXT NOT NULL,
                         PRIMARY KEY (target, stream)
                     ) WITHOUT ROWID;
-                    CREATE TABLE ferry_delta_marks (
+                    CREATE TABLE ferry_delta_staged (
                         target TEXT NOT NULL,
                         stream TEXT NOT NULL,
                         id TEXT NOT NULL,
+                        deleted INTEGER NOT NULL,
+                        etag TEXT,
+                        data TEXT,
+                        ref TEXT,
                         PRIMARY KEY (target, stream, id)
                     ) WITHOUT ROWID;
                     """

@@ -2,18 +2,18 @@ import FerryCore
 import Synchronization
 
 /// A ``FerryCore/DeltaSink`` in memory, with the same promises as the local store's: pages
-/// and the final tokens are each applied at once, and a full sync sweeps what it did not
-/// see. It records every call in ``log`` and can be told to fail, so that tests check the
+/// are staged, and the run's end applies them with the tokens at once; a full sync sweeps
+/// what it did not see. It records every call in ``log`` and can be told to fail, so that tests check the
 /// order of writes and what a failure leaves behind.
 public final class InMemoryDeltaSink: DeltaSink, Sendable {
     /// A call the sink received.
     public enum Call: Sendable, Hashable {
         /// ``tokens(stream:)``.
         case readTokens(stream: String)
-        /// ``beginFullSync(stream:)``.
-        case beginFullSync(stream: String)
-        /// ``upsert(_:stream:marking:)`` with these ids.
-        case upsert(stream: String, ids: [String], marking: Bool)
+        /// ``begin(stream:fullSync:)``.
+        case begin(stream: String, fullSync: Bool)
+        /// ``upsert(_:stream:)`` with these ids.
+        case upsert(stream: String, ids: [String])
         /// ``delete(ids:stream:)``.
         case delete(stream: String, ids: [String])
         /// ``finish(stream:tokens:sweep:)``.
@@ -23,7 +23,8 @@ public final class InMemoryDeltaSink: DeltaSink, Sendable {
     private struct State {
         var records: [String: [String: DeltaRecord]] = [:]
         var tokens: [String: DeltaTokens] = [:]
-        var marks: [String: Set<String>] = [:]
+        /// Per stream, by id: a record to write, or `nil` for a deletion.
+        var staged: [String: [String: DeltaRecord?]] = [:]
         var log: [Call] = []
         var writes = 0
         var failWrite: Int?
@@ -73,39 +74,42 @@ public final class InMemoryDeltaSink: DeltaSink, Sendable {
         }
     }
 
-    public func beginFullSync(stream: String) async throws {
+    /// What the run in progress staged for `stream`, by id: a record, or `nil` for a deletion.
+    public func staged(stream: String) -> [String: DeltaRecord?] { state.withLock { $0.staged[stream] ?? [:] } }
+
+    public func begin(stream: String, fullSync: Bool) async throws {
         state.withLock { state in
-            state.log.append(.beginFullSync(stream: stream))
-            state.marks[stream] = []
+            state.log.append(.begin(stream: stream, fullSync: fullSync))
+            state.staged[stream] = [:]
         }
     }
 
-    public func upsert(_ records: [DeltaRecord], stream: String, marking: Bool) async throws {
-        try write(.upsert(stream: stream, ids: records.map(\.id), marking: marking)) { state in
-            for record in records {
-                state.records[stream, default: [:]][record.id] = record
-                if marking { state.marks[stream, default: []].insert(record.id) }
-            }
+    public func upsert(_ records: [DeltaRecord], stream: String) async throws {
+        try write(.upsert(stream: stream, ids: records.map(\.id))) { state in
+            for record in records { state.staged[stream, default: [:]][record.id] = .some(record) }
         }
     }
 
     public func delete(ids: [String], stream: String) async throws {
         try write(.delete(stream: stream, ids: ids)) { state in
-            for id in ids { state.records[stream]?[id] = nil }
+            for id in ids { state.staged[stream, default: [:]][id] = .some(nil) }
         }
     }
 
     public func finish(stream: String, tokens: DeltaTokens, sweep: Bool) async throws -> Int {
         try write(.finish(stream: stream, tokens: tokens, sweep: sweep)) { state in
+            let staged = state.staged[stream] ?? [:]
+            var records = state.records[stream] ?? [:]
+            for (id, record) in staged { records[id] = record }
             var swept = 0
             if sweep {
-                let seen = state.marks[stream] ?? []
-                for id in (state.records[stream] ?? [:]).keys where !seen.contains(id) {
-                    state.records[stream]?[id] = nil
+                for id in records.keys where staged[id] == nil {
+                    records[id] = nil
                     swept += 1
                 }
-                state.marks[stream] = nil
             }
+            state.records[stream] = records
+            state.staged[stream] = nil
             state.tokens[stream] = tokens
             return swept
         }

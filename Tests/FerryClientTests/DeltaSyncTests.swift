@@ -47,8 +47,8 @@ private func fill(_ source: InMemoryDeltaSource, _ count: Int, prefix: String = 
         // The sink saw the pages in order, marking them, and the tokens only at the very end.
         let log = sink.log
         #expect(log.first == .readTokens(stream: "email"))
-        #expect(log[1] == .beginFullSync(stream: "email"))
-        #expect(log.dropFirst(2).dropLast().allSatisfy { if case .upsert(_, _, true) = $0 { true } else { false } })
+        #expect(log[1] == .begin(stream: "email", fullSync: true))
+        #expect(log.dropFirst(2).dropLast().allSatisfy { if case .upsert = $0 { true } else { false } })
         #expect(log.last == .finish(stream: "email", tokens: result.tokens, sweep: true))
         #expect(sink.storedTokens(stream: "email") == result.tokens)
     }
@@ -91,7 +91,8 @@ private func fill(_ source: InMemoryDeltaSource, _ count: Int, prefix: String = 
         sink.failWrite(2)
         await #expect(throws: DeltaSyncError.self) { try await deltaSync(source, sink).run() }
         #expect(sink.storedTokens(stream: "memory") == first.tokens, "tokens never move ahead of the data")
-        #expect(sink.records(stream: "memory").count == 9, "the first page stayed written; r1 is not deleted yet")
+        #expect(sink.records(stream: "memory").count == 6, "the records show only finished syncs")
+        #expect(sink.staged(stream: "memory").count == 3, "the first page was staged")
 
         let again = try await deltaSync(source, sink).run()
         #expect(again.updated == 10 && again.deleted == 1)

@@ -71,8 +71,8 @@ import Testing
             }
         }
         #expect(left == ["calendar:work=4", "contacts=4"])
-        let marks = try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ferry_delta_marks") }
-        #expect(marks == 0)
+        let staged = try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ferry_delta_staged") }
+        #expect(staged == 0)
     }
 
     @Test func anInterruptedFullResyncIsRepeatedAndStillSweeps() async throws {
@@ -90,16 +90,40 @@ import Testing
         await #expect(throws: DeltaSyncError.self) { try await DeltaSync(source: source, sink: sink, clock: ImmediateClock()).run() }
         // Second: 410, the full resync starts, then fails on its first page.
         await #expect(throws: DeltaSyncError.self) { try await DeltaSync(source: source, sink: sink, clock: ImmediateClock()).run() }
-        #expect(try rows(database, table: "events").count == 6, "nothing swept by a run that did not finish")
+        #expect(try rows(database, table: "events").count == 6, "nothing applied or swept by a run that did not finish")
         let result = try await DeltaSync(source: source, sink: sink, clock: ImmediateClock()).run()
         #expect(result.fullResync && result.swept == 1)
         #expect(try rows(database, table: "events") == source.records)
+    }
+
+    @Test func aRunThatFailsLeavesTheTableAsItWasAndAFirstOneLeavesNoTable() async throws {
+        let scratch = try Scratch()
+        let (database, store) = try openStore(scratch)
+        let sink = try store.deltaSink()
+        let source = InMemoryDeltaSource(stream: "email", pageSize: 2)
+        for n in 1...5 { source.put(id: "m\(n)", data: "{\"n\":\(n)}") }
+        source.fail(.deleted, with: DeltaSourceError(.unavailable, "HTTP 500", status: 500))
+        await #expect(throws: DeltaSyncError.self) { try await DeltaSync(source: source, sink: sink, clock: ImmediateClock()).run() }
+        #expect(try await database.read { db in try db.tableExists("delta_records") } == false)
+
+        _ = try await DeltaSync(source: source, sink: sink, clock: ImmediateClock()).run()
+        let before = try rows(database)
+        #expect(before == source.records)
+        for n in 1...4 { source.put(id: "m\(n)", data: "changed") }
+        source.remove(id: "m5")
+        source.fail(.deleted, with: DeltaSourceError(.unauthorized, "HTTP 401", status: 401))
+        await #expect(throws: DeltaSyncError.self) { try await DeltaSync(source: source, sink: sink, clock: ImmediateClock()).run() }
+        #expect(try rows(database) == before, "two pages were staged, none applied")
+
+        _ = try await DeltaSync(source: source, sink: sink, clock: ImmediateClock()).run()
+        #expect(try rows(database) == source.records)
     }
 
     @Test func aTrackedDeltaTableSendsOnlyRealChangesToTheOutbox() async throws {
         let scratch = try Scratch()
         let (_, store) = try openStore(scratch)
         let sink = try store.deltaSink()
+        try await sink.createTable()
         try store.register(table: "delta_records", keyColumn: "ref")
         let source = InMemoryDeltaSource(stream: "contacts")
         for n in 1...5 { source.put(id: "c\(n)", data: "{\"n\":\(n)}", etag: "1") }

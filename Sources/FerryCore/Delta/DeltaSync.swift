@@ -4,14 +4,14 @@
 /// A run
 /// 1. resumes from the sink's stored tokens, or starts a full sync when there are none
 ///    (starting again, with a growing pause, while the source answers `ready: false`);
-/// 2. drains every page of updated records into the sink, then every page of deleted ids;
-/// 3. stores the new tokens through the sink in the same store as the data, and only after
-///    both drains finished, so a run cut short anywhere leaves the old tokens and the next
-///    run repeats the work (writing a page twice is harmless).
+/// 2. stages every page of updated records in the sink, then every page of deleted ids;
+/// 3. has the sink apply what it staged together with the new tokens, in one transaction of
+///    the same store, and only after both drains finished: a run cut short anywhere leaves
+///    the records and the tokens as they were, and the next run repeats the work.
 ///
 /// When the source no longer knows the stored tokens, the run starts over as a full sync
-/// that ends with exactly the source's records: records not seen again are removed (mark
-/// and sweep). `429`/`503` answers are waited out (their `Retry-After`, or the backoff) and
+/// that ends with exactly the source's records: records the full sync did not see are
+/// removed (mark and sweep, the staged records being the marks). `429`/`503` answers are waited out (their `Retry-After`, or the backoff) and
 /// the same request is made again. Any other failure ends the run with a ``DeltaSyncError``.
 ///
 /// Every step is reported through `onEvent` (``DeltaSyncEvent``), one event per batch. Time
@@ -93,18 +93,14 @@ public struct DeltaSync<C: Clock>: Sendable where C.Duration == Duration {
     /// One attempt: resume from `tokens`, or a full sync when `nil`.
     private func pass(resuming tokens: DeltaTokens?, progress: inout Progress, began: C.Instant) async throws -> DeltaSyncResult {
         let fullResync = tokens == nil
+        try await sinkCall { try await sink.begin(stream: stream, fullSync: fullResync) }
         let from: DeltaTokens
-        if let tokens {
-            from = tokens
-        } else {
-            try await sinkCall { try await sink.beginFullSync(stream: stream) }
-            from = try await startWhenReady()
-        }
+        if let tokens { from = tokens } else { from = try await startWhenReady() }
 
         let nextUpdated = try await drain(
             from: from.updated,
             fetch: { try await source.updated($0) },
-            write: { try await sink.upsert($0, stream: stream, marking: fullResync) },
+            write: { try await sink.upsert($0, stream: stream) },
             report: { count, duration in
                 progress.updated += count
                 progress.pages += 1
