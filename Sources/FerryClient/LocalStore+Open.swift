@@ -17,6 +17,18 @@ extension LocalStore {
         guard FileManager.default.fileExists(atPath: path) else {
             throw LocalStoreError(.noDatabase, "no database at \(path)")
         }
+        return try open(databaseAt: path, busyTimeout: busyTimeout, clock: clock, logger: logger)
+    }
+
+    /// Opens Ferry's store in the SQLite database at `path`, creating the file if there is
+    /// none (as `ferry delta` does): a `DatabaseQueue` that waits up to `busyTimeout` for
+    /// other programs' locks.
+    public static func open(
+        databaseAt path: String,
+        busyTimeout: Duration = .seconds(10),
+        clock: WallClock = .system,
+        logger: Logger = Logger(label: "ferry.client", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws -> LocalStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds))
         return try LocalStore(try DatabaseQueue(path: path, configuration: configuration), clock: clock, logger: logger)

@@ -102,6 +102,34 @@ extension LocalStore {
                     """
             )
         }
+        migrator.registerMigration("ferry-v3-delta") { db in
+            // Delta sync from outside sources: the tokens of each (table, stream), and what
+            // the run in progress has staged. A run's end applies the staged rows and stores
+            // the tokens in one transaction; the staged upserts of a full sync are also the
+            // marks of its mark and sweep.
+            try db.execute(
+                sql: """
+                    CREATE TABLE ferry_delta_tokens (
+                        target TEXT NOT NULL,
+                        stream TEXT NOT NULL,
+                        updated_token TEXT NOT NULL,
+                        deleted_token TEXT NOT NULL,
+                        synced_at TEXT NOT NULL,
+                        PRIMARY KEY (target, stream)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE ferry_delta_staged (
+                        target TEXT NOT NULL,
+                        stream TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        deleted INTEGER NOT NULL,
+                        etag TEXT,
+                        data TEXT,
+                        ref TEXT,
+                        PRIMARY KEY (target, stream, id)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 

@@ -30,11 +30,7 @@ extension HTTPTransport {
     /// The delay of a `Retry-After` header in integer seconds, or `nil` when it is absent or
     /// not a non-negative integer (the HTTP-date form is not honoured).
     static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
-        guard let text = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces),
-            !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
-        else { return nil }
-        // Digits only, so a failed conversion means too large for Int64.
-        return .seconds(Int64(text) ?? Int64.max)
+        RetryAfter.delay(headers)
     }
 
     /// Reads a successful answer's body with the message's hand-written JSON form; a body
