@@ -118,6 +118,7 @@ let package = Package(
         .executableTarget(
             name: "ferry",
             dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 "FerryBench",
                 "FerryClient",
                 "FerryCore",

@@ -8,10 +8,11 @@ struct Ferry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferry",
         abstract: "Ferry: a local-first sync engine.",
-        discussion: "Server: serve, token, snapshot, prune. Client: track, import, sync, status, conflicts, stream. Benchmarks: bench.",
+        discussion:
+            "Server: serve, token, snapshot, prune. Client: track, import, sync, status, conflicts, stream, delta. Benchmarks: bench.",
         subcommands: [
             Serve.self, Token.self, Snapshot.self, Prune.self, Track.self, Import.self, Sync.self, Status.self, Conflicts.self,
-            StreamEvents.self, BenchCommand.self,
+            StreamEvents.self, Delta.self, BenchCommand.self,
             BenchClientCommand.self,
         ]
     )

@@ -569,15 +569,3 @@ func drain(_ source: AurinkoSource, from tokens: DeltaTokens) async throws -> Dr
     }
     return drained
 }
-
-/// The `DeltaSourceError` that `body` throws, or `nil` when it throws something else or nothing.
-func sourceError(_ body: () async throws -> some Any) async -> DeltaSourceError? {
-    do {
-        _ = try await body()
-        return nil
-    } catch let error as DeltaSourceError {
-        return error
-    } catch {
-        return nil
-    }
-}

@@ -46,5 +46,7 @@ public struct DeltaSyncError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
-    public var description: String { "\(stream): \(message)" }
+    /// The message, led by the stream's name unless the message already names it (the
+    /// sources' messages do).
+    public var description: String { message.contains(stream) ? message : "\(stream): \(message)" }
 }
