@@ -35,18 +35,6 @@ enum DAVBody {
     static func stored(_ name: String) -> String { "BEGIN:VCALENDAR\r\nUID:\(name)\r\nEND:VCALENDAR\r\n" }
 }
 
-/// The error `body` throws as a `DeltaSourceError`, or `nil` when it throws something else or nothing.
-func sourceError(_ body: () async throws -> some Any) async -> DeltaSourceError? {
-    do {
-        _ = try await body()
-        return nil
-    } catch let error as DeltaSourceError {
-        return error
-    } catch {
-        return nil
-    }
-}
-
 /// Drains every page of the updated records from `position`: the pages' ids and the token it ends with.
 func drainUpdated(_ source: some DeltaSource, from token: String) async throws -> (pages: [[DeltaRecord]], next: String) {
     var pages: [[DeltaRecord]] = []

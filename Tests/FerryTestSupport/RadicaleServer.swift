@@ -308,6 +308,48 @@ public final class RadicaleServer: Sendable {
         try await expect([200], "GET", url).body
     }
 
+    /// Every member of the collection at `url` as a `GET` answers it: href (as the server
+    /// writes it) to body. Lists them with `PROPFIND` (`Depth: 1`), then reads them eight at
+    /// a time.
+    public func members(of url: String) async throws -> [String: String] {
+        let listing = try await request(
+            "PROPFIND",
+            url,
+            body: #"<?xml version="1.0"?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>"#,
+            headers: [("Depth", "1")]
+        )
+        guard listing.status == 207 else {
+            throw ProcessError(message: "radicale: PROPFIND \(url) answered \(listing.status): \(listing.text)")
+        }
+        // Radicale writes `<href>` in the default namespace; the collection's own is left out.
+        let collectionPath = String(url.dropFirst(baseURL.count))
+        var hrefs: [String] = []
+        var rest = Substring(listing.text)
+        while let open = rest.range(of: "<href>"), let close = rest.range(of: "</href>", range: open.upperBound..<rest.endIndex) {
+            let href = String(rest[open.upperBound..<close.lowerBound])
+            if href != collectionPath { hrefs.append(href) }
+            rest = rest[close.upperBound...]
+        }
+        return try await withThrowingTaskGroup(of: (String, [UInt8]).self) { group in
+            var members: [String: String] = [:]
+            var next = 0
+            for _ in 0..<min(8, hrefs.count) {
+                let href = hrefs[next]
+                next += 1
+                group.addTask { (href, try await self.get(self.url(ofHref: href))) }
+            }
+            while let (href, body) = try await group.next() {
+                members[href] = String(decoding: body, as: UTF8.self)
+                if next < hrefs.count {
+                    let href = hrefs[next]
+                    next += 1
+                    group.addTask { (href, try await self.get(self.url(ofHref: href))) }
+                }
+            }
+            return members
+        }
+    }
+
     /// The absolute URL of an href the server wrote (a path on this server).
     public func url(ofHref href: String) -> String {
         href.hasPrefix("http") ? href : baseURL + href

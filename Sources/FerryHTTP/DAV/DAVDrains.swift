@@ -37,7 +37,8 @@ struct DAVDrains: Sendable {
         /// The delta token the updated drain began from; `nil` when the drain was rebuilt
         /// from a page token, so no deleted drain can match it.
         var deltaToken: String?
-        /// The round whose members the updated drain hands out.
+        /// The round whose members the updated drain hands out; `nil` once the last page was
+        /// handed out.
         var round: DAVSyncRound?
         /// The deletions so far, each with its order of arrival.
         var deletions: [String: Int] = [:]
@@ -130,7 +131,12 @@ struct DAVDrains: Sendable {
     mutating func servedUpdated(drain id: String, vanished: [String], last: Bool) {
         guard let index = drains.firstIndex(where: { $0.id == id }) else { return }
         for href in vanished { drains[index].addDeletion(href) }
-        if last { drains[index].updatedDone = true }
+        if last {
+            drains[index].updatedDone = true
+            // The members are handed out: keep only what the deleted drain needs. Asking
+            // for the last page again runs its round again.
+            drains[index].round = nil
+        }
     }
 
     /// The first page of the deleted drain from `deltaToken`, when the updated drain from the

@@ -312,29 +312,7 @@ extension DAVSyncCollection {
     /// the answer's `Date` header (the server's clock, so no local clock is read); `nil`
     /// when absent or unreadable, or a date without a `Date` header.
     static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
-        guard let value = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
-            return nil
-        }
-        if value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
-            // Digits only, so a failed conversion means too large for Int64.
-            return .seconds(Int64(value) ?? Int64.max)
-        }
-        guard let date = httpDate(value), let now = headers.first(name: "Date").flatMap(httpDate) else { return nil }
-        return .milliseconds(max(0, Int64((date.timeIntervalSince(now) * 1000).rounded())))
-    }
-
-    /// The instant an HTTP-date names, in any of the three forms a recipient must accept
-    /// (RFC 9110 §5.6.7); `nil` for anything else.
-    static func httpDate(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        // asctime pads a one-digit day with a second space.
-        let trimmed = text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        for format in ["EEE, dd MMM yyyy HH:mm:ss 'GMT'", "EEEE, dd-MMM-yy HH:mm:ss 'GMT'", "EEE MMM d HH:mm:ss yyyy"] {
-            formatter.dateFormat = format
-            if let date = formatter.date(from: trimmed) { return date }
-        }
-        return nil
+        let now = headers.first(name: "Date").flatMap(RetryAfter.httpDateMilliseconds)
+        return RetryAfter.delay(headers, nowMilliseconds: now)
     }
 }
