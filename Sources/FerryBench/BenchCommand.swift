@@ -41,7 +41,8 @@ package struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "A workload to run: push, pull, sync, latency, backlog, stream, bootstrap, bulk; repeat for more (default all)."
+        help:
+            "A workload to run: push, pull, sync, latency, backlog, stream, bootstrap, bulk, caldav; repeat for more (default all but caldav)."
     )
     var workload: [String] = []
 
@@ -73,15 +74,34 @@ package struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The ferry executable to start as server and client (default: this one).")
     var ferry: String?
 
+    @Option(name: .long, help: "Events of the caldav workload (default 10000; --quick 1000).")
+    var caldavEvents: Int?
+
+    @Option(
+        name: .long,
+        help: "The radicale executable of the caldav workload (default: FERRY_TEST_RADICALE, or .build/radicale-venv/bin/radicale)."
+    )
+    var radicale: String?
+
+    /// The `radicale` executable: the flag's, `FERRY_TEST_RADICALE`, or the one `scripts/test` installs.
+    private var radicaleExecutable: String? {
+        if let radicale { return radicale }
+        if let named = FerryEnvironment().value("FERRY_TEST_RADICALE"), !named.isEmpty { return named }
+        let installed = FileManager.default.currentDirectoryPath + "/.build/radicale-venv/bin/radicale"
+        return FileManager.default.isExecutableFile(atPath: installed) ? installed : nil
+    }
+
     package func validate() throws {
         for name in workload where BenchWorkload(rawValue: name) == nil {
-            throw ValidationError("--workload must be push, pull, sync, latency, backlog, stream, bootstrap or bulk, not '\(name)'")
+            throw ValidationError(
+                "--workload must be push, pull, sync, latency, backlog, stream, bootstrap, bulk or caldav, not '\(name)'"
+            )
         }
         if postgres != nil && server != nil { throw ValidationError("--postgres and --server exclude each other") }
         if memory && (postgres != nil || server != nil) { throw ValidationError("--memory excludes --postgres and --server") }
         for (name, value) in [
             ("--n", n), ("--backlog", backlog), ("--rounds", rounds), ("--backlog-rounds", backlogRounds),
-            ("--latency-writes", latencyWrites),
+            ("--latency-writes", latencyWrites), ("--caldav-events", caldavEvents),
         ] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
@@ -109,7 +129,9 @@ package struct BenchCommand: AsyncParsableCommand {
             rounds: rounds,
             backlogRounds: backlogRounds,
             latencyWrites: latencyWrites,
-            ferry: ferry
+            ferry: ferry,
+            caldavEvents: caldavEvents,
+            radicale: radicaleExecutable
         )
         guard FileManager.default.isExecutableFile(atPath: plan.ferry) else {
             throw ValidationError("no ferry executable at \(plan.ferry) (--ferry)")

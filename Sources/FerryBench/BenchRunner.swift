@@ -7,7 +7,11 @@ import Synchronization
 
 /// A workload of `ferry bench`.
 package enum BenchWorkload: String, CaseIterable, Sendable {
-    case push, pull, sync, latency, backlog, stream, bootstrap, bulk
+    case push, pull, sync, latency, backlog, stream, bootstrap, bulk, caldav
+
+    /// The workloads a run without `--workload` measures: all but `caldav`, which needs
+    /// Radicale.
+    package static let defaults: [BenchWorkload] = allCases.filter { $0 != .caldav }
 }
 
 /// What one `ferry bench` run measures, and how much.
@@ -30,6 +34,10 @@ package struct BenchPlan: Sendable {
     package var batchSize = 500
     /// The `ferry` executable started as server and client children.
     package var ferry: String
+    /// Events of the caldav workload.
+    package var caldavEvents: Int
+    /// The `radicale` executable the caldav workload starts, if any.
+    package var radicale: String?
 
     /// A plan with the sizes given, else the defaults of a full run (`quick`: of a smoke
     /// test): N 200,000 (5,000), backlog 1,000,000 (20,000), 3 rounds (1), 1 backlog round,
@@ -43,15 +51,19 @@ package struct BenchPlan: Sendable {
         rounds: Int?,
         backlogRounds: Int?,
         latencyWrites: Int?,
-        ferry: String?
+        ferry: String?,
+        caldavEvents: Int? = nil,
+        radicale: String? = nil
     ) {
-        self.workloads = workloads.isEmpty ? BenchWorkload.allCases : workloads
+        self.workloads = workloads.isEmpty ? BenchWorkload.defaults : workloads
         self.count = count ?? (quick ? 5_000 : 200_000)
         self.backlog = backlog ?? (quick ? 20_000 : 1_000_000)
         self.rounds = rounds ?? (quick ? 1 : 3)
         self.backlogRounds = backlogRounds ?? 1
         self.latencyWrites = latencyWrites ?? (quick ? 200 : 1000)
         self.ferry = ferry ?? FerryExecutable.current
+        self.caldavEvents = caldavEvents ?? (quick ? 1_000 : 10_000)
+        self.radicale = radicale
     }
 }
 
@@ -116,6 +128,7 @@ package final class BenchRunner {
             case .stream: try await runStream()
             case .bootstrap: try await runBootstrap()
             case .bulk: try await runBulk()
+            case .caldav: try await runCalDAV()
             }
         }
         progress.finish()

@@ -10,21 +10,6 @@ extension ServerProcess {
     package static var executable: String { FerryExecutable.forTests }
 }
 
-/// Runs `executable` with `arguments` to its end; answers its exit status and what it printed
-/// (standard output and standard error together).
-public func runProgram(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 /// Runs `sql` on the SQLite file at `path` with Python's sqlite3 module: a program other
 /// than Ferry writing the app's database.
 public func runSQLite(_ path: String, _ sql: String) throws {

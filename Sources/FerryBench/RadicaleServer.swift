@@ -5,24 +5,25 @@ import NIOHTTP1
 
 /// A Radicale CalDAV and CardDAV server (PyPI `radicale` 3.9, which `scripts/test` installs
 /// and names in `FERRY_TEST_RADICALE`), run as a child process on a free port of 127.0.0.1
-/// for the time of a test: a fresh storage folder, one user with a generated password
-/// (htpasswd, plain), each user owning their own collections only.
-public final class RadicaleServer: Sendable {
+/// for the time of a test or of the bench's caldav workload: a fresh storage folder, one
+/// user with a generated password (htpasswd, plain), each user owning their own collections
+/// only.
+package final class RadicaleServer: Sendable {
     /// The `radicale` executable from `FERRY_TEST_RADICALE`, or `nil` when it is not set.
-    public static var executable: String? {
+    package static var executable: String? {
         ProcessInfo.processInfo.environment["FERRY_TEST_RADICALE"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// Whether tests can start Radicale; those that need it are skipped when not (except
     /// under CI, where `scripts/test` fails when it cannot install it).
-    public static var isAvailable: Bool { executable != nil }
+    package static var isAvailable: Bool { executable != nil }
 
     /// The server's root URL, such as `http://127.0.0.1:5232`.
-    public let baseURL: String
+    package let baseURL: String
     /// The user's name.
-    public let username: String
+    package let username: String
     /// The user's password.
-    public let password: String
+    package let password: String
 
     private let process: Process
     private let output: ProcessOutput
@@ -39,8 +40,11 @@ public final class RadicaleServer: Sendable {
 
     /// Starts a server, runs `body` with it, then stops it (SIGTERM, and waits for it to end)
     /// and removes its storage, whether `body` returns or throws.
-    public static func with<T: Sendable>(_ body: (RadicaleServer) async throws -> T) async throws -> T {
-        let server = try await start()
+    package static func with<T: Sendable>(
+        executable: String? = RadicaleServer.executable,
+        _ body: (RadicaleServer) async throws -> T
+    ) async throws -> T {
+        let server = try await start(executable: executable)
         let result: Result<T, any Error>
         do {
             result = .success(try await body(server))
@@ -53,7 +57,7 @@ public final class RadicaleServer: Sendable {
 
     /// Starts a server and waits until it answers; a port taken in the meantime by someone
     /// else is tried again with another.
-    private static func start() async throws -> RadicaleServer {
+    private static func start(executable: String?) async throws -> RadicaleServer {
         guard let executable else { throw ProcessError(message: "FERRY_TEST_RADICALE is not set: run the tests with scripts/test") }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-radicale-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -158,27 +162,33 @@ public final class RadicaleServer: Sendable {
         return port
     }
 
+    /// The folder of the user's collection `name` in the server's storage, where its members
+    /// are files (the bench writes its events there rather than `PUT` them one by one).
+    package func collectionFolder(_ name: String) -> URL {
+        folder.appendingPathComponent("collections/collection-root/\(username)/\(name)", isDirectory: true)
+    }
+
     /// What the server printed so far (warnings and errors).
-    public var printed: String { output.text }
+    package var printed: String { output.text }
 
     // MARK: - Requests
 
     /// An answer of the server.
-    public struct Answer: Sendable {
+    package struct Answer: Sendable {
         /// The HTTP status.
-        public var status: Int
+        package var status: Int
         /// The headers.
-        public var headers: HTTPHeaders
+        package var headers: HTTPHeaders
         /// The body.
-        public var body: [UInt8]
+        package var body: [UInt8]
 
         /// The body as UTF-8 text.
-        public var text: String { String(decoding: body, as: UTF8.self) }
+        package var text: String { String(decoding: body, as: UTF8.self) }
     }
 
     /// Sends a request to `url` (with the user's credentials unless `authorized` is false)
     /// and reads its answer whole.
-    public func request(
+    package func request(
         _ method: String,
         _ url: String,
         body: String? = nil,
@@ -219,13 +229,13 @@ public final class RadicaleServer: Sendable {
     }
 
     /// The URL of the user's collection `name` (with its trailing slash).
-    public func collectionURL(_ name: String) -> String {
+    package func collectionURL(_ name: String) -> String {
         "\(baseURL)/\(username)/\(name)/"
     }
 
     /// Creates the calendar `name` with `MKCALENDAR`; answers its URL.
     @discardableResult
-    public func makeCalendar(_ name: String) async throws -> String {
+    package func makeCalendar(_ name: String) async throws -> String {
         let url = collectionURL(name)
         try await expect([201], "MKCALENDAR", url)
         return url
@@ -233,7 +243,7 @@ public final class RadicaleServer: Sendable {
 
     /// Creates the address book `name` with an extended `MKCOL` (RFC 5689); answers its URL.
     @discardableResult
-    public func makeAddressBook(_ name: String) async throws -> String {
+    package func makeAddressBook(_ name: String) async throws -> String {
         let url = collectionURL(name)
         let body = """
             <?xml version="1.0" encoding="utf-8"?>
@@ -248,7 +258,7 @@ public final class RadicaleServer: Sendable {
     /// Stores `text` as the member `name` of the collection at `collection` with `PUT`
     /// (`text/calendar` for `.ics`, `text/vcard` otherwise); answers the member's URL.
     @discardableResult
-    public func put(_ text: String, as name: String, in collection: String) async throws -> String {
+    package func put(_ text: String, as name: String, in collection: String) async throws -> String {
         let url = collection + name
         let type = name.hasSuffix(".ics") ? "text/calendar; charset=utf-8" : "text/vcard; charset=utf-8"
         try await expect([201, 204], "PUT", url, body: text, contentType: type)
@@ -256,7 +266,7 @@ public final class RadicaleServer: Sendable {
     }
 
     /// Stores many members at once: each `(name, text)` with ``put(_:as:in:)``, eight at a time.
-    public func put(_ members: [(name: String, text: String)], in collection: String) async throws {
+    package func put(_ members: [(name: String, text: String)], in collection: String) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var next = 0
             for _ in 0..<min(8, members.count) {
@@ -278,7 +288,7 @@ public final class RadicaleServer: Sendable {
     /// writes them): Radicale stores each event as the member `UID.ics`. Much faster than a
     /// `PUT` per event. Answers the calendar's URL.
     @discardableResult
-    public func putCalendar(_ name: String, events: [String]) async throws -> String {
+    package func putCalendar(_ name: String, events: [String]) async throws -> String {
         let url = collectionURL(name)
         let components = events.map { text -> Substring in
             guard let start = text.range(of: "BEGIN:VEVENT"), let end = text.range(of: "END:VEVENT\r\n") else { return "" }
@@ -292,26 +302,26 @@ public final class RadicaleServer: Sendable {
     /// Creates (or replaces) the address book `name` with one `PUT` of every vCard of
     /// `cards`: Radicale stores each as the member `UID.vcf`. Answers the address book's URL.
     @discardableResult
-    public func putAddressBook(_ name: String, cards: [String]) async throws -> String {
+    package func putAddressBook(_ name: String, cards: [String]) async throws -> String {
         let url = collectionURL(name)
         try await expect([201, 204], "PUT", url, body: cards.joined(), contentType: "text/vcard; charset=utf-8")
         return url
     }
 
     /// Deletes the member or collection at `url`.
-    public func delete(_ url: String) async throws {
+    package func delete(_ url: String) async throws {
         try await expect([200, 204], "DELETE", url)
     }
 
     /// The body of a `GET` of `url`, as the server sends it.
-    public func get(_ url: String) async throws -> [UInt8] {
+    package func get(_ url: String) async throws -> [UInt8] {
         try await expect([200], "GET", url).body
     }
 
     /// Every member of the collection at `url` as a `GET` answers it: href (as the server
     /// writes it) to body. Lists them with `PROPFIND` (`Depth: 1`), then reads them eight at
     /// a time.
-    public func members(of url: String) async throws -> [String: String] {
+    package func members(of url: String) async throws -> [String: String] {
         let listing = try await request(
             "PROPFIND",
             url,
@@ -351,7 +361,7 @@ public final class RadicaleServer: Sendable {
     }
 
     /// The absolute URL of an href the server wrote (a path on this server).
-    public func url(ofHref href: String) -> String {
+    package func url(ofHref href: String) -> String {
         href.hasPrefix("http") ? href : baseURL + href
     }
 }
