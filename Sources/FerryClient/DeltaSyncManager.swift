@@ -124,20 +124,11 @@ public final class DeltaSyncManager<C: Clock>: Service, Sendable where C.Duratio
                 case .runCycle, .longPoll:
                     await self.runOnce()
                 case .sleep(let deadline):
-                    await self.raceWithWakeUp { try? await self.clock.sleep(until: deadline, tolerance: nil) }
+                    await self.wakeUp.race { try? await self.clock.sleep(until: deadline, tolerance: nil) }
                 case .waitForSignal:
                     await self.wakeUp.wait()
                 }
             }
-        }
-    }
-
-    private func raceWithWakeUp(_ operation: @escaping @Sendable () async -> Void) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await operation() }
-            group.addTask { await self.wakeUp.wait() }
-            await group.next()
-            group.cancelAll()
         }
     }
 

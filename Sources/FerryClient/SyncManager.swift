@@ -151,22 +151,12 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
             case .runCycle:
                 await runCycle(wait: nil)
             case .longPoll:
-                await raceWithWakeUp { await self.runCycle(wait: self.state.withLock { $0.machine.schedule.liveWait }) }
+                await wakeUp.race { await self.runCycle(wait: self.state.withLock { $0.machine.schedule.liveWait }) }
             case .sleep(let deadline):
-                await raceWithWakeUp { try? await self.clock.sleep(until: deadline, tolerance: nil) }
+                await wakeUp.race { try? await self.clock.sleep(until: deadline, tolerance: nil) }
             case .waitForSignal:
                 await wakeUp.wait()
             }
-        }
-    }
-
-    /// Runs `operation` until it ends or a wake-up call comes, whichever is first.
-    private func raceWithWakeUp(_ operation: @escaping @Sendable () async -> Void) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await operation() }
-            group.addTask { await self.wakeUp.wait() }
-            await group.next()
-            group.cancelAll()
         }
     }
 

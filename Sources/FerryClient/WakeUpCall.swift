@@ -47,4 +47,15 @@ final class WakeUpCall: Sendable {
             waiter?.resume()
         }
     }
+
+    /// Runs `operation` until it ends or a ring comes, whichever is first; the other is
+    /// cancelled.
+    func race(_ operation: @escaping @Sendable () async -> Void) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await operation() }
+            group.addTask { await self.wait() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
 }
