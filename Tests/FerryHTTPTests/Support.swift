@@ -55,3 +55,15 @@ func transportError(_ body: () async throws -> some Any) async -> SyncTransportE
         return nil
     }
 }
+
+/// The `DeltaSourceError` that `body` throws, or `nil` when it throws something else or nothing.
+func sourceError(_ body: () async throws -> some Any) async -> DeltaSourceError? {
+    do {
+        _ = try await body()
+        return nil
+    } catch let error as DeltaSourceError {
+        return error
+    } catch {
+        return nil
+    }
+}
