@@ -10,36 +10,6 @@ import Testing
 /// `DeltaSync` end to end: `AurinkoSource` over HTTP against the fake Aurinko server, into a
 /// `LocalStore`'s delta table, with the orchestrator's waits on an `ImmediateClock`.
 @Suite struct DeltaAurinkoTests {
-    /// An in-memory database with a store, and its delta sink.
-    private struct Device {
-        let database: DatabaseQueue
-        let sink: LocalDeltaSink
-
-        init() throws {
-            database = try DatabaseQueue()
-            sink = try LocalStore(database).deltaSink()
-        }
-
-        /// The rows of `stream` in the delta table: id to (etag, data); empty when the table
-        /// does not exist yet.
-        func rows(_ stream: String) async throws -> [String: DeltaRecord] {
-            try await database.read { db in
-                guard try db.tableExists(LocalDeltaSink.defaultTable) else { return [:] }
-                var rows: [String: DeltaRecord] = [:]
-                let sql = "SELECT id, etag, data FROM \(LocalDeltaSink.defaultTable) WHERE source = ?"
-                for row in try Row.fetchAll(db, sql: sql, arguments: [stream]) {
-                    rows[row[0]] = DeltaRecord(id: row[0], etag: row[1], data: row[2])
-                }
-                return rows
-            }
-        }
-
-        /// The ids and texts of `stream`'s rows.
-        func texts(_ stream: String) async throws -> [String: String] {
-            try await rows(stream).mapValues(\.data)
-        }
-    }
-
     private func source(_ root: String, _ stream: AurinkoStream, token: String = "account-token") -> AurinkoSource {
         AurinkoSource(baseURL: root, accountToken: token, stream: stream)
     }
@@ -48,7 +18,7 @@ import Testing
         let server = FakeAurinkoServer(pageSize: 2)
         for index in 1...5 { server.upsert(.email, id: "m\(index)") }
         server.answerNotReady(starts: 2)
-        let device = try Device()
+        let device = try DeltaDevice()
         try await server.run { root in
             let clock = ImmediateClock()
             let sync = DeltaSync(source: source(root, .email(daysWithin: 14)), sink: device.sink, clock: clock, random: { 0.5 })
@@ -68,7 +38,7 @@ import Testing
     @Test func aRateLimitedCallIsMadeAgainAfterItsRetryAfter() async throws {
         let server = FakeAurinkoServer(pageSize: 2)
         for index in 1...5 { server.upsert(.contacts, id: "c\(index)") }
-        let device = try Device()
+        let device = try DeltaDevice()
         try await server.run { root in
             // Call 1 starts, 2 reads the first page, 3 would read the second.
             server.injectFault(.status(429, retryAfter: "7"), onCall: 3)
@@ -90,7 +60,7 @@ import Testing
         let server = FakeAurinkoServer(pageSize: 2)
         let from = Date(timeIntervalSince1970: 1_767_225_600)  // 2026-01-01
         for index in 1...4 { server.upsert(.calendar("primary"), id: "e\(index)") }
-        let device = try Device()
+        let device = try DeltaDevice()
         try await server.run { root in
             let events = source(root, .calendar(id: "primary", timeMin: from))
             let first = try await DeltaSync(source: events, sink: device.sink, clock: ImmediateClock()).run()
@@ -116,7 +86,7 @@ import Testing
         let server = FakeAurinkoServer(pageSize: 3)
         for index in 1...6 { server.upsert(.contacts, id: "c\(index)") }
         server.upsert(.email, id: "m1")
-        let device = try Device()
+        let device = try DeltaDevice()
         try await server.run { root in
             _ = try await DeltaSync(source: source(root, .email()), sink: device.sink, clock: ImmediateClock()).run()
             _ = try await DeltaSync(source: source(root, .contacts), sink: device.sink, clock: ImmediateClock()).run()
@@ -146,7 +116,7 @@ import Testing
     @Test func aRefusedAccountTokenWritesNothing() async throws {
         let server = FakeAurinkoServer(accountToken: "right", pageSize: 2)
         for index in 1...3 { server.upsert(.email, id: "m\(index)") }
-        let device = try Device()
+        let device = try DeltaDevice()
         try await server.run { root in
             let wrong = DeltaSync(source: source(root, .email(), token: "wrong"), sink: device.sink, clock: ImmediateClock())
             let error = try await #require(throws: DeltaSyncError.self) { try await wrong.run() }
@@ -159,7 +129,7 @@ import Testing
     @Test func aRefusalMidSyncLeavesTheRowsAndTokensAsTheyWere() async throws {
         let server = FakeAurinkoServer(pageSize: 2)
         for index in 1...3 { server.upsert(.email, id: "m\(index)") }
-        let device = try Device()
+        let device = try DeltaDevice()
         try await server.run { root in
             let email = source(root, .email())
             let first = try await DeltaSync(source: email, sink: device.sink, clock: ImmediateClock()).run()

@@ -12,29 +12,6 @@ import Testing
 /// `LocalStore`'s delta table, with the orchestrator's waits on an `ImmediateClock`.
 @Suite(.serialized, .tags(.realTime), .enabled(if: RadicaleServer.isAvailable, "needs the Radicale that scripts/test installs"))
 struct DeltaCalDAVTests {
-    /// An in-memory database with a store, and its delta sink.
-    private struct Device {
-        let database: DatabaseQueue
-        let sink: LocalDeltaSink
-
-        init() throws {
-            database = try DatabaseQueue()
-            sink = try LocalStore(database).deltaSink()
-        }
-
-        /// The rows of `stream` in the delta table: id to data; empty when the table does
-        /// not exist yet.
-        func texts(_ stream: String) async throws -> [String: String] {
-            try await database.read { db in
-                guard try db.tableExists(LocalDeltaSink.defaultTable) else { return [:] }
-                var rows: [String: String] = [:]
-                let sql = "SELECT id, data FROM \(LocalDeltaSink.defaultTable) WHERE source = ?"
-                for row in try Row.fetchAll(db, sql: sql, arguments: [stream]) { rows[row[0]] = row[1] }
-                return rows
-            }
-        }
-    }
-
     /// Collects a run's batch sizes.
     private final class Batches: Sendable {
         private let sizes = Mutex<(updated: [Int], deleted: [Int])>(([], []))
@@ -51,7 +28,7 @@ struct DeltaCalDAVTests {
         }
     }
 
-    private func sync(_ source: some DeltaSource, into device: Device, batches: Batches? = nil) async throws -> DeltaSyncResult {
+    private func sync(_ source: some DeltaSource, into device: DeltaDevice, batches: Batches? = nil) async throws -> DeltaSyncResult {
         try await DeltaSync(source: source, sink: device.sink, clock: ImmediateClock(), onEvent: { batches?.record($0) }).run()
     }
 
@@ -74,7 +51,7 @@ struct DeltaCalDAVTests {
                 password: server.password,
                 configuration: .init(pageSize: 128)
             )
-            let device = try Device()
+            let device = try DeltaDevice()
 
             let batches = Batches()
             let first = try await sync(source, into: device, batches: batches)
@@ -108,7 +85,7 @@ struct DeltaCalDAVTests {
         try await RadicaleServer.with { server in
             let url = try await server.putCalendar("home", events: events(0..<40))
             let source = CalDAVSource(collectionURL: url, username: server.username, password: server.password)
-            let device = try Device()
+            let device = try DeltaDevice()
             let first = try await sync(source, into: device)
             #expect(first.updated == 40)
 
@@ -143,7 +120,7 @@ struct DeltaCalDAVTests {
                 password: server.password,
                 configuration: .init(pageSize: 16)
             )
-            let device = try Device()
+            let device = try DeltaDevice()
             let batches = Batches()
             let first = try await sync(source, into: device, batches: batches)
             #expect(first.updated == 40)
@@ -170,7 +147,7 @@ struct DeltaCalDAVTests {
     @Test func aWrongPasswordFailsTheRunAndWritesNothing() async throws {
         try await RadicaleServer.with { server in
             let url = try await server.putCalendar("work", events: events(0..<3))
-            let device = try Device()
+            let device = try DeltaDevice()
             let source = CalDAVSource(collectionURL: url, username: server.username, password: "wrong")
             let error = await #expect(throws: DeltaSyncError.self) { try await sync(source, into: device) }
             #expect(error?.code == .unauthorized)
