@@ -100,6 +100,50 @@ struct DeltaCommandLineTests {
         }
     }
 
+    @Test func watchRunsAgainEveryIntervalAndStopsOnSIGTERM() async throws {
+        try await RadicaleServer.with { radicale in
+            let folder = try TemporaryFolder()
+            let calendar = try await radicale.makeCalendar("watched")
+            try await radicale.put(event("w1", "First"), as: "w1.ics", in: calendar)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: ServerProcess.executable)
+            process.arguments = [
+                "delta", "caldav", "--url", calendar, "--user", radicale.username, "--password", radicale.password,
+                "--db", folder.path("app.sqlite"), "--json", "--watch", "--interval", "1",
+            ]
+            let out = Pipe()
+            let output = ProcessOutput()
+            process.standardOutput = out
+            output.collect(from: out)
+            try process.run()
+            func lines(atLeast count: Int) async throws -> [JSONValue] {
+                let deadline = ContinuousClock.now + .seconds(30)
+                while true {
+                    let lines = output.text.split(separator: "\n")
+                    if lines.count >= count { return try lines.map { try JSONValue(parsing: Array($0.utf8)) } }
+                    guard ContinuousClock.now < deadline, process.isRunning else {
+                        throw ProcessError(message: "ferry delta --watch printed: \(output.text)")
+                    }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            let first = try await lines(atLeast: 1)
+            #expect(first[0].objectValue?["updated"] == .int(1) && first[0].objectValue?["full_resync"] == .bool(true))
+            try await radicale.put(event("w2", "Second"), as: "w2.ics", in: calendar)
+            // A later run (one a second) brings the new event.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await lines(atLeast: 2).dropFirst().allSatisfy({ $0.objectValue?["updated"] == .int(0) }) {
+                guard ContinuousClock.now < deadline else { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let later = try await lines(atLeast: 2).dropFirst()
+            #expect(later.contains { $0.objectValue?["updated"] == .int(1) && $0.objectValue?["full_resync"] == .bool(false) })
+            process.terminate()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "SIGTERM stops the watch gracefully")
+        }
+    }
+
     @Test func aFailureExitsNonZeroWithOneLineAndLeavesTheTableAsItWas() async throws {
         try await RadicaleServer.with { radicale in
             let folder = try TemporaryFolder()
