@@ -12,11 +12,11 @@ struct Delta: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Bring records from an outside source into a table of a SQLite database (delta-token sync).",
         discussion: """
-            One sync pass per run: the first is a full sync, later ones fetch what changed since
-            the tokens Ferry kept in the database. Records go into the table (default
-            delta_records, created by the first sync that finishes) with the columns source, id,
-            etag, data and ref. A run that fails leaves the table and the tokens as they were.
-            Track the table (ferry track delta_records --key ref) to send the records on into a
+            One sync pass per run: the first is a full sync, later ones fetch what changed since \
+            the tokens Ferry kept in the database. Records go into the table (default \
+            delta_records, created by the first sync that finishes) with the columns source, id, \
+            etag, data and ref. A run that fails leaves the table and the tokens as they were. \
+            Track the table (ferry track delta_records --key ref) to send the records on into a \
             Ferry space.
             """,
         subcommands: [CalDAV.self, CardDAV.self, Aurinko.self]
@@ -37,7 +37,7 @@ struct DeltaOptions: ParsableArguments {
     @Flag(name: .long, help: "Keep syncing every --interval until stopped (SIGINT or SIGTERM).")
     var watch = false
 
-    @Option(name: .long, help: "With --watch: seconds between runs (default 300).")
+    @Option(name: .long, help: "With --watch: seconds between runs.")
     var interval: Int = 300
 
     func validate() throws {
