@@ -350,8 +350,9 @@ func drainDeleted(_ source: some DeltaSource, from token: String) async throws -
             let error = await sourceError { try await CalDAVSource(collectionURL: "\(base)/cal/").updated(.delta("t")) }
             #expect(error?.code == .rateLimited)
             let delay = try #require(error?.retryAfter)
-            // Both headers are to the second; a second may turn between them.
-            #expect(delay >= .seconds(119) && delay <= .seconds(121))
+            // Both headers are to the second, and Hummingbird stamps `Date` from a cache it
+            // refreshes once a second, which lags on a loaded machine: a few seconds either way.
+            #expect(delay >= .seconds(115) && delay <= .seconds(125))
         }
     }
 
