@@ -30,7 +30,13 @@ extension BenchRunner {
                 """
             func answerTime() async throws -> Duration {
                 try await ContinuousClock().measure {
-                    let answer = try await server.request("REPORT", collection, body: report, headers: [("Depth", "0")])
+                    let answer = try await server.request(
+                        "REPORT",
+                        collection,
+                        body: report,
+                        headers: [("Depth", "0")],
+                        timeout: .seconds(600)
+                    )
                     guard answer.status == 207 else { throw BenchError("caldav: Radicale answered \(answer.status)") }
                 }
             }

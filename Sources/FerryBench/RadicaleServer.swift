@@ -187,14 +187,15 @@ package final class RadicaleServer: Sendable {
     }
 
     /// Sends a request to `url` (with the user's credentials unless `authorized` is false)
-    /// and reads its answer whole.
+    /// and reads its answer whole, within `timeout`.
     package func request(
         _ method: String,
         _ url: String,
         body: String? = nil,
         contentType: String = "application/xml; charset=utf-8",
         headers: [(String, String)] = [],
-        authorized: Bool = true
+        authorized: Bool = true,
+        timeout: Duration = .seconds(30)
     ) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method)
@@ -207,7 +208,7 @@ package final class RadicaleServer: Sendable {
             request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeout.components.seconds))
         let bytes = try await response.body.collect(upTo: 256 << 20)
         return Answer(status: Int(response.status.code), headers: response.headers, body: Array(bytes.readableBytesView))
     }

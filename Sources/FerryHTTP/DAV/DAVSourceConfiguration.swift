@@ -11,7 +11,9 @@ public struct DAVSourceConfiguration: Sendable {
     /// `sync-collection` answer left out. Default: 100. Values below 1 count as 1.
     public var multigetBatchSize: Int
 
-    /// How long one request may take until its answer's head arrives. Default: 30 seconds.
+    /// How long one request may take until its answer's head arrives. Default: 2 minutes,
+    /// since a server computes a large collection's first report whole before it answers
+    /// (Radicale 3.9 takes about a minute for 10,000 events whose cache it has not built yet).
     public var requestTimeout: Duration
 
     /// The largest answer body read; a longer one fails the call as
@@ -22,7 +24,7 @@ public struct DAVSourceConfiguration: Sendable {
     public init(
         pageSize: Int = 500,
         multigetBatchSize: Int = 100,
-        requestTimeout: Duration = .seconds(30),
+        requestTimeout: Duration = .seconds(120),
         maxResponseBytes: Int = 256 << 20
     ) {
         self.pageSize = pageSize
