@@ -258,27 +258,33 @@ extension AurinkoSource {
     /// Reads `{records: [record], nextPageToken | nextDeltaToken}`, keeping each record's
     /// text as sent.
     static func readUpdatedPage(_ body: UnsafeRawBufferPointer) throws -> DeltaPage<DeltaRecord> {
-        var records: [DeltaRecord] = []
-        var nextPage: String?
-        var nextDelta: String?
-        try JSONReader.withReader(body) { reader in
-            try reader.readMembers { reader, key in
-                switch key {
-                case "records":
-                    guard try !reader.readNull() else { return }
-                    try reader.readArray { reader, _ in records.append(try readRecord(&reader, in: body)) }
-                case "nextPageToken": nextPage = try reader.readOptionalString()
-                case "nextDeltaToken": nextDelta = try reader.readOptionalString()
-                default: try reader.skipValue()
-                }
-            }
-        }
-        return DeltaPage(items: records, next: try next(page: nextPage, delta: nextDelta))
+        try readPage(body) { reader in try readRecord(&reader, in: body) }
     }
 
     /// Reads `{records: [id or {id, …}], nextPageToken | nextDeltaToken}`.
     static func readDeletedPage(_ body: UnsafeRawBufferPointer) throws -> DeltaPage<String> {
-        var ids: [String] = []
+        try readPage(body) { reader in
+            let value = try reader.readValue()
+            if case .object(let members) = value {
+                guard let member = members["id"] else { throw reader.missing("id") }
+                guard let id = identifier(member) else {
+                    throw JSONReadError("must be a string or an integer", path: ["id"], offset: reader.offset)
+                }
+                return id
+            } else if let id = identifier(value) {
+                return id
+            } else {
+                throw reader.error("must be an id or an object with an id")
+            }
+        }
+    }
+
+    /// Reads a page `{records: [item], nextPageToken | nextDeltaToken}`, each item by `item`.
+    private static func readPage<Item: Sendable>(
+        _ body: UnsafeRawBufferPointer,
+        item: (inout JSONReader) throws -> Item
+    ) throws -> DeltaPage<Item> {
+        var items: [Item] = []
         var nextPage: String?
         var nextDelta: String?
         try JSONReader.withReader(body) { reader in
@@ -286,27 +292,14 @@ extension AurinkoSource {
                 switch key {
                 case "records":
                     guard try !reader.readNull() else { return }
-                    try reader.readArray { reader, _ in
-                        let value = try reader.readValue()
-                        if case .object(let members) = value {
-                            guard let member = members["id"] else { throw reader.missing("id") }
-                            guard let id = identifier(member) else {
-                                throw JSONReadError("must be a string or an integer", path: ["id"], offset: reader.offset)
-                            }
-                            ids.append(id)
-                        } else if let id = identifier(value) {
-                            ids.append(id)
-                        } else {
-                            throw reader.error("must be an id or an object with an id")
-                        }
-                    }
+                    try reader.readArray { reader, _ in items.append(try item(&reader)) }
                 case "nextPageToken": nextPage = try reader.readOptionalString()
                 case "nextDeltaToken": nextDelta = try reader.readOptionalString()
                 default: try reader.skipValue()
                 }
             }
         }
-        return DeltaPage(items: ids, next: try next(page: nextPage, delta: nextDelta))
+        return DeltaPage(items: items, next: try next(page: nextPage, delta: nextDelta))
     }
 
     /// Reads one record object: its id and etag, and its text from `{` to `}` as sent.
