@@ -32,6 +32,7 @@ public final class InMemoryDeltaSource: DeltaSource, Sendable {
     private struct Fault {
         var kind: CallKind?
         var error: DeltaSourceError
+        var skipping: Int
     }
 
     private struct State {
@@ -95,9 +96,10 @@ public final class InMemoryDeltaSource: DeltaSource, Sendable {
         state.withLock { $0.notReadyStarts = count }
     }
 
-    /// The next call of `kind` (of any kind when `nil`) throws `error`; faults queue up in order.
-    public func fail(_ kind: CallKind? = nil, with error: DeltaSourceError) {
-        state.withLock { $0.faults.append(Fault(kind: kind, error: error)) }
+    /// The next call of `kind` (of any kind when `nil`) throws `error`, or the one after
+    /// `skipping` more such calls; faults queue up in order.
+    public func fail(_ kind: CallKind? = nil, with error: DeltaSourceError, skipping: Int = 0) {
+        state.withLock { $0.faults.append(Fault(kind: kind, error: error, skipping: skipping)) }
     }
 
     /// Every call so far, in order.
@@ -106,6 +108,10 @@ public final class InMemoryDeltaSource: DeltaSource, Sendable {
     private func take(_ call: Call, _ kind: CallKind, _ state: inout State) throws {
         state.calls.append(call)
         if let index = state.faults.firstIndex(where: { $0.kind == nil || $0.kind == kind }) {
+            guard state.faults[index].skipping == 0 else {
+                state.faults[index].skipping -= 1
+                return
+            }
             throw state.faults.remove(at: index).error
         }
     }

@@ -218,6 +218,23 @@ private func fill(_ source: InMemoryDeltaSource, _ count: Int, prefix: String = 
         #expect(sink.records(stream: "calendar:primary") == source.records)
     }
 
+    @Test func tokensRejectedMidDrainStartOverWithoutCountingOrApplyingTheFirstAttempt() async throws {
+        let source = InMemoryDeltaSource(pageSize: 2)
+        fill(source, 4)
+        let sink = InMemoryDeltaSink()
+        _ = try await deltaSync(source, sink).run()
+        fill(source, 6, prefix: "n")
+        // The resumed drain's second page is refused: the source forgot the token meanwhile.
+        source.fail(.updated, with: DeltaSourceError(.tokenInvalid, "HTTP 410", status: 410), skipping: 1)
+        let result = try await deltaSync(source, sink).run()
+        #expect(result.tokensRejected && result.fullResync)
+        #expect(result.updated == 10, "only the full sync's records count: \(result.updated)")
+        #expect(result.pages == 6)
+        #expect(sink.records(stream: "memory") == source.records)
+        let begins = sink.log.filter { if case .begin = $0 { true } else { false } }.suffix(2)
+        #expect(Array(begins) == [.begin(stream: "memory", fullSync: false), .begin(stream: "memory", fullSync: true)])
+    }
+
     @Test func aSourceThatRejectsTheTokensOfItsOwnFullSyncIsAnError() async throws {
         let source = InMemoryDeltaSource()
         fill(source, 1)

@@ -67,7 +67,9 @@ public struct DeltaSync<C: Clock>: Sendable where C.Duration == Duration {
                     onEvent(.finished(result))
                     return result
                 } catch let error as DeltaSourceError where error.code == .tokenInvalid && resume != nil {
-                    // The source forgot the stored tokens: start over, once, as a full sync.
+                    // The source forgot the stored tokens: start over, once, as a full sync,
+                    // whose `begin` drops what this attempt staged (so it is not counted).
+                    progress = Progress()
                     progress.tokensRejected = true
                     resume = nil
                     onEvent(.tokensRejected(stream: stream))

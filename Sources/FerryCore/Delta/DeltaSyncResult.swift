@@ -2,9 +2,10 @@
 public struct DeltaSyncResult: Sendable, Hashable {
     /// The stream synced.
     public var stream: String
-    /// Records written by the updated drain (a record written twice counts twice).
+    /// Records the updated drain brought and the run applied (a record in two pages counts
+    /// twice; an attempt whose tokens the source rejected does not count).
     public var updated: Int
-    /// Ids handed to the sink by the deleted drain.
+    /// Ids the deleted drain brought and the run applied.
     public var deleted: Int
     /// Records a full sync removed because the source no longer has them.
     public var swept: Int
@@ -15,7 +16,7 @@ public struct DeltaSyncResult: Sendable, Hashable {
     public var fullResync: Bool
     /// Whether the source rejected the stored tokens during this run.
     public var tokensRejected: Bool
-    /// Pages read, from both drains.
+    /// Pages read, from both drains of the attempt that finished.
     public var pages: Int
     /// The tokens stored for the next run.
     public var tokens: DeltaTokens
