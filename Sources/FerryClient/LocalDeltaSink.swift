@@ -89,6 +89,7 @@ public struct LocalDeltaSink: DeltaSink {
         }.joined()
     }
 
+    /// The tokens in `ferry_delta_tokens` for this table and `stream`.
     public func tokens(stream: String) async throws -> DeltaTokens? {
         try await store.writer.read { db in
             try Row.fetchOne(
@@ -99,12 +100,14 @@ public struct LocalDeltaSink: DeltaSink {
         }
     }
 
+    /// Deletes what an unfinished run staged for this table and `stream`.
     public func begin(stream: String, fullSync: Bool) async throws {
         try await store.writer.write { db in
             try db.execute(sql: "DELETE FROM ferry_delta_staged WHERE target = ? AND stream = ?", arguments: [table, stream])
         }
     }
 
+    /// Stages `records` in `ferry_delta_staged`, with their `ref`, in one transaction.
     public func upsert(_ records: [DeltaRecord], stream: String) async throws {
         try await store.writer.write { db in
             let stage = try db.cachedStatement(
@@ -120,6 +123,7 @@ public struct LocalDeltaSink: DeltaSink {
         }
     }
 
+    /// Stages the deletion of `ids` in `ferry_delta_staged`, in one transaction.
     public func delete(ids: [String], stream: String) async throws {
         try await store.writer.write { db in
             let stage = try db.cachedStatement(
@@ -132,6 +136,9 @@ public struct LocalDeltaSink: DeltaSink {
         }
     }
 
+    /// In one transaction: creates the table if missing, writes the staged records that
+    /// changed, deletes the staged deletions, sweeps (a full sync), clears the staging and
+    /// stores `tokens` with the time.
     public func finish(stream: String, tokens: DeltaTokens, sweep: Bool) async throws -> Int {
         let quoted = table.quotedDatabaseIdentifier
         let now = RFC3339.format(millisecondsSince1970: store.clock.nowMilliseconds())

@@ -45,6 +45,7 @@ public final class InMemoryDeltaSource: DeltaSource, Sendable {
         var calls: [Call] = []
     }
 
+    /// The stream's name, given at creation.
     public let stream: String
     /// The most items a page holds.
     public let pageSize: Int

@@ -370,10 +370,7 @@ import Testing
             let source = AurinkoSource(baseURL: root, accountToken: "account-token", stream: .email())
             let start = try await source.start()
             let first = try await source.updated(.delta(start.tokens.updated))
-            guard case .page(let token) = first.next else {
-                Issue.record("the first page should continue")
-                return
-            }
+            let token = try #require(first.pageToken, "the first page should continue")
             server.injectFault(.status(429, retryAfter: "3"), onCall: 3)
             let error = await sourceError { try await source.updated(.page(token)) }
             #expect(error?.code == .rateLimited)
@@ -414,10 +411,7 @@ import Testing
             }
             let deleted = await sourceError { try await source.deleted(.delta(done.tokens.deleted)) }
             #expect(deleted?.code == .tokenInvalid)
-            guard case .page(let token) = first.next else {
-                Issue.record("the first page should continue")
-                return
-            }
+            let token = try #require(first.pageToken, "the first page should continue")
             let page = await sourceError { try await source.updated(.page(token)) }
             #expect(page?.code == .tokenInvalid)
 
@@ -448,10 +442,7 @@ import Testing
             let source = AurinkoSource(baseURL: root, accountToken: "account-token", stream: .email())
             let start = try await source.start()
             let first = try await source.updated(.delta(start.tokens.updated))
-            guard case .page(let token) = first.next else {
-                Issue.record("the first page should continue")
-                return
-            }
+            let token = try #require(first.pageToken, "the first page should continue")
             let asDelta = await sourceError { try await source.updated(.delta(token)) }
             #expect(asDelta?.code == .badResponse)
             #expect(asDelta?.status == 400)

@@ -67,3 +67,11 @@ func sourceError(_ body: () async throws -> some Any) async -> DeltaSourceError?
         return nil
     }
 }
+
+extension DeltaPage {
+    /// The token of the next page, or `nil` when this page ends its drain.
+    var pageToken: String? {
+        if case .page(let token) = next { return token }
+        return nil
+    }
+}
