@@ -130,6 +130,13 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        .executableTarget(
+            name: "ferry-simulate",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "FerryTestKit",
+            ]
+        ),
         .target(
             name: "FerryTestSupport",
             dependencies: [

@@ -12,9 +12,12 @@ public enum ConflictPolicy: Sendable {
     case lastWriterWins
     /// The remote change wins: conflicting pending local changes are dropped (or, if the
     /// server already took them, overridden by a new local mutation that restores the
-    /// remote values).
+    /// remote values). Such a restore is a *settlement*: once the server has taken it, it is
+    /// not settled again, so devices that all let the remote win do not restore each
+    /// other's values forever; the later conflict is recorded as `local_wins`.
     case remoteWins
-    /// A resolver returns the merged record, written as a new local mutation.
+    /// A resolver returns the merged record, written as a new local mutation (a settlement,
+    /// as for ``remoteWins``).
     case custom(ConflictResolver)
 
     /// The name stored in the database.

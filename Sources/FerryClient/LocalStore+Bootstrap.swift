@@ -72,11 +72,22 @@ extension LocalStore {
     package func beginBootstrap(space: String, manifest: SnapshotManifest) async throws {
         try await writer.write { db in
             let cursor = try Self.cursor(space: space, db)
-            try self.reset(space: space, logID: manifest.logID, requeueAcked: cursor.logID != manifest.logID, db)
+            // A device with rows of this very log (one that fell below the floor) keeps them,
+            // and its cursor, until the snapshot is whole: a failed or interrupted bootstrap
+            // never leaves it with fewer rows or an older cursor than before.
+            let inPlace = cursor.logID == manifest.logID && cursor.lastSeq > 0
+            if inPlace {
+                try db.execute(sql: "DELETE FROM ferry_bootstrap WHERE space = ?", arguments: [space])
+                try db.execute(sql: "DELETE FROM ferry_bootstrap_chunks WHERE space = ?", arguments: [space])
+                try db.execute(sql: "DELETE FROM ferry_bootstrap_keys")
+            } else {
+                try self.reset(space: space, logID: manifest.logID, requeueAcked: cursor.logID != manifest.logID, db)
+            }
             try db.execute(
-                sql: "INSERT INTO ferry_bootstrap (space, log_id, snapshot_seq, started_at) VALUES (?, ?, ?, ?)",
+                sql: "INSERT INTO ferry_bootstrap (space, log_id, snapshot_seq, started_at, in_place) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
                     space, manifest.logID, manifest.snapshotSeq, RFC3339.format(millisecondsSince1970: self.clock.nowMilliseconds()),
+                    inPlace,
                 ]
             )
         }
@@ -116,7 +127,7 @@ extension LocalStore {
             // would make a bootstrap of many chunks quadratic.
             let followed = try Row.fetchOne(
                 db,
-                sql: "SELECT log_id, snapshot_seq FROM ferry_bootstrap WHERE space = ?",
+                sql: "SELECT log_id, snapshot_seq, in_place FROM ferry_bootstrap WHERE space = ?",
                 arguments: [space]
             )
             guard let followed, followed[0] as String == logID, followed[1] as Int64 == snapshotSeq else {
@@ -128,7 +139,7 @@ extension LocalStore {
                 arguments: [space, id]
             )
             guard done != true else { return 0 }
-            try self.applySnapshotRecords(records, space: space, snapshotSeq: snapshotSeq, db)
+            try self.applySnapshotRecords(records, space: space, snapshotSeq: snapshotSeq, marking: followed[2], db)
             try db.execute(
                 sql: "INSERT INTO ferry_bootstrap_chunks (space, chunk_id, records, bytes) VALUES (?, ?, ?, ?)",
                 arguments: [space, id, records.count, bytes]
@@ -137,7 +148,19 @@ extension LocalStore {
         }
     }
 
-    private func applySnapshotRecords(_ records: [SnapshotRecord], space: String, snapshotSeq: Int64, _ db: Database) throws {
+    /// Writes a chunk's records into the shadow and the app's tables; with `marking` (a
+    /// bootstrap in place), also notes each record's key for the sweep at the end.
+    private func applySnapshotRecords(
+        _ records: [SnapshotRecord],
+        space: String,
+        snapshotSeq: Int64,
+        marking: Bool,
+        _ db: Database
+    ) throws {
+        if marking {
+            let mark = try db.cachedStatement(sql: "INSERT OR IGNORE INTO ferry_bootstrap_keys (entity, entity_key) VALUES (?, ?)")
+            for record in records { try mark.execute(arguments: [record.entity, record.entityKey]) }
+        }
         let tables = Dictionary(uniqueKeysWithValues: try Self.syncedTables(db).map { ($0.name, $0) })
         var pendingKeys = Set<String>()
         for row in try Row.fetchAll(db, sql: "SELECT DISTINCT entity, entity_key FROM ferry_outbox WHERE state IN ('pending', 'acked')") {
@@ -218,7 +241,9 @@ extension LocalStore {
             guard missing == 0 else {
                 throw LocalStoreError(.bootstrapMismatch, "\(missing) chunks of the snapshot at \(manifest.snapshotSeq) are not applied")
             }
+            let inPlace = try Bool.fetchOne(db, sql: "SELECT in_place FROM ferry_bootstrap WHERE space = ?", arguments: [space]) ?? false
             try self.withApplyGuard(db) {
+                if inPlace { try self.sweepRecordsMissingFromSnapshot(db) }
                 try self.moveCursor(space: space, to: manifest.snapshotSeq, logID: manifest.logID, db)
                 let tables = Dictionary(uniqueKeysWithValues: try Self.syncedTables(db).map { ($0.name, $0) })
                 for row in try Row.fetchAll(
@@ -238,11 +263,35 @@ extension LocalStore {
                 }
                 try db.execute(sql: "DELETE FROM ferry_bootstrap WHERE space = ?", arguments: [space])
                 try db.execute(sql: "DELETE FROM ferry_bootstrap_chunks WHERE space = ?", arguments: [space])
+                try db.execute(sql: "DELETE FROM ferry_bootstrap_keys")
             }
         }
         logger.notice(
             "bootstrapped the space from a snapshot",
             metadata: ["ferry.space": "\(space)", "ferry.snapshot_seq": "\(manifest.snapshotSeq)"]
+        )
+    }
+
+    /// At the end of a bootstrap in place: the records the device had that the snapshot does
+    /// not (deleted in the pruned part of the log) leave the shadow and the app's tables.
+    /// Rows with local changes pending are rebuilt afterwards from the outbox.
+    private func sweepRecordsMissingFromSnapshot(_ db: Database) throws {
+        let missing = """
+            SELECT entity_key FROM ferry_shadow s WHERE s.entity = ?
+              AND NOT EXISTS (SELECT 1 FROM ferry_bootstrap_keys k WHERE k.entity = s.entity AND k.entity_key = s.entity_key)
+            """
+        for table in try Self.syncedTables(db) {
+            try db.execute(
+                sql:
+                    "DELETE FROM \(table.name.quotedDatabaseIdentifier) WHERE CAST(\(table.keyColumn.quotedDatabaseIdentifier) AS TEXT) IN (\(missing))",
+                arguments: [table.name]
+            )
+        }
+        try db.execute(
+            sql: """
+                DELETE FROM ferry_shadow WHERE NOT EXISTS
+                    (SELECT 1 FROM ferry_bootstrap_keys k WHERE k.entity = ferry_shadow.entity AND k.entity_key = ferry_shadow.entity_key)
+                """
         )
     }
 }

@@ -88,6 +88,23 @@ extension LocalStore {
             return !fields.isDisjoint(with: remoteFields)
         }
         guard !conflicting.isEmpty else { return false }
+        if conflicting.allSatisfy({ $0.acked && $0.settles }) {
+            // Our settlement of an earlier conflict is ordered after this change already: it
+            // stands, and is not settled again (devices would otherwise answer each other's
+            // settlements forever).
+            try recordConflict(
+                entity: table.name,
+                key: mutation.entityKey,
+                local: try visibleRow(table, key: mutation.entityKey, db),
+                remote: after,
+                baseSeq: nil,
+                localSeq: nil,
+                remoteSeq: mutation.seq,
+                resolution: .localWins,
+                db
+            )
+            return true
+        }
         try settleConflict(mutation, table: table, policy: policy, remote: after, remoteFields: remoteFields, conflicting: conflicting, db)
         return true
     }
@@ -161,6 +178,8 @@ extension LocalStore {
     ) throws {
         for entry in conflicting {
             if entry.acked {
+                // An acknowledged settlement stands (see settleIfConflicting).
+                guard !entry.settles else { continue }
                 if let remote, entry.op == .patch {
                     var restore: RecordFields = [:]
                     for field in fields { restore[field] = remote[field] ?? .null }
@@ -189,12 +208,13 @@ extension LocalStore {
         try db.execute(sql: "DELETE FROM ferry_outbox WHERE client_action_id = ? AND state = 'pending'", arguments: [clientActionID])
     }
 
-    /// Adds a mutation made by Ferry itself (a conflict's resolution) to the outbox.
+    /// Adds a mutation made by Ferry itself (a conflict's resolution) to the outbox, marked
+    /// as a settlement.
     func enqueue(_ entity: String, _ key: String, _ op: MutationOp, _ payload: RecordFields?, baseSeq: Int64, _ db: Database) throws {
         try db.execute(
             sql: """
-                INSERT INTO ferry_outbox (session_id, entity, entity_key, op, payload, base_seq, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO ferry_outbox (session_id, entity, entity_key, op, payload, base_seq, created_at, settles)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 1)
                 """,
             arguments: [
                 sessionID, entity, key, op.rawValue, op == .delete ? nil : RecordCodec.encode(payload), baseSeq,

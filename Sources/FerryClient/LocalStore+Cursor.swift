@@ -86,6 +86,7 @@ extension LocalStore {
             }
             try db.execute(sql: "DELETE FROM ferry_bootstrap WHERE space = ?", arguments: [space])
             try db.execute(sql: "DELETE FROM ferry_bootstrap_chunks WHERE space = ?", arguments: [space])
+            try db.execute(sql: "DELETE FROM ferry_bootstrap_keys")
             try db.execute(
                 sql: """
                     INSERT INTO ferry_cursor (space, last_seq, log_id) VALUES (?, 0, ?)

@@ -93,6 +93,7 @@ extension LocalStore {
                     )
                 }
             }
+            try self.confirmCoveredAcks(space: batch.request.space, logID: response.logID, db)
             let sent = Dictionary(uniqueKeysWithValues: batch.request.mutations.map { ($0.clientActionID, $0) })
             let seqs = Dictionary(uniqueKeysWithValues: response.acks.map { ($0.clientActionID, $0.seq) })
             for conflict in response.conflicts {
@@ -114,6 +115,37 @@ extension LocalStore {
                     resolution: .reported,
                     db
                 )
+            }
+        }
+    }
+
+    /// Entries the server says it stored at or below the cursor (a mutation sent again whose
+    /// first answer was lost, answered `duplicate` after the device pulled past its seq) are
+    /// in the shadow already: they leave the outbox, and their rows are written again without
+    /// them. Until then their rows showed them replayed over later remote changes, as if they
+    /// came after.
+    private func confirmCoveredAcks(space: String, logID: String, _ db: Database) throws {
+        let cursor = try Self.cursor(space: space, db)
+        guard cursor.logID == logID, cursor.lastSeq > 0 else { return }
+        let covered = try Row.fetchAll(
+            db,
+            sql: "SELECT DISTINCT entity, entity_key FROM ferry_outbox WHERE state = 'acked' AND server_seq <= ?",
+            arguments: [cursor.lastSeq]
+        )
+        guard !covered.isEmpty else { return }
+        try db.execute(sql: "DELETE FROM ferry_outbox WHERE state = 'acked' AND server_seq <= ?", arguments: [cursor.lastSeq])
+        let tables = Dictionary(uniqueKeysWithValues: try Self.syncedTables(db).map { ($0.name, $0) })
+        try withApplyGuard(db) {
+            for row in covered {
+                guard let table = tables[row[0]] else { continue }
+                do {
+                    try rebuildVisibleRow(table, key: row[1], appliedSeq: cursor.lastSeq, db)
+                } catch let error as DatabaseError where PageWriter.isRefusal(error) {
+                    logger.warning(
+                        "the database refused a row rewritten after a late acknowledgement",
+                        metadata: ["ferry.entity": "\(table.name)", "ferry.error": "\(error)"]
+                    )
+                }
             }
         }
     }

@@ -9,6 +9,8 @@ extension LocalStore {
         var payload: RecordFields?
         /// The server took it, with a seq the cursor has not reached.
         var acked: Bool
+        /// Ferry wrote it to settle a conflict.
+        var settles: Bool
 
         /// The fields it changes; `nil` for all of them.
         var fields: Set<String>? { op == .patch ? Set((payload ?? [:]).keys) : nil }
@@ -20,7 +22,7 @@ extension LocalStore {
         try Row.fetchAll(
             db.cachedStatement(
                 sql: """
-                    SELECT client_action_id, op, payload, state FROM ferry_outbox
+                    SELECT client_action_id, op, payload, state, settles FROM ferry_outbox
                     WHERE entity = ? AND entity_key = ? AND (state = 'pending' OR (state = 'acked' AND server_seq > ?))
                     ORDER BY client_action_id
                     """
@@ -31,7 +33,8 @@ extension LocalStore {
                 clientActionID: row[0],
                 op: MutationOp(rawValue: row[1]),
                 payload: try RecordCodec.decode(row[2]),
-                acked: (row[3] as String) == "acked"
+                acked: (row[3] as String) == "acked",
+                settles: row[4]
             )
         }
     }

@@ -130,6 +130,25 @@ extension LocalStore {
                     """
             )
         }
+        migrator.registerMigration("ferry-v4") { db in
+            // Outbox entries Ferry wrote itself to settle a conflict (a remote-wins restore, a
+            // custom merge). Once the server ordered one, it is not settled again: otherwise
+            // devices that all let the remote win restore each other's values forever.
+            try db.execute(sql: "ALTER TABLE ferry_outbox ADD COLUMN settles INTEGER NOT NULL DEFAULT 0")
+            // A device that has the log but fell below its floor bootstraps in place: its
+            // rows and cursor stay until the snapshot is whole, the records the snapshot
+            // brought are marked, and its end removes the records the snapshot no longer has.
+            try db.execute(
+                sql: """
+                    ALTER TABLE ferry_bootstrap ADD COLUMN in_place INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE ferry_bootstrap_keys (
+                        entity TEXT NOT NULL,
+                        entity_key TEXT NOT NULL,
+                        PRIMARY KEY (entity, entity_key)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 

@@ -106,6 +106,8 @@ public final class LocalStore: Sendable {
                 throw LocalStoreError(.unsyncableTable, "column '\(key)' of '\(table)' is neither the primary key nor unique")
             }
             let columnsJSON = String(decoding: JSONValue.array(columns.map { .string($0) }).serialized(), as: UTF8.self)
+            let previous = try Row.fetchOne(db, sql: "SELECT key_column, columns FROM ferry_tables WHERE name = ?", arguments: [table])
+            let alreadyRegistered = previous.map { ($0[0] as String) == key && ($0[1] as String) == columnsJSON } ?? false
             try db.execute(
                 sql: """
                     INSERT INTO ferry_tables (name, key_column, policy, columns) VALUES (?, ?, ?, ?)
@@ -116,11 +118,8 @@ public final class LocalStore: Sendable {
             )
             let synced = SyncedTable(name: table, keyColumn: key, columns: columns)
             for statement in Self.triggerSQL(for: synced) { try db.execute(sql: statement) }
-            try self.withApplyGuard(db) {
-                // Rows the server sent before the table was registered.
-                let applied = try Int64.fetchOne(db, sql: "SELECT max(last_seq) FROM ferry_cursor") ?? 0
-                let keys = try String.fetchAll(db, sql: "SELECT entity_key FROM ferry_shadow WHERE entity = ?", arguments: [table])
-                for entityKey in keys { try self.rebuildVisibleRow(synced, key: entityKey, appliedSeq: applied, db) }
+            if !alreadyRegistered {
+                try self.writeShadowRows(of: synced, db)
             }
             try self.backfill(synced, db)
         }
@@ -176,6 +175,28 @@ public final class LocalStore: Sendable {
         try db.execute(sql: "UPDATE ferry_guard SET applying = 1")
         defer { try? db.execute(sql: "UPDATE ferry_guard SET applying = 0") }
         return try body()
+    }
+
+    /// Writes the rows the server sent for `table` before it was registered (or before its
+    /// columns changed). A row the table refuses (a constraint the record breaks) is left
+    /// out: the mutation that made it is in the dead letters already, or will be.
+    private func writeShadowRows(of table: SyncedTable, _ db: Database) throws {
+        try withApplyGuard(db) {
+            let applied = try Int64.fetchOne(db, sql: "SELECT max(last_seq) FROM ferry_cursor") ?? 0
+            let keys = try String.fetchAll(db, sql: "SELECT entity_key FROM ferry_shadow WHERE entity = ?", arguments: [table.name])
+            for entityKey in keys {
+                do {
+                    try rebuildVisibleRow(table, key: entityKey, appliedSeq: applied, db)
+                } catch let error as DatabaseError where PageWriter.isRefusal(error) {
+                    logger.notice(
+                        "the table refuses a record the server sent: left out",
+                        metadata: [
+                            "ferry.table": "\(table.name)", "ferry.entity_key": "\(entityKey)", "ferry.error": "\(error.message ?? "")",
+                        ]
+                    )
+                }
+            }
+        }
     }
 
     /// Puts rows that are neither in the shadow nor in the outbox into the outbox.

@@ -27,6 +27,12 @@ public final class InMemoryTransport: SyncTransport {
         endpoints = SyncEndpoints(eventLog: memoryLog, configuration: configuration)
     }
 
+    /// A server over an existing log: a restart of a server whose store is `eventLog`.
+    init(eventLog: MemoryEventLog, configuration: ServerConfiguration = ServerConfiguration()) {
+        memoryLog = eventLog
+        endpoints = SyncEndpoints(eventLog: eventLog, configuration: configuration)
+    }
+
     /// How many pushes and pulls were answered.
     public var callCounts: (push: Int, pull: Int) { calls.withLock { $0 } }
 

@@ -53,6 +53,22 @@ package struct AppendPlan {
         for mutation in batch.mutations {
             if let seq = known[mutation.clientActionID] {
                 outcomes.append(.duplicate(seq: seq))
+                // A mutation sent again after a lost answer is told the conflict it met when it
+                // was stored, as long as the record's head still shows it (no other device
+                // wrote the record since): the lost answer does not lose the conflict.
+                let record = RecordKey(entity: mutation.entity, key: mutation.entityKey)
+                if seq <= head, let current = latest[record], current.deviceID == batch.deviceID, current.otherSeq < seq,
+                    let conflict = RecordHead.conflict(
+                        clientActionID: mutation.clientActionID,
+                        entity: mutation.entity,
+                        entityKey: mutation.entityKey,
+                        baseSeq: mutation.baseSeq,
+                        by: batch.deviceID,
+                        head: current
+                    )
+                {
+                    conflicts.append(conflict)
+                }
                 continue
             }
             headSeq += 1
