@@ -7,10 +7,11 @@ import Testing
 /// replays exactly, the checker finds a broken promise and shrinks it, and every bug the
 /// simulation found stays fixed (docs/testing.md lists them).
 @Suite struct SimulationTests {
+    /// A few seeds, in debug: `scripts/simulate` runs hundreds in CI, in release.
     @Test func aBatchOfSeedsRunsCleanAndMeetsEveryFault() async {
-        let simulation = Simulation()
+        let simulation = Simulation(configuration: Simulation.Configuration(steps: 100))
         var totals = Simulation.Statistics()
-        for seed in UInt64(1)...12 {
+        for seed in UInt64(1)...10 {
             let outcome = await simulation.run(seed: seed)
             #expect(outcome.failure == nil, "seed \(seed): \(outcome.failure.map { "\($0)" } ?? "") in \(outcome.steps)")
             totals.add(outcome.statistics)
@@ -26,7 +27,7 @@ import Testing
     }
 
     @Test func theSameSeedReplaysTheSameRun() async {
-        let simulation = Simulation()
+        let simulation = Simulation(configuration: Simulation.Configuration(steps: 80))
         let first = await simulation.run(seed: 7)
         let second = await simulation.run(seed: 7)
         #expect(first.steps == second.steps)
@@ -71,7 +72,7 @@ import Testing
         schema.tables[0].createSQL =
             "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, body TEXT, rank INTEGER, CHECK (title IS NOT NULL OR body IS NOT NULL))"
         schema.poison = nil
-        let simulation = Simulation(configuration: Simulation.Configuration(schema: schema, shrinkBudget: 150))
+        let simulation = Simulation(configuration: Simulation.Configuration(steps: 80, schema: schema, shrinkBudget: 80))
         var found: Simulation.Outcome?
         for seed in UInt64(1)...40 {
             let outcome = await simulation.run(seed: seed)
@@ -102,5 +103,62 @@ import Testing
         ])
         #expect(outcome.failure == nil, "\(outcome.failure.map { "\($0)" } ?? "")")
         #expect(outcome.statistics.deadLetters == 3)
+    }
+
+    /// Three devices that all let the remote win (`tags`) wrote the same new record: each one
+    /// restored the others' values over its own, and their restores set each other off
+    /// forever. A settlement the server has taken now stands.
+    @Test func devicesThatAllLetTheRemoteWinSettleOnce() async {
+        let outcome = await Simulation().run([
+            .write(device: 0, table: "tags", key: "k1", kind: .insert, values: [.string("blue"), .int(0)], fields: 1),
+            .write(device: 2, table: "tags", key: "k1", kind: .insert, values: [.string("blue"), .int(12)], fields: 3),
+            .write(device: 1, table: "tags", key: "k1", kind: .insert, values: [.string("green"), .int(3)], fields: 1),
+        ])
+        #expect(outcome.failure == nil, "\(outcome.failure.map { "\($0)" } ?? "")")
+    }
+
+    /// A device below the pruned floor bootstrapped by first deleting its rows and setting
+    /// its cursor to 0: a chunk download that failed left the app empty and the cursor moved
+    /// back. It now bootstraps in place and sweeps at the end.
+    @Test func aBootstrapAfterThePruneKeepsTheRowsAndTheCursorUntilItEnds() async {
+        let outcome = await Simulation().run([
+            .write(device: 1, table: "notes", key: "k2", kind: .insert, values: [.null, .string("x"), .int(0)], fields: 3),
+            .sync(device: 1, pushFault: nil, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: nil),
+            .write(device: 0, table: "tags", key: "k4", kind: .insert, values: [.string("green"), .null], fields: 2),
+            .sync(device: 0, pushFault: nil, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: nil),
+            .snapshot(prune: true),
+            .sync(device: 1, pushFault: nil, pushFaultAt: 0, pullFaultSeed: 11_526_999_931_467_717_129, crashAtApply: nil),
+        ])
+        #expect(outcome.failure == nil, "\(outcome.failure.map { "\($0)" } ?? "")")
+    }
+
+    /// A push whose answer was lost lost its conflict report with it: sent again, it was
+    /// only a `duplicate`. The server now reports the conflict with the duplicate while the
+    /// record's head still shows it.
+    @Test func aPushSentAgainAfterALostAnswerIsToldItsConflict() async {
+        let outcome = await Simulation().run([
+            .write(device: 1, table: "tags", key: "k4", kind: .insert, values: [.string("red"), .int(0)], fields: 1),
+            .write(device: 0, table: "tags", key: "k4", kind: .insert, values: [.string("red"), .int(3)], fields: 2),
+            .sync(device: 0, pushFault: nil, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: nil),
+            .sync(device: 1, pushFault: .loseAnswer, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: nil),
+            .snapshot(prune: true),
+        ])
+        #expect(outcome.failure == nil, "\(outcome.failure.map { "\($0)" } ?? "")")
+        #expect(outcome.statistics.unlearnableConflicts == 0)
+        #expect(outcome.statistics.conflicts > 0)
+    }
+
+    /// A mutation whose first answer was lost was answered `duplicate` after the device had
+    /// pulled past its seq: the entry stayed in the outbox, and the row showed it replayed
+    /// over the later remote change, unlike every other device.
+    @Test func aLateDuplicateAnswerDoesNotLeaveAStaleRow() async {
+        let outcome = await Simulation().run([
+            .write(device: 0, table: "notes", key: "k5", kind: .insert, values: [.null, .string("line\nbreak"), .int(1)], fields: 4),
+            .sync(device: 0, pushFault: .loseAnswer, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: 1),
+            .snapshot(prune: true),
+            .write(device: 1, table: "notes", key: "k5", kind: .insert, values: [.string(""), .string("line\nbreak"), .null], fields: 4),
+            .sync(device: 1, pushFault: nil, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: nil),
+        ])
+        #expect(outcome.failure == nil, "\(outcome.failure.map { "\($0)" } ?? "")")
     }
 }

@@ -116,6 +116,7 @@ private func seqs(_ result: AppendResult) -> [Int64] {
             var heads: [String: RecordHead] = [:]
             var head: Int64 = 0
             for round in 0..<6 {
+                let headBefore = head
                 let device = ["A", "B", "C"][round % 3]
                 let scattered = round % 2 == 1
                 let mutations = (0..<250).map { index -> NewMutation in
@@ -135,14 +136,27 @@ private func seqs(_ result: AppendResult) -> [Int64] {
                 var expectedConflicts: [ConflictReport] = []
                 for mutation in mutations {
                     let triple = "\(device) s1 \(mutation.clientActionID)"
+                    let record = "\(mutation.entity)/\(mutation.entityKey)"
                     if let seq = stored[triple] {
                         expectedOutcomes.append(.duplicate(seq: seq))
+                        // A duplicate of an earlier batch is told its conflict while the head shows it.
+                        if seq <= headBefore, let current = heads[record], current.deviceID == device, current.otherSeq < seq,
+                            let conflict = RecordHead.conflict(
+                                clientActionID: mutation.clientActionID,
+                                entity: mutation.entity,
+                                entityKey: mutation.entityKey,
+                                baseSeq: mutation.baseSeq,
+                                by: device,
+                                head: current
+                            )
+                        {
+                            expectedConflicts.append(conflict)
+                        }
                         continue
                     }
                     head += 1
                     stored[triple] = head
                     expectedOutcomes.append(.stored(seq: head))
-                    let record = "\(mutation.entity)/\(mutation.entityKey)"
                     if let conflict = RecordHead.conflict(
                         clientActionID: mutation.clientActionID,
                         entity: mutation.entity,
@@ -187,6 +201,29 @@ private func seqs(_ result: AppendResult) -> [Int64] {
             // No base_seq: no conflict check. Another record: independent.
             let noBase = try await log.append(batch("a", device: "B", [mutation(3), mutation(4, key: "n2", base: 0)]))
             #expect(noBase.conflicts.isEmpty)
+        }
+    }
+
+    /// A push sent again after its answer was lost is told the conflict its mutation met,
+    /// as long as no other device wrote the record since (the record's head shows it).
+    @Test(arguments: EventLogFactory.all)
+    func aDuplicateIsToldTheConflictItMetWhileTheHeadShowsIt(factory: EventLogFactory) async throws {
+        try await factory.with { log, _ in
+            _ = try await log.append(batch("a", device: "A", [mutation(1, base: 0)]))  // seq 1 by A
+            let first = try await log.append(batch("a", device: "B", [mutation(1, base: 0)]))  // seq 2 by B
+            let report = ConflictReport(clientActionID: 1, entity: "note", entityKey: "n1", baseSeq: 0, currentSeq: 1)
+            #expect(first.conflicts == [report])
+            let again = try await log.append(batch("a", device: "B", [mutation(1, base: 0)]))
+            #expect(again.outcomes == [.duplicate(seq: 2)])
+            #expect(again.conflicts == [report])
+            // B writing the record again keeps the evidence: A's write is still the latest by another device.
+            _ = try await log.append(batch("a", device: "B", [mutation(2, base: 2)]))  // seq 3 by B
+            #expect(try await log.append(batch("a", device: "B", [mutation(1, base: 0)])).conflicts == [report])
+            // Once another device writes the record, the head no longer tells: nothing is reported.
+            _ = try await log.append(batch("a", device: "C", [mutation(1, base: 3)]))  // seq 4 by C
+            let late = try await log.append(batch("a", device: "B", [mutation(1, base: 0)]))
+            #expect(late.outcomes == [.duplicate(seq: 2)])
+            #expect(late.conflicts.isEmpty)
         }
     }
 
