@@ -246,6 +246,47 @@ import Testing
         #expect(try writer.rows().first { $0["id"] == "\"shared\"" }?["title"] == "\"mine\"")
     }
 
+    /// A device below the pruned floor bootstraps in place: while the snapshot is not whole
+    /// (a chunk download fails), it keeps its rows and its cursor; the end brings the new
+    /// versions and removes the records the snapshot no longer has.
+    @Test func anInterruptedBootstrapBelowTheFloorKeepsTheRowsAndTheCursor() async throws {
+        let server = SnapshotStubTransport()
+        let writer = try Device("writer", transport: server)
+        let device = try Device("device", transport: server)
+        try writer.write("INSERT INTO notes (id, title) VALUES ('kept', 'one'), ('doomed', 'x')")
+        try await writer.sync()
+        try await device.sync()
+        let before = try device.rows()
+        let cursorBefore = try await device.store.cursor(space: "notes")
+        #expect(before.count == 2)
+
+        try writer.write("UPDATE notes SET title = 'two' WHERE id = 'kept'")
+        try writer.write("DELETE FROM notes WHERE id = 'doomed'")
+        for index in 0..<12 { try writer.write("INSERT INTO notes (id, title) VALUES (?, 't')", ["w\(index)"]) }
+        try await writer.sync()
+        let manifest = try await server.publishSnapshot(recordsPerChunk: 4)
+        server.prune(floor: manifest.snapshotSeq)
+
+        let faulty = FaultInjectingTransport(server)
+        faulty.inject(.loseAnswer, on: .chunk)
+        await #expect(throws: SyncTransportError.self) {
+            var report = SyncEngine.Report()
+            try await Self.engine(device, transport: faulty, concurrency: 1).pull(wait: nil, into: &report)
+        }
+        #expect(try await device.store.bootstrapState(space: "notes") != nil)
+        #expect(try await device.store.cursor(space: "notes").lastSeq == cursorBefore.lastSeq)
+        let during = try device.rows()
+        #expect(during.contains { $0["id"] == "\"doomed\"" })
+        #expect(during.contains { $0["id"] == "\"kept\"" })
+
+        var report = SyncEngine.Report()
+        try await Self.engine(device, transport: faulty, concurrency: 1).pull(wait: nil, into: &report)
+        #expect(report.bootstraps == 1)
+        #expect(try await device.store.cursor(space: "notes").lastSeq == manifest.snapshotSeq)
+        #expect(try device.rows() == writer.rows())
+        #expect(try device.rows().first { $0["id"] == "\"kept\"" }?["title"] == "\"two\"")
+    }
+
     @Test func aPrunedHistoryWithoutSnapshotFailsTransient() async throws {
         let server = SnapshotStubTransport()
         let writer = try Device("writer", transport: server)
