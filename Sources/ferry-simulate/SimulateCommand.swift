@@ -96,7 +96,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let elapsed = clock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         print(
-            "\(count) seed\(count == 1 ? "" : "s") clean in \((seconds * 10).rounded() / 10) s: \(totals.logSize) mutations logged, \(totals.conflicts) conflicts, \(totals.deadLetters) dead letters, \(totals.crashes) crashes, \(totals.faults) network faults, \(totals.logResets) log resets, \(totals.bootstraps) bootstraps, \(totals.unlearnableConflicts) conflicts a device could not learn of"
+            "\(count) seed\(count == 1 ? "" : "s") clean in \((seconds * 10).rounded() / 10) s: \(totals.logSize) mutations logged, \(totals.conflicts) conflicts, \(totals.deadLetters) dead letters, \(totals.crashes) crashes, \(totals.faults) network faults, \(totals.logResets) log resets, \(totals.bootstraps) bootstraps, \(totals.consumerRuns) consumer runs, \(totals.unlearnableConflicts) conflicts a device could not learn of"
         )
     }
 

@@ -24,6 +24,7 @@ import Testing
         #expect(totals.faults > 20)
         #expect(totals.logResets > 0)
         #expect(totals.bootstraps > 0)
+        #expect(totals.consumerRuns > 0)
     }
 
     @Test func theSameSeedReplaysTheSameRun() async {
@@ -159,6 +160,13 @@ import Testing
             .write(device: 1, table: "notes", key: "k5", kind: .insert, values: [.string(""), .string("line\nbreak"), .null], fields: 4),
             .sync(device: 1, pushFault: nil, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: nil),
         ])
+        #expect(outcome.failure == nil, "\(outcome.failure.map { "\($0)" } ?? "")")
+    }
+
+    /// The stream of an empty log ends with `SyncComplete|0`, which the consumer refused as
+    /// an invalid ack (acks are 1 at least): a consumer could not start on a new space.
+    @Test func aConsumerOfAnEmptyLogCompletes() async {
+        let outcome = await Simulation().run([.consume(faultSeed: nil)])
         #expect(outcome.failure == nil, "\(outcome.failure.map { "\($0)" } ?? "")")
     }
 }

@@ -11,6 +11,17 @@ import Testing
         }
     }
 
+    /// The stream of an empty log ends with `SyncComplete|0` (PROTOCOL.md always ends a
+    /// stream with `SyncComplete|head`): it reads, but no ack request may carry it.
+    @Test func theCompleteLineOfAnEmptyLogReadsButIsNoAck() throws {
+        let event = try StreamEvent(line: Array(#"{"type":"SyncComplete","data":{"head_seq":0},"ack":"SyncComplete|0"}"#.utf8))
+        #expect(event.isComplete)
+        #expect(event.acknowledgement == .completeOfEmptyLog)
+        #expect(event.headSeq() == 0)
+        #expect(throws: FerryError.self) { try StreamAck(parsing: "SyncComplete|0") }
+        #expect(reason(#"{"type":"note","data":{},"ack":"note|0"}"#) != nil)
+    }
+
     @Test func aValidLineKeepsItsDataBytesAndDecodesOnDemand() throws {
         let line = Line.event("note", 43)
         let event = try StreamEvent(line: Array(line.utf8))

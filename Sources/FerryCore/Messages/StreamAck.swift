@@ -12,6 +12,10 @@ public struct StreamAck: Sendable, Hashable, CustomStringConvertible {
     public static let resetType = "SyncReset"
     /// The acknowledgement of a `SyncReset` line: clears all of the device's checkpoints.
     public static let reset = StreamAck(uncheckedType: resetType, seq: 0)
+    /// `SyncComplete|0`: the end of the stream of a space whose log is empty. Acks have a seq
+    /// of 1 at least, so it is read in a stream but never acknowledged (there is nothing to
+    /// record); ``init(parsing:)`` refuses it.
+    public static let completeOfEmptyLog = StreamAck(uncheckedType: completeType, seq: 0)
 
     /// The entity name, ``completeType`` or ``resetType``.
     public let type: String

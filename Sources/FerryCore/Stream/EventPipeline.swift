@@ -174,7 +174,9 @@ private struct Run<Stream: EventStream, Processor: EventProcessor> {
                 }
                 if event.isComplete {
                     try await processBatch(&batch, group: &group)
-                    try await acknowledge([event.ack], counts: [], group: &group)
+                    if event.acknowledgement != .completeOfEmptyLog {
+                        try await acknowledge([event.ack], counts: [], group: &group)
+                    }
                     try await drainAcknowledgements(group: &group)
                     return .completed(headSeq: event.headSeq() ?? 0)  // checked when the line was read
                 }

@@ -67,7 +67,8 @@ public struct StreamEvent: Sendable, Hashable {
         guard let ack else { throw Invalid("ack must be a string") }
         let parsed: StreamAck
         do {
-            parsed = try StreamAck(parsing: ack)
+            // An empty log's stream ends with `SyncComplete|0`, which no ack request may carry.
+            parsed = ack == StreamAck.completeOfEmptyLog.description ? .completeOfEmptyLog : try StreamAck(parsing: ack)
         } catch {
             throw Invalid((error as? FerryError)?.message ?? "\(error)")
         }

@@ -122,6 +122,11 @@ final class SimulatedNetwork: Sendable {
         }
     }
 
+    /// Counts a fault struck elsewhere (a stream acknowledgement).
+    func countFault() {
+        state.withLock { $0.faultsHit += 1 }
+    }
+
     func hold(_ request: PushRequest) {
         state.withLock { $0.delayed.append(request) }
     }

@@ -14,7 +14,8 @@ import Synchronization
 /// transaction that applies a page or a snapshot chunk, restart the server, expire the
 /// tokens, recreate the log with a new `log_id`, push rows every device's database refuses,
 /// build snapshots and prune the log (devices then bootstrap), and reinstall the app on a
-/// device. Time is simulated: a run never waits.
+/// device; and a stream consumer (the real `EventPipeline`) whose acknowledgements are lost
+/// and which crashes. Time is simulated: a run never waits.
 ///
 /// The invariants: the log's seqs are dense and no dedup triple is in it twice; every
 /// mutation a device was told is stored (in the current log) is in the log under that seq;
@@ -23,7 +24,9 @@ import Synchronization
 /// anything pending, every device's rows are identical and equal to a replay of the
 /// server's log; every concurrent overwrite (a mutation written on a base older than
 /// another device's change to the same fields) is recorded as a conflict on the device that
-/// wrote it.
+/// wrote it; the stream consumer's records are a replay of the events above its start.
+/// And for the consumer after each of its runs: a checkpoint never moves back without a
+/// reset, and never passes what the consumer flushed.
 ///
 /// ```swift
 /// let simulation = Simulation()
@@ -98,6 +101,8 @@ public struct Simulation: Sendable {
         public var logResets = 0
         /// Bootstraps from a snapshot completed.
         public var bootstraps = 0
+        /// Runs of the stream consumer that ended with `SyncComplete`.
+        public var consumerRuns = 0
         /// Concurrent overwrites a device could not learn of: the answer that reported one
         /// was lost, another device wrote the record before the push was sent again, and the
         /// overwritten change reached the device inside a snapshot (docs/testing.md).
@@ -115,6 +120,7 @@ public struct Simulation: Sendable {
             faults += other.faults
             logResets += other.logResets
             bootstraps += other.bootstraps
+            consumerRuns += other.consumerRuns
             unlearnableConflicts += other.unlearnableConflicts
         }
     }

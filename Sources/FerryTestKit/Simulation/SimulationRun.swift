@@ -11,6 +11,7 @@ final class SimulationRun {
     let space = "simulation"
     let network: SimulatedNetwork
     private(set) var devices: [SimulatedDevice] = []
+    let consumer: SimulatedConsumer
     private let time = SimulatedTime()
     private let poisonDeviceID = "d-poison"
     private let poisonSessionID = "s-poison"
@@ -18,6 +19,7 @@ final class SimulationRun {
     private var crashes = 0
     private var logResets = 0
     private var bootstraps = 0
+    private var consumerRuns = 0
     private var unlearnableConflicts = 0
     /// Per device, the newest snapshot seq it bootstrapped from.
     private var bootstrappedThrough: [Int: Int64] = [:]
@@ -30,6 +32,7 @@ final class SimulationRun {
         self.configuration = configuration
         let clock = time.clock
         network = SimulatedNetwork(space: space, clock: clock)
+        consumer = SimulatedConsumer(types: configuration.schema.tables.map(\.name))
         for index in 0..<configuration.devices {
             let issued = try await network.tokens.issue(spaces: [space], accessTTL: accessTTL)
             let link = SimulatedLink(network: network, device: index, credentials: SimulatedCredentials(issued))
@@ -101,6 +104,8 @@ final class SimulationRun {
             try await network.server.prune(space: space, through: manifest.snapshotSeq)
         case .reinstall(let index):
             try device(index).reinstall()
+        case .consume(let seed):
+            try await consume(faultSeed: seed)
         case .poison:
             guard let poison = configuration.schema.poison else { return }
             poisonCount += 1
@@ -159,6 +164,47 @@ final class SimulationRun {
         }
     }
 
+    /// One run of the stream consumer, then its invariants: a checkpoint never moves back
+    /// unless the consumer had to start over (a new log, or a floor above it), and no
+    /// checkpoint is ahead of what the consumer flushed.
+    private func consume(faultSeed: UInt64?) async throws {
+        let resetsBefore = consumer.processor.resets
+        // A consumer with nothing processed starts at the floor: the pruned part is for a
+        // snapshot, not for the stream (PROTOCOL.md).
+        if consumer.processor.committed.through.isEmpty { consumer.base = try await head().floor }
+        if try await consumer.consume(network: network, space: space, faultSeed: faultSeed)?.completedThrough != nil {
+            consumerRuns += 1
+        }
+        let head = try await head()
+        if consumer.processor.resets != resetsBefore { consumer.base = head.floor }
+        let checkpoints = try await InMemoryEventStream(server: network.server, space: space, deviceID: consumer.deviceID).checkpoints()
+        var now: [String: Int64] = [:]
+        for checkpoint in checkpoints where consumer.types.contains(checkpoint.type) { now[checkpoint.type] = checkpoint.seq }
+        for type in consumer.types {
+            let was = consumer.lastCheckpoints[type] ?? 0
+            let current = now[type] ?? 0
+            if current < was, consumer.processor.resets == resetsBefore {
+                throw SimulationFailure(
+                    invariant: "checkpoint moved back",
+                    step: nil,
+                    message: "the consumer's checkpoint of \(type) went from \(was) to \(current) without a reset"
+                )
+            }
+            let flushed = consumer.processor.committed.through[type] ?? 0
+            // After a reset whose `SyncReset|0` was lost on the way, the server keeps the
+            // checkpoint of before: the next stream resets the consumer again.
+            let unresetOnTheServer = consumer.processor.resets != resetsBefore && current == was
+            if current > flushed, !unresetOnTheServer {
+                throw SimulationFailure(
+                    invariant: "acknowledged before flushed",
+                    step: nil,
+                    message: "the consumer's checkpoint of \(type) is \(current), but it flushed only through \(flushed)"
+                )
+            }
+        }
+        consumer.lastCheckpoints = now
+    }
+
     // MARK: Quiescence
 
     /// Delivers every held push, then syncs every device with no faults until none has
@@ -170,7 +216,10 @@ final class SimulationRun {
                 advance(milliseconds: 1_000)
                 try await sync(device, faulty: false)
             }
-            if try await isQuiet() { return }
+            if try await isQuiet() {
+                try await consume(faultSeed: nil)
+                return
+            }
         }
         var states: [String] = []
         for device in devices {
@@ -317,6 +366,33 @@ final class SimulationRun {
             }
         }
         try await checkConflictsRecorded(log)
+        try checkConsumer(log)
+    }
+
+    /// The consumer's records are a replay of the events above its base.
+    private func checkConsumer(_ log: [LoggedMutation]) throws {
+        var expected: [String: [String: [String: JSONValue]]] = [:]
+        for entry in log where entry.seq > consumer.base && consumer.types.contains(entry.entity) {
+            let before = expected[entry.entity]?[entry.entityKey]
+            expected[entry.entity, default: [:]][entry.entityKey] = RecordMerge.apply(
+                entry.op,
+                payload: entry.payload?.objectValue,
+                to: before
+            )
+        }
+        for type in consumer.types {
+            let derived = consumer.processor.committed.records[type] ?? [:]
+            let wanted = expected[type] ?? [:]
+            guard derived == wanted else {
+                let wrong = Set(derived.keys).union(wanted.keys).filter { derived[$0] != wanted[$0] }.sorted()
+                throw SimulationFailure(
+                    invariant: "consumer diverged",
+                    step: nil,
+                    message:
+                        "the stream consumer's \(type) differs from a replay of the events above \(consumer.base) at \(wrong.prefix(4))"
+                )
+            }
+        }
     }
 
     private static func difference(_ rows: [[JSONValue]], _ expected: [[JSONValue]]) -> String {
@@ -405,6 +481,7 @@ final class SimulationRun {
         var statistics = Simulation.Statistics()
         statistics.logSize = fullLog().count
         statistics.bootstraps = bootstraps
+        statistics.consumerRuns = consumerRuns
         statistics.unlearnableConflicts = unlearnableConflicts
         for device in devices {
             let counts = try await device.store.counts()

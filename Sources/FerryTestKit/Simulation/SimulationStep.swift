@@ -69,6 +69,10 @@ public enum SimulationStep: Sendable, Hashable, CustomStringConvertible {
     /// id, nothing pending. Its next sync starts from nothing (a bootstrap, when a snapshot
     /// is far enough ahead).
     case reinstall(device: Int)
+    /// The stream consumer (an ``EventPipeline`` deriving every table's records) runs once;
+    /// `faultSeed` loses some of its acknowledgements (before or after the server), and a
+    /// failed run is a crash of the consumer: what it had not flushed is lost.
+    case consume(faultSeed: UInt64?)
 
     public var description: String {
         switch self {
@@ -87,6 +91,7 @@ public enum SimulationStep: Sendable, Hashable, CustomStringConvertible {
         case .poison: return ".poison"
         case .snapshot(let prune): return ".snapshot(prune: \(prune))"
         case .reinstall(let device): return ".reinstall(device: \(device))"
+        case .consume(let seed): return ".consume(faultSeed: \(seed.map { "\($0)" } ?? "nil"))"
         }
     }
 
@@ -136,7 +141,9 @@ extension SimulationStep {
             let roll = Int.random(in: 0..<100, using: &generator)
             let device = Int.random(in: 0..<devices, using: &generator)
             switch roll {
-            case 0..<45:
+            case 0..<3:
+                steps.append(.consume(faultSeed: Bool.random(using: &generator) ? generator.next() : nil))
+            case 3..<45:
                 let table = schema.tables[Int.random(in: 0..<schema.tables.count, using: &generator)]
                 let key = schema.keys[Int.random(in: 0..<schema.keys.count, using: &generator)]
                 let kindRoll = Int.random(in: 0..<100, using: &generator)
