@@ -87,6 +87,28 @@ import Testing
         }
     }
 
+    /// Found by the schema fuzzing's probes: `wait=0x10` was read as a hexadecimal number
+    /// (16 s) and held the pull, where the document allows only a decimal number.
+    @Test(arguments: ["0x10", "0X1p2", "+1", "1_0", "inf", "nan", "1,5", " 1"])
+    func aWaitThatIsNotADecimalNumberGets400(wait: String) async throws {
+        try await TestServer.inProcess { server in
+            let token = try await server.token("notes")
+            let encoded = wait.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? wait
+            let answer = try await server.pull("space=notes&since_seq=0&wait=\(encoded)", token: token)
+            #expect(answer.status == 400, "\(wait): \(answer.text)")
+            #expect(answer.errorCode == "bad_request")
+        }
+    }
+
+    @Test(arguments: ["0", "0.25", "1e-3", "2.5E-1", "-0"])
+    func aDecimalWaitIsHeld(wait: String) async throws {
+        try await TestServer.inProcess { server in
+            let token = try await server.token("notes")
+            let answer = try await server.pull("space=notes&since_seq=0&wait=\(wait)", token: token)
+            #expect(answer.status == 200, "\(wait): \(answer.text)")
+        }
+    }
+
     @Test func unknownRoutesGetTheErrorBody() async throws {
         try await TestServer.inProcess { server in
             for (method, path) in [(HTTPMethod.GET, "/nope"), (.GET, "/sync/nope"), (.DELETE, "/sync/mutations/push"), (.GET, "/")] {

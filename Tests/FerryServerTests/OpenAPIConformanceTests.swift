@@ -140,6 +140,13 @@ private let provocations: [String: Provocation] = [
         server.outage.set(down: true)
         return try await server.pull("space=notes&since_seq=0", token: token)
     },
+    "GET /sync/mutations/pull 429": { server in
+        // The server's own rate limit is the long-poll cap (issue 13, abuse limits); here the
+        // storage sheds the read, which takes the same way out: FerryError(.rateLimited).
+        let token = try await server.token("notes")
+        server.outage.set(failing: FerryError(.rateLimited, "too many long-polls"))
+        return try await server.pull("space=notes&since_seq=0&wait=1", token: token)
+    },
     "GET /sync/mutations/pull 410": { server in
         let token = try await server.token("notes")
         _ = try await snapshotOfNotes(server, token: token)
@@ -362,6 +369,15 @@ private let errorCodes: [Int: Set<String>] = [
         let responses = operation?[response.method.lowercased()].flatMap { ($0 as? [String: Any])?["responses"] as? [String: Any] }
         let documented = try #require(validator.dereference(responses?[response.status]))
         #expect(documented["description"] is String, "every response has a description")
+        for (name, header) in documented["headers"] as? [String: Any] ?? [:] {
+            let header = try #require(validator.dereference(header))
+            let value = answer.headers[name].first
+            if header["required"] as? Bool == true { #expect(value != nil, "the documented header \(name) is missing") }
+            if let value, let schema = validator.dereference(header["schema"]), schema["type"] as? String == "integer" {
+                let number = try #require(Int64(value), "\(name): \(value) is not an integer")
+                #expect(validator.problems(of: .int(number), against: schema).isEmpty, "\(name): \(value)")
+            }
+        }
 
         guard let content = documented["content"] as? [String: Any] else {
             #expect(answer.body.isEmpty, "no content is documented, but the body is \(answer.text)")

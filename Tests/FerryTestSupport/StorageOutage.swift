@@ -7,6 +7,7 @@ import Synchronization
 /// health check throws `FerryError(.unavailable)`.
 public final class StorageOutage: Sendable {
     private let down = Mutex(false)
+    private let failure = Mutex<FerryError?>(nil)
     private let streamReads = Mutex(0)
 
     public init() {}
@@ -17,12 +18,17 @@ public final class StorageOutage: Sendable {
     /// Takes the storage down (`true`) or brings it back (`false`).
     public func set(down value: Bool) { down.withLock { $0 = value } }
 
+    /// Makes every read, append and health check throw `error` instead (`nil` ends it): the
+    /// way a test makes a route answer an error its storage can raise, such as `rate_limited`.
+    public func set(failing error: FerryError?) { failure.withLock { $0 = error } }
+
     /// How many pages of event streams were read from the storage through this switch.
     public var streamPagesRead: Int { streamReads.withLock { $0 } }
 
     func countStreamRead() { streamReads.withLock { $0 += 1 } }
 
     func check() throws {
+        if let error = failure.withLock({ $0 }) { throw error }
         if isDown { throw FerryError(.unavailable, "the storage is unavailable, retry later") }
     }
 }

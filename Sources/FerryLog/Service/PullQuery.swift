@@ -38,7 +38,16 @@ package struct PullQuery: Sendable, Hashable {
         }
         var wait: Duration?
         if let waitText = parameter("wait") {
-            guard let seconds = Double(waitText), seconds.isFinite, seconds >= 0 else {
+            // A decimal number (as JSON writes one): `Double(_:)` alone also reads hexadecimal
+            // (`0x10`), `inf` and `nan`.
+            let isDecimal =
+                waitText.first != "+"
+                && waitText.utf8.allSatisfy { byte in
+                    (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".")
+                        || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") || byte == UInt8(ascii: "-")
+                        || byte == UInt8(ascii: "+")
+                }
+            guard isDecimal, let seconds = Double(waitText), seconds.isFinite, seconds >= 0 else {
                 throw FerryError(.badRequest, "wait must be a number of seconds from 0 to \(configuration.maxWaitSeconds)")
             }
             wait = .milliseconds(Int64((min(seconds, Double(Int32.max)) * 1000).rounded()))

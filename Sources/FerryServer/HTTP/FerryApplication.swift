@@ -40,14 +40,12 @@ public enum FerryApplication {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
+        // The document names this server's limits; it is the same for every request.
+        let document = ByteBuffer(string: OpenAPIDocument.yaml(for: configuration))
         router.get("openapi.yaml") { _, _ -> Response in
             var headers = HTTPFields()
             headers[.contentType] = "application/yaml"
-            return Response(
-                status: .ok,
-                headers: headers,
-                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml))
-            )
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: document))
         }
 
         let controller = SyncController(

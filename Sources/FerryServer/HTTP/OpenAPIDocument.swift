@@ -1,10 +1,20 @@
+import FerryLog
+
 /// The OpenAPI 3 document of the API this server serves, answered by `GET /openapi.yaml`.
 ///
-/// A test walks every path and method listed here against a running server, so the
-/// document cannot name a route the server does not have.
+/// It is as strict as the server: what it admits the server accepts, and what the server
+/// refuses as a whole request it refuses, so that a client generated from it refuses what the
+/// server refuses. The limits a server can change (the longest long-poll, the most mutations
+/// in a push, the most acks in a request) are written in from its ``ServerConfiguration``.
+/// A test provokes every status of every operation listed here from a running server, and
+/// `scripts/fuzz-api` fuzzes a real server against the document.
 package enum OpenAPIDocument {
-    /// The document, as YAML.
-    package static let yaml = """
+    /// The document of a server with the default limits.
+    package static let yaml = yaml(for: ServerConfiguration())
+
+    /// The document of a server with `configuration`'s limits, as YAML.
+    package static func yaml(for configuration: ServerConfiguration) -> String {
+        """
         openapi: 3.0.3
         info:
           title: Ferry sync API
@@ -12,15 +22,47 @@ package enum OpenAPIDocument {
           description: >
             The wire contract between Ferry clients and a Ferry server: one ordered,
             deduplicated log of mutations per space, pushed and pulled over HTTP.
-            Every error answers {"error": {"code", "message"}}.
+            Every error answers {"error": {"code", "message"}}, with the codes its status
+            allows; a request refused with a 4xx changes nothing on the server. An unknown
+            route, or a method a route does not have, answers 404 not_found. A 500 (internal)
+            is a bug of the server and is not listed.
         servers:
-          - url: http://127.0.0.1:8080
+          - url: /
+            description: The server that serves this document.
         components:
           securitySchemes:
             bearer:
               type: http
               scheme: bearer
+          parameters:
+            space:
+              {name: space, in: query, required: true, schema: {$ref: "#/components/schemas/SpaceName"}}
+            device_id:
+              {name: device_id, in: query, required: true, schema: {$ref: "#/components/schemas/ClientID"}}
+          headers:
+            Retry-After:
+              description: Seconds to wait before trying again.
+              required: true
+              schema: {type: integer, minimum: 0}
           schemas:
+            SpaceName:
+              type: string
+              pattern: "^[a-z0-9][a-z0-9._-]{0,63}$"
+              example: notes
+            ClientID:
+              type: string
+              description: A device or session id, 1 to 128 printable ASCII characters.
+              pattern: "^[ -~]{1,128}$"
+              example: dev-a
+            EntityName:
+              type: string
+              pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+              example: note
+            Seq:
+              type: integer
+              format: int64
+              minimum: 0
+              maximum: 9223372036854775807
             Error:
               type: object
               required: [error]
@@ -40,50 +82,59 @@ package enum OpenAPIDocument {
               description: The 410 answer of a pull below the space's floor.
               required: [error, floor_seq]
               properties:
-                error: {$ref: "#/components/schemas/ErrorDetail"}
+                error:
+                  type: object
+                  required: [code, message]
+                  properties:
+                    code: {type: string, enum: [history_pruned]}
+                    message: {type: string}
                 floor_seq: {type: integer, format: int64, minimum: 1}
             MutationInput:
               type: object
+              description: >
+                A mutation as a client sends it; payload is required unless op is delete, and
+                is at most 1 MiB encoded (413 above). A mutation that breaks a rule is rejected
+                on its own (reason invalid) and the others of the request go on.
               required: [client_action_id, entity, entity_key, op]
               properties:
-                client_action_id: {type: integer, format: int64, minimum: 1}
-                entity: {type: string, pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"}
+                client_action_id: {type: integer, format: int64, minimum: 1, maximum: 9223372036854775807}
+                entity: {$ref: "#/components/schemas/EntityName"}
                 entity_key: {type: string, minLength: 1, maxLength: 256}
                 op: {type: string, enum: [upsert, patch, delete]}
                 payload: {type: object, additionalProperties: true}
-                base_seq: {type: integer, format: int64, minimum: 0}
+                base_seq: {$ref: "#/components/schemas/Seq"}
                 client_timestamp: {type: string, format: date-time}
             LoggedMutation:
               type: object
               required: [seq, device_id, session_id, client_action_id, entity, entity_key, op, occurred_at]
               properties:
-                seq: {type: integer, format: int64}
-                device_id: {type: string}
-                session_id: {type: string}
-                client_action_id: {type: integer, format: int64}
-                entity: {type: string}
-                entity_key: {type: string}
+                seq: {type: integer, format: int64, minimum: 1}
+                device_id: {$ref: "#/components/schemas/ClientID"}
+                session_id: {$ref: "#/components/schemas/ClientID"}
+                client_action_id: {type: integer, format: int64, minimum: 1}
+                entity: {$ref: "#/components/schemas/EntityName"}
+                entity_key: {type: string, minLength: 1}
                 op: {type: string, enum: [upsert, patch, delete]}
                 payload: {type: object, additionalProperties: true}
-                base_seq: {type: integer, format: int64}
+                base_seq: {type: integer, format: int64, minimum: 0}
                 client_timestamp: {type: string, format: date-time}
                 occurred_at: {type: string, format: date-time}
             PushRequest:
               type: object
               required: [space, device_id, session_id, mutations]
               properties:
-                space: {type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$"}
-                device_id: {type: string, minLength: 1, maxLength: 128}
-                session_id: {type: string, minLength: 1, maxLength: 128}
+                space: {$ref: "#/components/schemas/SpaceName"}
+                device_id: {$ref: "#/components/schemas/ClientID"}
+                session_id: {$ref: "#/components/schemas/ClientID"}
                 mutations:
                   type: array
-                  maxItems: 1000
+                  maxItems: \(configuration.maxMutationsPerPush)
                   items: {$ref: "#/components/schemas/MutationInput"}
             PushResponse:
               type: object
               required: [accepted, acks, rejected, conflicts, head_seq, log_id]
               properties:
-                accepted: {type: integer}
+                accepted: {type: integer, minimum: 0}
                 acks:
                   type: array
                   items:
@@ -91,7 +142,7 @@ package enum OpenAPIDocument {
                     required: [client_action_id, seq]
                     properties:
                       client_action_id: {type: integer, format: int64}
-                      seq: {type: integer, format: int64}
+                      seq: {type: integer, format: int64, minimum: 1}
                 rejected:
                   type: array
                   items:
@@ -100,7 +151,7 @@ package enum OpenAPIDocument {
                     properties:
                       client_action_id: {type: integer, format: int64}
                       reason: {type: string, enum: [duplicate, invalid]}
-                      seq: {type: integer, format: int64}
+                      seq: {type: integer, format: int64, minimum: 1}
                       message: {type: string}
                 conflicts:
                   type: array
@@ -113,7 +164,7 @@ package enum OpenAPIDocument {
                       entity_key: {type: string}
                       base_seq: {type: integer, format: int64}
                       current_seq: {type: integer, format: int64}
-                head_seq: {type: integer, format: int64}
+                head_seq: {type: integer, format: int64, minimum: 0}
                 log_id: {type: string}
             PullResponse:
               type: object
@@ -123,12 +174,13 @@ package enum OpenAPIDocument {
                   type: array
                   items: {$ref: "#/components/schemas/LoggedMutation"}
                 has_more: {type: boolean}
-                latest_seq: {type: integer, format: int64}
-                head_seq: {type: integer, format: int64}
+                latest_seq: {type: integer, format: int64, minimum: 0}
+                head_seq: {type: integer, format: int64, minimum: 0}
                 log_id: {type: string}
                 floor_seq:
                   type: integer
                   format: int64
+                  minimum: 0
                   description: The lowest seq the space still holds, minus one (0 while nothing was pruned).
             Manifest:
               type: object
@@ -161,13 +213,13 @@ package enum OpenAPIDocument {
               type: object
               required: [space, device_id, types]
               properties:
-                space: {type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$"}
-                device_id: {type: string, minLength: 1, maxLength: 128}
+                space: {$ref: "#/components/schemas/SpaceName"}
+                device_id: {$ref: "#/components/schemas/ClientID"}
                 types:
                   type: array
                   minItems: 1
                   maxItems: 100
-                  items: {type: string, pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"}
+                  items: {$ref: "#/components/schemas/EntityName"}
             StreamEvent:
               type: object
               description: >
@@ -182,13 +234,19 @@ package enum OpenAPIDocument {
               type: object
               required: [space, device_id, acks]
               properties:
-                space: {type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$"}
-                device_id: {type: string, minLength: 1, maxLength: 128}
+                space: {$ref: "#/components/schemas/SpaceName"}
+                device_id: {$ref: "#/components/schemas/ClientID"}
                 acks:
                   type: array
                   minItems: 1
-                  maxItems: 1000
-                  items: {type: string}
+                  maxItems: \(configuration.maxAcksPerRequest)
+                  items:
+                    type: string
+                    description: >
+                      TYPE|SEQ: an entity name or SyncComplete, and a seq from 1 to the space's
+                      head without sign or leading zeros; or SyncReset|0, the only form SyncReset
+                      takes. A seq above the head answers 400.
+                    pattern: "^(SyncReset[|]0|(?!SyncReset[|])[A-Za-z][A-Za-z0-9_.-]{0,63}[|][1-9][0-9]{0,17})$"
             AckList:
               type: object
               required: [acks]
@@ -204,21 +262,19 @@ package enum OpenAPIDocument {
                 refresh_token: {type: string}
                 expires_in: {type: integer}
           responses:
-            Error:
-              description: An error; the status and `error.code` say which.
-              content:
-                application/json:
-                  schema: {$ref: "#/components/schemas/Error"}
+        \(errorResponses)
         paths:
           /sync/mutations/push:
             post:
+              operationId: push
               summary: Append mutations to a space's log.
               description: >
                 Every mutation appears once, in acks or in rejected. A mutation that breaks a
                 rule is rejected as invalid and the others are accepted; a repeated
                 (device_id, session_id, client_action_id) is rejected as duplicate with the
-                seq it was stored under. More mutations than the limit answer 400; a body or
-                one payload over its limit answers 413; nothing is stored then.
+                seq it was stored under. A bad space, device_id or session_id, or more
+                mutations than the limit, answer 400; a body or one payload over its limit
+                answers 413; nothing is stored then.
               security: [{bearer: []}]
               requestBody:
                 required: true
@@ -231,22 +287,24 @@ package enum OpenAPIDocument {
                   content:
                     application/json:
                       schema: {$ref: "#/components/schemas/PushResponse"}
-                "400": {$ref: "#/components/responses/Error"}
-                "401": {$ref: "#/components/responses/Error"}
-                "403": {$ref: "#/components/responses/Error"}
-                "413": {$ref: "#/components/responses/Error"}
-                "503": {$ref: "#/components/responses/Error"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "413": {$ref: "#/components/responses/PayloadTooLarge"}
+                "503": {$ref: "#/components/responses/Unavailable"}
           /sync/mutations/pull:
             get:
+              operationId: pull
               summary: Read a page of a space's log, optionally waiting for new mutations.
               security: [{bearer: []}]
               parameters:
-                - {name: space, in: query, required: true, schema: {type: string}}
-                - {name: since_seq, in: query, required: true, schema: {type: integer, format: int64, minimum: 0}}
-                - {name: limit, in: query, required: false, schema: {type: integer, minimum: 1, default: 500},
-                   description: "At most 5000; a larger value is treated as 5000."}
-                - {name: exclude_device, in: query, required: false, schema: {type: string}}
-                - {name: wait, in: query, required: false, schema: {type: number, minimum: 0, maximum: 60},
+                - {$ref: "#/components/parameters/space"}
+                - {name: since_seq, in: query, required: true, schema: {$ref: "#/components/schemas/Seq"}}
+                - {name: limit, in: query, required: false, schema: {type: integer, minimum: 1, default: \(configuration.defaultPullLimit)},
+                   description: "At most \(configuration.maxPullLimit); a larger value is treated as \(configuration.maxPullLimit)."}
+                - {name: exclude_device, in: query, required: false, schema: {$ref: "#/components/schemas/ClientID"},
+                   description: "Leave out the mutations this device wrote (latest_seq still covers them)."}
+                - {name: wait, in: query, required: false, schema: {type: number, minimum: 0, maximum: \(configuration.maxWaitSeconds)},
                    description: "Long-poll: hold the request up to this many seconds until a mutation is committed."}
               responses:
                 "200":
@@ -254,18 +312,20 @@ package enum OpenAPIDocument {
                   content:
                     application/json:
                       schema: {$ref: "#/components/schemas/PullResponse"}
-                "400": {$ref: "#/components/responses/Error"}
-                "401": {$ref: "#/components/responses/Error"}
-                "403": {$ref: "#/components/responses/Error"}
-                "409": {$ref: "#/components/responses/Error"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "409": {$ref: "#/components/responses/CursorAhead"}
                 "410":
                   description: since_seq is below the space's floor; bootstrap from the snapshot.
                   content:
                     application/json:
                       schema: {$ref: "#/components/schemas/HistoryPruned"}
-                "503": {$ref: "#/components/responses/Error"}
+                "429": {$ref: "#/components/responses/RateLimited"}
+                "503": {$ref: "#/components/responses/Unavailable"}
           /sync/pull:
             get:
+              operationId: manifest
               summary: The space's newest snapshot manifest.
               description: >
                 The state of the space at snapshot_seq (the latest version of every record not
@@ -274,38 +334,45 @@ package enum OpenAPIDocument {
                 snapshot_seq.
               security: [{bearer: []}]
               parameters:
-                - {name: space, in: query, required: true, schema: {type: string}}
+                - {$ref: "#/components/parameters/space"}
               responses:
                 "200":
                   description: The manifest.
                   content:
                     application/json:
                       schema: {$ref: "#/components/schemas/Manifest"}
-                "400": {$ref: "#/components/responses/Error"}
-                "401": {$ref: "#/components/responses/Error"}
-                "403": {$ref: "#/components/responses/Error"}
-                "503": {$ref: "#/components/responses/Error"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "503": {$ref: "#/components/responses/Unavailable"}
           /sync/pull/{chunk_id}:
             get:
+              operationId: chunk
               summary: A snapshot chunk's body, NDJSON, one record per line.
               description: >
                 Immutable (ETag is the id); its SHA-256 equals the id. 404 for an unknown or
                 malformed id, or one that no kept manifest of the token's spaces names.
               security: [{bearer: []}]
               parameters:
-                - {name: chunk_id, in: path, required: true, schema: {type: string}}
+                - {name: chunk_id, in: path, required: true, schema: {type: string, pattern: "^[0-9a-fA-F]{64}$"}}
               responses:
                 "200":
                   description: One SnapshotRecord per line.
+                  headers:
+                    ETag: {description: The chunk id in quotes., required: true, schema: {type: string}}
                   content:
                     application/x-ndjson:
                       schema: {$ref: "#/components/schemas/SnapshotRecord"}
-                "304": {description: The client's copy (If-None-Match) is current.}
-                "401": {$ref: "#/components/responses/Error"}
-                "404": {$ref: "#/components/responses/Error"}
-                "503": {$ref: "#/components/responses/Error"}
+                "304":
+                  description: The client's copy (If-None-Match) is current.
+                  headers:
+                    ETag: {description: The chunk id in quotes., required: true, schema: {type: string}}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "404": {$ref: "#/components/responses/NotFound"}
+                "503": {$ref: "#/components/responses/Unavailable"}
           /sync/push:
             post:
+              operationId: bulkPush
               summary: Upload a bulk chunk of mutations (NDJSON, one mutation per line).
               description: >
                 X-Chunk-Id is the SHA-256 of the body. Appended in one transaction; a line that
@@ -314,9 +381,9 @@ package enum OpenAPIDocument {
                 nothing new: its mutations come back as duplicates with their seqs.
               security: [{bearer: []}]
               parameters:
-                - {name: space, in: query, required: true, schema: {type: string}}
-                - {name: device_id, in: query, required: true, schema: {type: string}}
-                - {name: session_id, in: query, required: true, schema: {type: string}}
+                - {$ref: "#/components/parameters/space"}
+                - {$ref: "#/components/parameters/device_id"}
+                - {name: session_id, in: query, required: true, schema: {$ref: "#/components/schemas/ClientID"}}
                 - {name: X-Chunk-Id, in: header, required: true, schema: {type: string, pattern: "^[0-9a-fA-F]{64}$"}}
               requestBody:
                 required: true
@@ -329,13 +396,14 @@ package enum OpenAPIDocument {
                   content:
                     application/json:
                       schema: {$ref: "#/components/schemas/PushResponse"}
-                "400": {$ref: "#/components/responses/Error"}
-                "401": {$ref: "#/components/responses/Error"}
-                "403": {$ref: "#/components/responses/Error"}
-                "413": {$ref: "#/components/responses/Error"}
-                "503": {$ref: "#/components/responses/Error"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "413": {$ref: "#/components/responses/PayloadTooLarge"}
+                "503": {$ref: "#/components/responses/Unavailable"}
           /sync/stream:
             post:
+              operationId: stream
               summary: Stream a device's unacknowledged events of some types, as NDJSON.
               description: >
                 Every mutation whose entity is in types and whose seq is above that type's
@@ -354,18 +422,19 @@ package enum OpenAPIDocument {
                   content:
                     application/x-ndjson:
                       schema: {$ref: "#/components/schemas/StreamEvent"}
-                "400": {$ref: "#/components/responses/Error"}
-                "401": {$ref: "#/components/responses/Error"}
-                "403": {$ref: "#/components/responses/Error"}
-                "413": {$ref: "#/components/responses/Error"}
-                "503": {$ref: "#/components/responses/Error"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "413": {$ref: "#/components/responses/PayloadTooLarge"}
+                "503": {$ref: "#/components/responses/Unavailable"}
           /sync/ack:
             post:
+              operationId: acknowledge
               summary: Acknowledge processed events; each type's checkpoint keeps its highest seq.
               description: >
                 An ack is TYPE|SEQ. SyncComplete|N records a finished stream; SyncReset|0 clears
                 the device's checkpoints first. A malformed ack, one above the head, or more
-                than 1000 acks answer 400 naming the first bad one, and none is stored.
+                than \(configuration.maxAcksPerRequest) acks answer 400 naming the first bad one, and none is stored.
               security: [{bearer: []}]
               requestBody:
                 required: true
@@ -374,43 +443,51 @@ package enum OpenAPIDocument {
                     schema: {$ref: "#/components/schemas/AckRequest"}
               responses:
                 "204": {description: Every ack is stored.}
-                "400": {$ref: "#/components/responses/Error"}
-                "401": {$ref: "#/components/responses/Error"}
-                "403": {$ref: "#/components/responses/Error"}
-                "413": {$ref: "#/components/responses/Error"}
-                "503": {$ref: "#/components/responses/Error"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "413": {$ref: "#/components/responses/PayloadTooLarge"}
+                "503": {$ref: "#/components/responses/Unavailable"}
             get:
+              operationId: checkpoints
               summary: The device's checkpoints in the space, as acks.
               security: [{bearer: []}]
               parameters:
-                - {name: space, in: query, required: true, schema: {type: string}}
-                - {name: device_id, in: query, required: true, schema: {type: string}}
+                - {$ref: "#/components/parameters/space"}
+                - {$ref: "#/components/parameters/device_id"}
               responses:
                 "200":
                   description: The checkpoints, sorted by type.
                   content:
                     application/json:
                       schema: {$ref: "#/components/schemas/AckList"}
-                "400": {$ref: "#/components/responses/Error"}
-                "401": {$ref: "#/components/responses/Error"}
-                "403": {$ref: "#/components/responses/Error"}
-                "503": {$ref: "#/components/responses/Error"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "503": {$ref: "#/components/responses/Unavailable"}
             delete:
+              operationId: clearCheckpoints
               summary: Clear the device's checkpoints in the space, all or those of some types.
               security: [{bearer: []}]
               parameters:
-                - {name: space, in: query, required: true, schema: {type: string}}
-                - {name: device_id, in: query, required: true, schema: {type: string}}
-                - {name: types, in: query, required: false, schema: {type: string},
-                   description: "Comma-separated types; all of them when absent."}
+                - {$ref: "#/components/parameters/space"}
+                - {$ref: "#/components/parameters/device_id"}
+                - name: types
+                  in: query
+                  required: false
+                  description: "1 to 100 comma-separated types (entity names); all of them when absent."
+                  schema:
+                    type: string
+                    pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}(,[A-Za-z][A-Za-z0-9_.-]{0,63}){0,99}$"
               responses:
                 "204": {description: The checkpoints are cleared.}
-                "400": {$ref: "#/components/responses/Error"}
-                "401": {$ref: "#/components/responses/Error"}
-                "403": {$ref: "#/components/responses/Error"}
-                "503": {$ref: "#/components/responses/Error"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "503": {$ref: "#/components/responses/Unavailable"}
           /auth/refresh:
             post:
+              operationId: refresh
               summary: Spend a refresh token for a new access token and refresh token.
               requestBody:
                 required: true
@@ -427,11 +504,12 @@ package enum OpenAPIDocument {
                   content:
                     application/json:
                       schema: {$ref: "#/components/schemas/TokenPair"}
-                "400": {$ref: "#/components/responses/Error"}
-                "401": {$ref: "#/components/responses/Error"}
-                "413": {$ref: "#/components/responses/Error"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "413": {$ref: "#/components/responses/PayloadTooLarge"}
           /healthz:
             get:
+              operationId: health
               summary: Whether the storage answers.
               responses:
                 "200":
@@ -467,6 +545,7 @@ package enum OpenAPIDocument {
                           error: {$ref: "#/components/schemas/ErrorDetail"}
           /metrics:
             get:
+              operationId: metrics
               summary: Prometheus metrics.
               responses:
                 "200":
@@ -476,6 +555,7 @@ package enum OpenAPIDocument {
                       schema: {type: string}
           /openapi.yaml:
             get:
+              operationId: openapi
               summary: This document.
               responses:
                 "200":
@@ -484,4 +564,62 @@ package enum OpenAPIDocument {
                     application/yaml:
                       schema: {type: string}
         """
+    }
+
+    /// One error answer of the document: its name under `components/responses`, its status's
+    /// code (PROTOCOL.md, "Errors"), what it means, and whether it carries `Retry-After`.
+    private struct ErrorAnswer {
+        var name: String
+        var code: String
+        var description: String
+        var retryAfter = false
+    }
+
+    private static let errorAnswers = [
+        ErrorAnswer(
+            name: "BadRequest",
+            code: "bad_request",
+            description: "Malformed JSON, a missing or ill-typed field, a value out of range."
+        ),
+        ErrorAnswer(name: "Unauthorized", code: "unauthorized", description: "A missing, malformed, unknown or expired token."),
+        ErrorAnswer(name: "Forbidden", code: "forbidden", description: "The token's scope does not hold the space."),
+        ErrorAnswer(name: "NotFound", code: "not_found", description: "No such resource in the spaces of the token."),
+        ErrorAnswer(
+            name: "CursorAhead",
+            code: "cursor_ahead",
+            description: "since_seq is above the space's head; reset the copy of the space and start again."
+        ),
+        ErrorAnswer(name: "PayloadTooLarge", code: "payload_too_large", description: "The body or one payload is over its limit."),
+        ErrorAnswer(
+            name: "RateLimited",
+            code: "rate_limited",
+            description: "Too many requests; retry after Retry-After seconds.",
+            retryAfter: true
+        ),
+        ErrorAnswer(name: "Unavailable", code: "unavailable", description: "The storage does not answer; retry later."),
+    ]
+
+    /// The entries of `components/responses`: one per error status, whose body admits only
+    /// that status's code.
+    private static var errorResponses: String {
+        errorAnswers.map { answer in
+            let headers = answer.retryAfter ? "\n      headers: {Retry-After: {$ref: \"#/components/headers/Retry-After\"}}" : ""
+            return """
+                    \(answer.name):
+                      description: "\(answer.code): \(answer.description)"\(headers)
+                      content:
+                        application/json:
+                          schema:
+                            type: object
+                            required: [error]
+                            properties:
+                              error:
+                                type: object
+                                required: [code, message]
+                                properties:
+                                  code: {type: string, enum: [\(answer.code)]}
+                                  message: {type: string}
+                """
+        }.joined(separator: "\n")
+    }
 }
