@@ -263,6 +263,15 @@ package enum OpenAPIDocument {
                   content:
                     application/json:
                       schema: {$ref: "#/components/schemas/HistoryPruned"}
+                "429":
+                  description: >
+                    A long-poll over the server's limits (per token, or in all) with nothing new:
+                    not held; ask again after Retry-After.
+                  headers:
+                    Retry-After: {description: Seconds to wait., schema: {type: integer}}
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
                 "503": {$ref: "#/components/responses/Error"}
           /sync/pull:
             get:
