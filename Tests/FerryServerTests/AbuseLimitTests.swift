@@ -2,6 +2,7 @@ import FerryCore
 import FerryServer
 import FerryTestSupport
 import Foundation
+import NIOCore
 import NIOHTTP1
 import Testing
 
@@ -52,12 +53,12 @@ struct AbuseLimitTests {
         let count = 1500
         // Both ends of every connection live in this process.
         #expect(Self.raiseOpenFileLimit(to: 2 * count + 512) >= 2 * count + 512)
-        try await TestServer.with(configuration: ServerConfiguration(idleTimeout: .seconds(3))) { server in
+        try await TestServer.with(configuration: ServerConfiguration(idleTimeout: .seconds(8))) { server in
             let port = try Self.port(of: server)
             let token = try await server.token("notes")
             var idle: [RawConnection] = []
-            for _ in 0..<count { idle.append(try RawConnection(port: port)) }
             let opened = ContinuousClock.now
+            for _ in 0..<count { idle.append(try RawConnection(port: port)) }
 
             // The server still answers others, at once.
             let health = try await server.request(.GET, "/healthz", timeout: .seconds(10))
@@ -65,7 +66,8 @@ struct AbuseLimitTests {
             let push = try await server.push(.make(space: "notes", [.upsert(1, key: "a")]), token: token)
             #expect(push.status == 200)
             let stillOpen = idle.filter { !$0.isClosedByPeer }.count
-            if ContinuousClock.now - opened < .seconds(2) {
+            // Unless opening them took most of the timeout (a loaded machine), none has gone yet.
+            if ContinuousClock.now - opened < .seconds(6) {
                 #expect(stillOpen == count, "closed before the idle timeout")
             }
 

@@ -1,7 +1,6 @@
 import FerryCore
 import FerryLog
 import Hummingbird
-import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -70,7 +69,7 @@ public enum FerryApplication {
     /// in flight finish, long-polls answer at once) or in a `ServiceGroup`. `services` run
     /// beside the server and stop after it (a ``PostgresBackend``, for one). Its HTTP/1
     /// channel applies `configuration`'s ``FerryLog/ServerConfiguration/idleTimeout`` and
-    /// ``FerryLog/ServerConfiguration/maxHeaderBytes`` (``http1Channel(_:)``).
+    /// ``FerryLog/ServerConfiguration/maxHeaderBytes`` (``http1Server(_:)``).
     public static func makeApplication(
         eventLog: any EventLog,
         tokens: any TokenStore,
@@ -90,30 +89,11 @@ public enum FerryApplication {
         )
         return Application(
             router: router,
-            server: .http1(configuration: http1Channel(configuration)),
+            server: http1Server(configuration),
             configuration: serverConfiguration,
             services: services,
             onServerRunning: onServerRunning,
             logger: logger
-        )
-    }
-}
-
-extension FerryApplication {
-    /// The HTTP/1 channel of a Ferry server: Hummingbird's idle timeout (which also bounds a
-    /// request head that does not arrive, and a body that stops arriving), the decoder's
-    /// limits on the request line and header fields, and ``ParseErrorResponder`` so that a
-    /// request over those limits gets the protocol's error body instead of an empty `400`.
-    public static func http1Channel(_ configuration: ServerConfiguration) -> HTTP1Channel.Configuration {
-        let maxHeaderBytes = configuration.maxHeaderBytes
-        return HTTP1Channel.Configuration(
-            additionalChannelHandlers: [ParseErrorResponder(maxHeaderBytes: maxHeaderBytes)],
-            idleTimeout: TimeAmount(configuration.idleTimeout),
-            httpDecoderConfiguration: .init(
-                maxHeaderFieldSize: maxHeaderBytes,
-                maxHeaderListSize: maxHeaderBytes,
-                maxHeaderFieldCount: ParseErrorResponder.maxHeaderFields
-            )
         )
     }
 }
