@@ -58,6 +58,28 @@ struct Serve: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
+            "Close a connection idle this long, or whose request head or body stopped arriving: 90s, 2m (env FERRY_IDLE_TIMEOUT, default 75s)."
+    )
+    var idleTimeout: String?
+
+    @Option(name: .long, help: "Largest request line plus header fields in bytes (env FERRY_MAX_HEADER_BYTES, default 16384).")
+    var maxHeaderBytes: Int?
+
+    @Option(name: .long, help: "Longest query string in bytes (env FERRY_MAX_QUERY_BYTES, default 8192).")
+    var maxQueryBytes: Int?
+
+    @Option(
+        name: .long,
+        help: "Most long-polls held at once per token grant; more get 429 (env FERRY_MAX_LONG_POLLS_PER_TOKEN, default 16)."
+    )
+    var maxLongPollsPerToken: Int?
+
+    @Option(name: .long, help: "Most long-polls held at once by this server; more get 429 (env FERRY_MAX_LONG_POLLS, default 4096).")
+    var maxLongPolls: Int?
+
+    @Option(
+        name: .long,
+        help:
             "Build a space's snapshot once its log grew by this many mutations; 0 for on demand only (env FERRY_SNAPSHOT_EVERY, default 50000)."
     )
     var snapshotEvery: Int?
@@ -129,6 +151,14 @@ struct Serve: AsyncParsableCommand {
             streamPageSize: streamPageSize
         )
         try environment.bulkLimits(&configuration, maxBytes: bulkMaxBytes, maxLines: bulkMaxLines)
+        try environment.abuseLimits(
+            &configuration,
+            idleTimeout: idleTimeout,
+            maxHeaderBytes: maxHeaderBytes,
+            maxQueryBytes: maxQueryBytes,
+            maxLongPollsPerToken: maxLongPollsPerToken,
+            maxLongPolls: maxLongPolls
+        )
         let snapshots = try snapshotPolicy()
         let port = try environment.integer(self.port, "FERRY_PORT", default: 8080)
         let host = self.host ?? environment.value("FERRY_HOST") ?? "127.0.0.1"

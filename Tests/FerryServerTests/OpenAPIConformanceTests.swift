@@ -153,6 +153,10 @@ private let provocations: [String: Provocation] = [
         #expect(try await server.eventLog.prune(space: "notes", through: 3, dryRun: false).floorAfter == 3)
         return try await server.pull("space=notes&since_seq=1", token: token)
     },
+    "GET /sync/mutations/pull 429": { server in
+        // The server of this test holds no long-poll (`maxLongPollsPerToken` 0).
+        try await server.pull("space=notes&since_seq=0&wait=5", token: try await server.token("notes"))
+    },
     "GET /sync/pull 200": { server in
         let token = try await server.token("notes")
         _ = try await snapshotOfNotes(server, token: token)
@@ -350,12 +354,13 @@ private let errorCodes: [Int: Set<String>] = [
 /// status of every operation is provoked from a server, and its body is validated against
 /// the documented schema.
 @Suite struct OpenAPIConformanceTests {
-    /// Small limits, so that a `413` takes a small request.
+    /// Small limits, so that a `413` takes a small request, and a `429` a single long-poll.
     private static let small = ServerConfiguration(
         maxBodyBytes: 64 << 10,
         maxMutationsPerPush: 10,
         maxPayloadBytes: 1024,
-        bulkMaxBytes: 4096
+        bulkMaxBytes: 4096,
+        maxLongPollsPerToken: 0
     )
 
     @Test(arguments: documentedResponses())

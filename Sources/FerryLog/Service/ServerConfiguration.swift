@@ -22,6 +22,29 @@ public struct ServerConfiguration: Sendable {
     public var bulkMaxBytes: Int
     /// The most lines in one bulk push; more get `413`. Default 100,000.
     public var bulkMaxLines: Int
+    /// The most long-polls (pulls with `wait` > 0) held at once for the tokens of one grant;
+    /// a further one is answered at once: its page when it has mutations, else `429
+    /// rate_limited` with `Retry-After`. Default 16.
+    public var maxLongPollsPerToken: Int
+    /// The most long-polls held at once on this server, whatever their token; further ones
+    /// are answered as above. Default 4096.
+    public var maxLongPolls: Int
+    /// The `Retry-After` of a long-poll refused by the two limits above. Default 5 seconds.
+    public var longPollRetryAfter: Duration
+    /// How long a connection may stay without a complete request head, or with a request
+    /// body that has stopped arriving, or idle between requests, before the server closes
+    /// it. A held long-poll or a response being written is not idle. Default 75 seconds: longer
+    /// than the 60 seconds for which HTTP clients commonly keep an idle connection (AsyncHTTPClient's
+    /// default), so that the client, not the server, closes it, and no request is sent on a
+    /// connection the server is closing.
+    public var idleTimeout: Duration
+    /// The most bytes of a request's line and header fields together (and of any one of
+    /// them); a larger head is answered `400 bad_request` and the connection closed.
+    /// Default 16 KiB.
+    public var maxHeaderBytes: Int
+    /// The longest query string, in bytes; a longer one is answered `400 bad_request`.
+    /// Default 8 KiB.
+    public var maxQueryBytes: Int
     /// The clock that measures long-poll waits.
     public var clock: any Clock<Duration>
 
@@ -37,6 +60,12 @@ public struct ServerConfiguration: Sendable {
         streamPageSize: Int = 1000,
         bulkMaxBytes: Int = 64 << 20,
         bulkMaxLines: Int = 100_000,
+        maxLongPollsPerToken: Int = 16,
+        maxLongPolls: Int = 4096,
+        longPollRetryAfter: Duration = .seconds(5),
+        idleTimeout: Duration = .seconds(75),
+        maxHeaderBytes: Int = 16 << 10,
+        maxQueryBytes: Int = 8 << 10,
         clock: any Clock<Duration> = ContinuousClock()
     ) {
         self.maxBodyBytes = maxBodyBytes
@@ -49,6 +78,12 @@ public struct ServerConfiguration: Sendable {
         self.streamPageSize = max(1, streamPageSize)
         self.bulkMaxBytes = bulkMaxBytes
         self.bulkMaxLines = bulkMaxLines
+        self.maxLongPollsPerToken = maxLongPollsPerToken
+        self.maxLongPolls = maxLongPolls
+        self.longPollRetryAfter = longPollRetryAfter
+        self.idleTimeout = idleTimeout
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxQueryBytes = maxQueryBytes
         self.clock = clock
     }
 }

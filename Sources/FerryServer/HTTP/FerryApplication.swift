@@ -23,6 +23,7 @@ public enum FerryApplication {
         let router = Router(context: FerryRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware(logger: logger))
+        router.add(middleware: QueryLimitMiddleware(maxQueryBytes: configuration.maxQueryBytes))
 
         router.get("healthz") { _, _ -> Response in
             do {
@@ -51,10 +52,11 @@ public enum FerryApplication {
         let controller = SyncController(
             endpoints: SyncEndpoints(eventLog: eventLog, configuration: configuration),
             tokens: tokens,
-            metrics: metrics
+            metrics: metrics,
+            longPolls: LongPollLimiter(perGrant: configuration.maxLongPollsPerToken, total: configuration.maxLongPolls)
         )
         controller.addAuthRoutes(to: router)
-        controller.addSyncRoutes(to: router.group("sync").add(middleware: AuthMiddleware(tokens: tokens)))
+        controller.addSyncRoutes(to: router.group("sync").add(middleware: AuthMiddleware(tokens: tokens, metrics: metrics)))
         return router
     }
 
@@ -63,7 +65,9 @@ public enum FerryApplication {
     ///
     /// Run it with `runService()` (which shuts down gracefully on SIGINT and SIGTERM: requests
     /// in flight finish, long-polls answer at once) or in a `ServiceGroup`. `services` run
-    /// beside the server and stop after it (a ``PostgresBackend``, for one).
+    /// beside the server and stop after it (a ``PostgresBackend``, for one). Its HTTP/1
+    /// channel applies `configuration`'s ``FerryLog/ServerConfiguration/idleTimeout`` and
+    /// ``FerryLog/ServerConfiguration/maxHeaderBytes`` (``http1Server(_:)``).
     public static func makeApplication(
         eventLog: any EventLog,
         tokens: any TokenStore,
@@ -83,11 +87,29 @@ public enum FerryApplication {
         )
         return Application(
             router: router,
+            server: http1Server(configuration),
             configuration: serverConfiguration,
             services: services,
             onServerRunning: onServerRunning,
             logger: logger
         )
+    }
+}
+
+/// Answers `400 bad_request` to a request whose query string is longer than the server's
+/// ``FerryLog/ServerConfiguration/maxQueryBytes``.
+struct QueryLimitMiddleware: RouterMiddleware {
+    let maxQueryBytes: Int
+
+    func handle(
+        _ request: Request,
+        context: FerryRequestContext,
+        next: (Request, FerryRequestContext) async throws -> Response
+    ) async throws -> Response {
+        if let query = request.uri.query, query.utf8.count > maxQueryBytes {
+            throw FerryError(.badRequest, "the query string is \(query.utf8.count) bytes; at most \(maxQueryBytes) are accepted")
+        }
+        return try await next(request, context)
     }
 }
 

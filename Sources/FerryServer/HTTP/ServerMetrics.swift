@@ -148,6 +148,38 @@ public final class ServerMetrics: Sendable {
         if delta > 0 { waiters.increment(by: Double(delta)) } else { waiters.decrement(by: Double(-delta)) }
     }
 
+    /// The counters of failed authentication made so far, by reason.
+    private let authFailures = Mutex<[String: Metrics.Counter]>([:])
+
+    /// Records a request refused for its credentials: `ferry_auth_failures_total{reason}`,
+    /// where reason is `missing`, `malformed`, `invalid` (an unknown, expired or revoked
+    /// access token), `forbidden` (a space outside the token's scope) or `refresh_invalid`
+    /// (an unknown, spent or revoked refresh token).
+    func recordAuthFailure(reason: String) {
+        let counter = authFailures.withLock { made in
+            if let counter = made[reason] { return counter }
+            let counter = Metrics.Counter(label: "ferry_auth_failures_total", dimensions: [("reason", reason)], factory: factory)
+            made[reason] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    /// The counters of refused long-polls made so far, by limit.
+    private let longPollsRefused = Mutex<[String: Metrics.Counter]>([:])
+
+    /// Records a long-poll answered `429` because a limit was reached:
+    /// `ferry_longpoll_refused_total{limit}`, where limit is `per_token` or `total`.
+    func recordLongPollRefused(limit: String) {
+        let counter = longPollsRefused.withLock { made in
+            if let counter = made[limit] { return counter }
+            let counter = Metrics.Counter(label: "ferry_longpoll_refused_total", dimensions: [("limit", limit)], factory: factory)
+            made[limit] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
     /// The registry in Prometheus text format.
     func render() -> [UInt8] {
         var buffer: [UInt8] = []

@@ -9,6 +9,8 @@ struct SyncController {
     let endpoints: SyncEndpoints
     let tokens: any TokenStore
     let metrics: ServerMetrics
+    /// The long-polls held, bounded per grant and in total.
+    let longPolls: LongPollLimiter
 
     func addSyncRoutes(to group: RouterGroup<FerryRequestContext>) {
         group.post("mutations/push", use: push)
@@ -40,8 +42,30 @@ struct SyncController {
 
     @Sendable func pull(request: Request, context: FerryRequestContext) async throws -> Response {
         let parameters = request.uri.queryParameters
-        let query = try PullQuery(parameter: { parameters[Substring($0)] }, configuration: endpoints.configuration)
+        var query = try PullQuery(parameter: { parameters[Substring($0)] }, configuration: endpoints.configuration)
         try context.authorize(space: query.space)
+        guard let wait = query.wait, wait > .zero, let grant = context.scope?.grantID else {
+            return JSONResponse.make(json: try await endpoints.pull(query).pullResponseJSON())
+        }
+        if let refusal = longPolls.acquire(grant: grant) {
+            // Over a limit: never held. What is there is answered; with nothing new, the
+            // client is told when to ask again rather than to come back at once.
+            query.wait = nil
+            let page = try await endpoints.pull(query)
+            guard page.mutations.isEmpty, page.latestSeq == query.since else {
+                return JSONResponse.make(json: page.pullResponseJSON())
+            }
+            metrics.recordLongPollRefused(limit: refusal.rawValue)
+            let seconds = max(1, endpoints.configuration.longPollRetryAfter.components.seconds)
+            let limit =
+                refusal == .perToken
+                ? "this token holds \(endpoints.configuration.maxLongPollsPerToken) long-polls already"
+                : "the server holds \(endpoints.configuration.maxLongPolls) long-polls already"
+            var response = try FerryError(.rateLimited, "\(limit); ask again in \(seconds) s").response(from: request, context: context)
+            response.headers[.retryAfter] = String(seconds)
+            return response
+        }
+        defer { longPolls.release(grant: grant) }
         return JSONResponse.make(json: try await endpoints.pull(query).pullResponseJSON())
     }
 
@@ -170,6 +194,8 @@ struct SyncController {
     @Sendable func refresh(request: Request, context: FerryRequestContext) async throws -> Response {
         let body = try await decodeBody(RefreshRequest.self, from: request)
         guard let issued = try await tokens.refresh(refreshToken: body.refreshToken) else {
+            metrics.recordAuthFailure(reason: "refresh_invalid")
+            AuthFailureLog.log(context.logger, reason: "refresh_invalid", request: request, context: context, token: body.refreshToken)
             throw FerryError(.unauthorized, "the refresh token is unknown, already used or revoked")
         }
         return try JSONResponse.make(

@@ -76,6 +76,36 @@ public struct FerryEnvironment: Sendable {
         }
     }
 
+    /// The limits that hold against hostile clients, set on `configuration`: each from its
+    /// flag, else its variable (`FERRY_IDLE_TIMEOUT`, a duration as `90s` or `2m`;
+    /// `FERRY_MAX_HEADER_BYTES`, `FERRY_MAX_QUERY_BYTES`, `FERRY_MAX_LONG_POLLS_PER_TOKEN`,
+    /// `FERRY_MAX_LONG_POLLS`), else the default of ``ServerConfiguration``.
+    public func abuseLimits(
+        _ configuration: inout ServerConfiguration,
+        idleTimeout: String?,
+        maxHeaderBytes: Int?,
+        maxQueryBytes: Int?,
+        maxLongPollsPerToken: Int?,
+        maxLongPolls: Int?
+    ) throws {
+        if let text = idleTimeout ?? value("FERRY_IDLE_TIMEOUT") {
+            configuration.idleTimeout = try Self.duration(text, idleTimeout == nil ? "FERRY_IDLE_TIMEOUT" : "--idle-timeout")
+        }
+        configuration.maxHeaderBytes = try integer(maxHeaderBytes, "FERRY_MAX_HEADER_BYTES", default: configuration.maxHeaderBytes)
+        configuration.maxQueryBytes = try integer(maxQueryBytes, "FERRY_MAX_QUERY_BYTES", default: configuration.maxQueryBytes)
+        configuration.maxLongPollsPerToken = try integer(
+            maxLongPollsPerToken,
+            "FERRY_MAX_LONG_POLLS_PER_TOKEN",
+            default: configuration.maxLongPollsPerToken
+        )
+        configuration.maxLongPolls = try integer(maxLongPolls, "FERRY_MAX_LONG_POLLS", default: configuration.maxLongPolls)
+        guard configuration.idleTimeout > .zero, configuration.maxHeaderBytes > 0, configuration.maxQueryBytes > 0,
+            configuration.maxLongPollsPerToken >= 0, configuration.maxLongPolls >= 0
+        else {
+            throw ConfigurationError("the idle timeout and the header and query limits must be positive, the long-poll limits at least 0")
+        }
+    }
+
     /// The snapshot and retention settings: each from its flag, else its variable
     /// (`FERRY_SNAPSHOT_EVERY`, `FERRY_SNAPSHOT_CHUNK_RECORDS`, `FERRY_SNAPSHOT_CHUNK_BYTES`,
     /// `FERRY_SNAPSHOT_KEEP`, `FERRY_RETAIN_MUTATIONS`, `FERRY_RETAIN_AGE`), else the default
