@@ -144,7 +144,7 @@ struct FaultDevice: Sendable {
             do {
                 _ = try await engine.sync()
                 if try await pending() == 0 { return failures }
-            } catch let error as SyncTransportError where error.kind == .transient || error.kind == .unavailable {
+            } catch let error as SyncTransportError where error.kind == .transient {
                 failures += 1
                 lastError = error
                 try await Task.sleep(for: pause)
