@@ -227,7 +227,12 @@ private func failedTransiently<T>(_ result: Result<T, any Error>) -> Bool {
             (.none, 10), (.resetBeforeRequest, 2), (.dropAnswer, 2), (.truncateBody(keeping: 40), 2),
             (.latency(.milliseconds(30)), 2), (.stallBeforeAnswer, 1), (.stallBody(keeping: 20), 1),
         ]
-        try await withProxiedServer(plan: .random(seed: seed, faults)) { server, proxy, token, folder in
+        // Every kind strikes at least once, whatever the seed: one of each comes first.
+        try await withProxiedServer(plan: .random(seed: seed, faults, first: faults.map(\.fault).filter { $0 != .none })) {
+            server,
+            proxy,
+            token,
+            folder in
             let ledger = AckLedger()
             let devices = try (0..<4).map {
                 try FaultDevice(

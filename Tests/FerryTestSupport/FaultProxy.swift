@@ -72,9 +72,15 @@ public struct FaultPlan: Sendable {
     }
 
     /// Each connection gets a fault drawn from `faults`, in proportion to its weight, by a
-    /// generator seeded with `seed`: the same seed gives the same sequence of faults.
-    public static func random(seed: UInt64, _ faults: [(fault: ProxyFault, weight: Int)], onlyFor path: String? = nil) -> FaultPlan {
-        FaultPlan(script: [], then: .none, random: (SeededGenerator(seed: seed), faults.filter { $0.weight > 0 }), onlyFor: path)
+    /// generator seeded with `seed` (the same seed gives the same sequence of faults), after
+    /// the connections that get `first` in order.
+    public static func random(
+        seed: UInt64,
+        _ faults: [(fault: ProxyFault, weight: Int)],
+        first: [ProxyFault] = [],
+        onlyFor path: String? = nil
+    ) -> FaultPlan {
+        FaultPlan(script: first, then: .none, random: (SeededGenerator(seed: seed), faults.filter { $0.weight > 0 }), onlyFor: path)
     }
 
     /// The fault of a connection whose first request line is `requestLine`.
