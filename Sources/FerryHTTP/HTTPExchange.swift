@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import Synchronization
 
 /// One server and the client that reaches it: sends a request and reads its answer whole.
 struct HTTPExchange: Sendable {
@@ -26,15 +27,20 @@ struct HTTPExchange: Sendable {
     let maxResponseBytes: Int
     /// Where requests are logged.
     let logger: Logger
+    /// The longest pause allowed between two parts of a body read whole; `nil`: no limit.
+    let bodyIdleTimeout: Duration?
 
-    /// Creates an exchange; trailing slashes of `baseURL` are dropped.
-    init(client: HTTPClient, baseURL: String, maxResponseBytes: Int, logger: Logger) {
+    /// Creates an exchange; trailing slashes of `baseURL` are dropped. With
+    /// `bodyIdleTimeout`, a body read whole that stops coming for that long fails the call
+    /// (the request's own timeout ends when the answer's head arrives).
+    init(client: HTTPClient, baseURL: String, maxResponseBytes: Int, logger: Logger, bodyIdleTimeout: Duration? = nil) {
         var root = Substring(baseURL)
         while root.hasSuffix("/") { root = root.dropLast() }
         self.client = client
         self.baseURL = String(root)
         self.maxResponseBytes = maxResponseBytes
         self.logger = logger
+        self.bodyIdleTimeout = bodyIdleTimeout
     }
 
     /// Sends a request and reads its answer, whatever its status.
@@ -93,18 +99,65 @@ struct HTTPExchange: Sendable {
         }
     }
 
-    /// Reads the whole body of an answer whose head has arrived, up to ``maxResponseBytes``.
+    /// Reads the whole body of an answer whose head has arrived, up to ``maxResponseBytes``;
+    /// with ``bodyIdleTimeout``, fails (`HTTPClientError.readTimeout`, as transient) when no
+    /// part of it arrives for that long: a server that stalls mid-answer does not hold the
+    /// call forever.
     ///
     /// - Throws: as ``send(_:_:bearer:body:timeout:)``.
     func read(_ response: HTTPClientResponse, _ method: HTTPMethod, _ target: String) async throws -> Answer {
         do {
-            let bytes = try await response.body.collect(upTo: maxResponseBytes)
+            let bytes: ByteBuffer
+            if let bodyIdleTimeout {
+                bytes = try await Self.collect(response.body, upTo: maxResponseBytes, idleTimeout: bodyIdleTimeout)
+            } else {
+                bytes = try await response.body.collect(upTo: maxResponseBytes)
+            }
             let status = Int(response.status.code)
             logger.debug("answer received", metadata: ["target": "\(target)", "status": "\(status)"])
             return Answer(status: status, headers: response.headers, body: bytes)
         } catch {
             throw failure(error, method, target)
         }
+    }
+
+    /// Collects `body` up to `limit` bytes; throws `HTTPClientError.readTimeout` when no part
+    /// arrives for `idleTimeout` (the reading task is then cancelled, which closes the
+    /// connection), `NIOTooManyBytesError` past `limit`.
+    static func collect(_ body: HTTPClientResponse.Body, upTo limit: Int, idleTimeout: Duration) async throws -> ByteBuffer {
+        let lastPart = LastPart()
+        return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask {
+                var collected = ByteBuffer()
+                for try await part in body {
+                    lastPart.touch()
+                    guard collected.readableBytes + part.readableBytes <= limit else { throw NIOTooManyBytesError(maxBytes: limit) }
+                    collected.writeImmutableBuffer(part)
+                }
+                return collected
+            }
+            group.addTask {
+                while true {
+                    let deadline = lastPart.time + idleTimeout
+                    guard ContinuousClock.now < deadline else { throw HTTPClientError.readTimeout }
+                    try await Task.sleep(until: deadline, clock: .continuous)
+                }
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let collected = result { return collected }
+            }
+            throw HTTPClientError.readTimeout
+        }
+    }
+
+    /// When the last part of a body arrived.
+    private final class LastPart: Sendable {
+        private let arrived = Mutex(ContinuousClock.now)
+
+        var time: ContinuousClock.Instant { arrived.withLock { $0 } }
+
+        func touch() { arrived.withLock { $0 = .now } }
     }
 
     /// The error thrown for a request that failed before its answer was read.

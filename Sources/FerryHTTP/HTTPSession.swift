@@ -33,7 +33,8 @@ struct HTTPSession: Sendable {
             client: client,
             baseURL: configuration.baseURL,
             maxResponseBytes: configuration.maxResponseBytes,
-            logger: configuration.logger
+            logger: configuration.logger,
+            bodyIdleTimeout: configuration.requestTimeout
         )
         let timeout = configuration.requestTimeout
         self.exchange = exchange

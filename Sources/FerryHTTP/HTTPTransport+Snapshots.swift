@@ -15,7 +15,7 @@ extension HTTPTransport {
 
     /// Downloads the body of snapshot chunk `id` with `GET /sync/pull/{id}`, as received:
     /// the caller checks that its SHA-256 is `id`. The request's timeout bounds the wait for
-    /// the answer's head; the body may take longer.
+    /// the answer's head and every pause in its body; the body as a whole may take longer.
     ///
     /// - Throws: ``FerryCore/SyncTransportError`` (`permanent` without a request when `id` is
     ///   not 64 hex digits; `permanent` with status `404` for a chunk the server does not

@@ -15,8 +15,10 @@ public struct HTTPTransportConfiguration: Sendable {
     /// default): a `401` is ``FerryCore/SyncTransportError/Kind/authRequired`` at once.
     public var refreshToken: String?
 
-    /// How long one request may take until its answer's head arrives. Default: 30 seconds.
-    /// A long-poll pull gets its `wait` plus this margin.
+    /// How long one request may take until its answer's head arrives, and the longest pause
+    /// while its body arrives (a server that stalls mid-answer fails the call as transient
+    /// after this long; a long body that keeps coming is never cut). Default: 30 seconds.
+    /// A long-poll pull gets its `wait` plus this margin for the head.
     public var requestTimeout: Duration
 
     /// The largest answer body read; a longer one fails the call as transient.

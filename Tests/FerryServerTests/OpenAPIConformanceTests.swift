@@ -140,13 +140,6 @@ private let provocations: [String: Provocation] = [
         server.outage.set(down: true)
         return try await server.pull("space=notes&since_seq=0", token: token)
     },
-    "GET /sync/mutations/pull 429": { server in
-        // The server's own rate limit is the long-poll cap (issue 13, abuse limits); here the
-        // storage sheds the read, which takes the same way out: FerryError(.rateLimited).
-        let token = try await server.token("notes")
-        server.outage.set(failing: FerryError(.rateLimited, "too many long-polls"))
-        return try await server.pull("space=notes&since_seq=0&wait=1", token: token)
-    },
     "GET /sync/mutations/pull 410": { server in
         let token = try await server.token("notes")
         _ = try await snapshotOfNotes(server, token: token)
