@@ -70,6 +70,7 @@ extension LocalStore {
     /// with the reason; reported conflicts are recorded.
     public func recordPushResult(_ response: PushResponse, for batch: OutboxBatch) async throws {
         try await writer.write { db in
+            try self.learnLogID(space: batch.request.space, from: response, db)
             let session = batch.request.sessionID
             let confirm = try db.cachedStatement(
                 sql:
@@ -117,6 +118,21 @@ extension LocalStore {
                 )
             }
         }
+    }
+
+    /// A device that has pushed but not yet pulled learns the log's id from the push's
+    /// answer: its acknowledgements belong to that log. If the log is replaced before the
+    /// device's first pull, the pull then sees another `log_id`, resets, and pushes the
+    /// acknowledged entries again into the new log; without the id, they stayed acknowledged
+    /// for a log that no longer exists and never reached the new one.
+    private func learnLogID(space: String, from response: PushResponse, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO ferry_cursor (space, last_seq, log_id) VALUES (?, 0, ?)
+                ON CONFLICT (space) DO UPDATE SET log_id = excluded.log_id WHERE ferry_cursor.log_id IS NULL
+                """,
+            arguments: [space, response.logID]
+        )
     }
 
     /// Entries the server says it stored at or below the cursor (a mutation sent again whose

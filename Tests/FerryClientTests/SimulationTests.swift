@@ -169,4 +169,17 @@ import Testing
         let outcome = await Simulation().run([.consume(faultSeed: nil)])
         #expect(outcome.failure == nil, "\(outcome.failure.map { "\($0)" } ?? "")")
     }
+
+    /// A device that pushed but never pulled did not know the log's id: when the log was
+    /// replaced before its first pull, its acknowledged write stayed acknowledged for the old
+    /// log, never reached the new one, and showed on that device alone.
+    @Test func aWriteAcknowledgedBeforeTheFirstPullSurvivesALogReplacedMeanwhile() async {
+        let outcome = await Simulation().run([
+            .write(device: 2, table: "tags", key: "k1", kind: .insert, values: [.string("blue"), .int(3)], fields: 2),
+            .sync(device: 2, pushFault: .delayRequest, pushFaultAt: 1, pullFaultSeed: 18_342_859_686_219_426_197, crashAtApply: nil),
+            .resetLog,
+        ])
+        #expect(outcome.failure == nil, "\(outcome.failure.map { "\($0)" } ?? "")")
+        #expect(outcome.statistics.logSize == 1)
+    }
 }
