@@ -6,7 +6,7 @@ import Testing
 /// The deterministic simulation (FerryTestKit's `Simulation`): seeds run clean, a run
 /// replays exactly, the checker finds a broken promise and shrinks it, and every bug the
 /// simulation found stays fixed (docs/testing.md lists them).
-@Suite struct SimulationTests {
+@Suite(.serialized) struct SimulationTests {
     /// A few seeds, in debug: `scripts/simulate` runs hundreds in CI, in release.
     @Test func aBatchOfSeedsRunsCleanAndMeetsEveryFault() async {
         let simulation = Simulation(configuration: Simulation.Configuration(steps: 100))
