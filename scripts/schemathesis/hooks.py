@@ -14,12 +14,19 @@ Schemathesis does not read NDJSON answers (an event stream, a snapshot chunk), s
 import hashlib
 import json
 import re
+import sys
 
 import jsonschema_rs
 import schemathesis
 from schemathesis.core import NOT_SET
 
 CHUNK_ID = re.compile(r"[0-9a-fA-F]{64}\Z")
+
+# Hypothesis builds (and prints) recursive strategies for the any-JSON payloads. At Python's
+# default depth of 1000 that ended once in CI in a RecursionError inside CPython 3.11's ast
+# module ("AST constructor recursion depth mismatch", a Runtime Error of push): a crash of
+# the fuzzer, not a finding about the server.
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
 
 
 def ndjson_line(value):
