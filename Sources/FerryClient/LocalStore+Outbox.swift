@@ -94,7 +94,7 @@ extension LocalStore {
                     )
                 }
             }
-            try self.confirmCoveredAcks(space: batch.request.space, logID: response.logID, db)
+            try self.confirmCoveredAcks(space: batch.request.space, response: response, db)
             let sent = Dictionary(uniqueKeysWithValues: batch.request.mutations.map { ($0.clientActionID, $0) })
             let seqs = Dictionary(uniqueKeysWithValues: response.acks.map { ($0.clientActionID, $0.seq) })
             for conflict in response.conflicts {
@@ -126,13 +126,13 @@ extension LocalStore {
     /// acknowledged entries again into the new log; without the id, they stayed acknowledged
     /// for a log that no longer exists and never reached the new one.
     private func learnLogID(space: String, from response: PushResponse, _ db: Database) throws {
-        try db.execute(
+        // Once per push answer: a cached statement.
+        try db.cachedStatement(
             sql: """
                 INSERT INTO ferry_cursor (space, last_seq, log_id) VALUES (?, 0, ?)
                 ON CONFLICT (space) DO UPDATE SET log_id = excluded.log_id WHERE ferry_cursor.log_id IS NULL
-                """,
-            arguments: [space, response.logID]
-        )
+                """
+        ).execute(arguments: [space, response.logID])
     }
 
     /// Entries the server says it stored at or below the cursor (a mutation sent again whose
@@ -140,9 +140,14 @@ extension LocalStore {
     /// in the shadow already: they leave the outbox, and their rows are written again without
     /// them. Until then their rows showed them replayed over later remote changes, as if they
     /// came after.
-    private func confirmCoveredAcks(space: String, logID: String, _ db: Database) throws {
+    private func confirmCoveredAcks(space: String, response: PushResponse, _ db: Database) throws {
+        // Only this answer's seqs can be newly covered: acknowledgements the cursor passed
+        // earlier left the outbox when it moved (`moveCursor`). Most answers have none at or
+        // below the cursor, and cost no query of the outbox.
+        let told = response.acks.map(\.seq) + response.rejected.compactMap { $0.reason == .duplicate ? $0.seq : nil }
+        guard let lowest = told.min() else { return }
         let cursor = try Self.cursor(space: space, db)
-        guard cursor.logID == logID, cursor.lastSeq > 0 else { return }
+        guard cursor.logID == response.logID, cursor.lastSeq > 0, lowest <= cursor.lastSeq else { return }
         let covered = try Row.fetchAll(
             db,
             sql: "SELECT DISTINCT entity, entity_key FROM ferry_outbox WHERE state = 'acked' AND server_seq <= ?",
