@@ -4,17 +4,12 @@
 # FERRY_TEST_RADICALE. With CI=true, a failure to install fails the script; otherwise the
 # tests that need Radicale report themselves skipped.
 
+. scripts/python-venv.sh
+
 install_radicale() {
   local venv=".build/radicale-venv"
   if ! [ -x "$venv/bin/radicale" ] || ! "$venv/bin/python3" -c 'import radicale, sys; sys.exit(0 if radicale.VERSION.startswith("3.9.") else 1)' 2>/dev/null; then
-    # Debian ships the venv module apart from python3 (apt_install is postgres.sh's).
-    command -v python3 >/dev/null || apt_install python3 python3-venv || return 1
-    rm -rf "$venv"
-    if ! python3 -m venv "$venv" 2>/dev/null; then
-      rm -rf "$venv"
-      apt_install python3-venv || return 1
-      python3 -m venv "$venv" || return 1
-    fi
+    new_python_venv "$venv" || return 1
     "$venv/bin/pip" install --quiet --disable-pip-version-check 'radicale==3.9.*' || return 1
   fi
   FERRY_TEST_RADICALE="$(pwd)/$venv/bin/radicale"

@@ -6,17 +6,12 @@
 
 FERRY_SCHEMATHESIS_VERSION="4.32.5"
 
+. scripts/python-venv.sh
+
 install_schemathesis() {
   local venv=".build/schemathesis-venv"
   if ! [ -x "$venv/bin/schemathesis" ] || [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $FERRY_SCHEMATHESIS_VERSION" ]; then
-    # Debian ships the venv module apart from python3 (apt_install is postgres.sh's).
-    command -v python3 >/dev/null || apt_install python3 python3-venv || return 1
-    rm -rf "$venv"
-    if ! python3 -m venv "$venv" 2>/dev/null; then
-      rm -rf "$venv"
-      apt_install python3-venv || return 1
-      python3 -m venv "$venv" || return 1
-    fi
+    new_python_venv "$venv" || return 1
     "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$FERRY_SCHEMATHESIS_VERSION" || return 1
   fi
   FERRY_SCHEMATHESIS="$(pwd)/$venv/bin/schemathesis"
