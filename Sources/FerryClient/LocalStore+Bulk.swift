@@ -39,14 +39,16 @@ extension LocalStore {
             let rowSession: String = row[1]
             if let session, session != rowSession { break }
             session = rowSession
-            let payloadText: String? = row[5]
+            var payloadText: String? = row[5]
+            let payload = try RecordCodec.decodeCaptured(payloadText)
+            if let text = payloadText, text.contains(LocalStore.capturedHexMember) { payloadText = RecordCodec.encode(payload) }
             var line = JSONWriter(capacity: 256 + (payloadText?.utf8.count ?? 0))
             let mutation = MutationInput(
                 clientActionID: row[0],
                 entity: row[2],
                 entityKey: row[3],
                 op: MutationOp(rawValue: row[4]),
-                payload: try RecordCodec.decode(payloadText).map(JSONValue.object),
+                payload: payload.map(JSONValue.object),
                 baseSeq: row[6],
                 clientTimestamp: row[7]
             )

@@ -146,7 +146,13 @@ extension LocalStore {
                 remoteSeq: mutation.seq,
                 fields: fields
             )
-            let merged = resolver(context)
+            var merged = resolver(context)
+            // The resolver sees the app's columns only: fields of columns this device does
+            // not have (a newer app version's) stay as the remote record has them.
+            if var record = merged, let remote {
+                for (field, value) in remote where !table.columns.contains(field) && record[field] == nil { record[field] = value }
+                merged = record
+            }
             for entry in conflicting where !entry.acked { try dropOutboxEntry(entry.clientActionID, db) }
             try enqueue(table.name, mutation.entityKey, merged == nil ? .delete : .upsert, merged, baseSeq: mutation.seq, db)
             resolution = .merged

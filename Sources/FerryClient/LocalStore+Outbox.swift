@@ -57,7 +57,7 @@ extension LocalStore {
                 entity: row[2],
                 entityKey: row[3],
                 op: MutationOp(rawValue: row[4]),
-                payload: try RecordCodec.decode(row[5]).map(JSONValue.object),
+                payload: try RecordCodec.decodeCaptured(row[5]).map(JSONValue.object),
                 baseSeq: row[6],
                 clientTimestamp: row[7]
             )

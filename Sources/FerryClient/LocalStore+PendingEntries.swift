@@ -32,7 +32,7 @@ extension LocalStore {
             PendingEntry(
                 clientActionID: row[0],
                 op: MutationOp(rawValue: row[1]),
-                payload: try RecordCodec.decode(row[2]),
+                payload: try RecordCodec.decodeCaptured(row[2]),
                 acked: (row[3] as String) == "acked",
                 settles: row[4]
             )

@@ -157,10 +157,28 @@ extension LocalStore {
         "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
 
-    /// `json_object('a', p"a", 'b', p"b", …)` over `columns`.
+    /// `json_object('a', p"a", 'b', p"b", …)` over `columns`, a blob as ``capturedValueSQL(_:)``
+    /// marks it.
     static func jsonObjectSQL(columns: [String], prefix: String) -> String {
-        let members = columns.map { "\(sqlString($0)), \(prefix)\($0.quotedDatabaseIdentifier)" }
+        let members = columns.map { "\(sqlString($0)), \(capturedValueSQL(prefix + $0.quotedDatabaseIdentifier))" }
         return "json_object(\(members.joined(separator: ", ")))"
+    }
+
+    /// The member under which a capture trigger writes a blob's bytes as hex: SQLite's JSON
+    /// functions refuse blobs and have no base64. ``RecordCodec/decodeCaptured(_:)`` turns it
+    /// into the wire form ``RecordCodec/bytesMember`` (`{"$base64": …}`) when the outbox is read.
+    static let capturedHexMember = "$ferry_hex"
+
+    /// An SQL value as a JSON function takes it: a blob as `{"$ferry_hex": "…"}`, anything
+    /// else as itself. Plain SQL, so that the triggers work in any process that writes.
+    static func capturedValueSQL(_ expression: String) -> String {
+        "CASE WHEN typeof(\(expression)) = 'blob' THEN json_object(\(sqlString(capturedHexMember)), hex(\(expression))) ELSE \(expression) END"
+    }
+
+    /// An SQL value as JSON text (``capturedValueSQL(_:)`` for one that passes through a
+    /// subquery, where SQLite forgets that a text is JSON).
+    static func capturedJSONTextSQL(_ expression: String) -> String {
+        "CASE WHEN typeof(\(expression)) = 'blob' THEN json_object(\(sqlString(capturedHexMember)), hex(\(expression))) ELSE json_quote(\(expression)) END"
     }
 
     /// The capture triggers of `table`: they write the outbox in the same transaction as the
@@ -182,12 +200,27 @@ extension LocalStore {
             VALUES (\(session), \(entity), CAST(\(row).\(key) AS TEXT), '\(op)', \(payload), \(baseSeq(row)), \(now));
             """
         }
+        // An insert of a record the server has (a row deleted and inserted again by
+        // `INSERT OR REPLACE`, a key changed back) keeps the shadow's fields of columns this
+        // device does not have, which a newer version of the app wrote: an upsert replaces
+        // the whole record, and they would be lost.
+        func upsertPayload(_ row: String) -> String {
+            let plain = jsonObjectSQL(columns: table.columns, prefix: "\(row).")
+            // A JSON path cannot name a column with a double quote.
+            guard !table.columns.contains(where: { $0.contains("\"") }) else { return plain }
+            let shadow = "(SELECT row FROM ferry_shadow WHERE entity = \(entity) AND entity_key = CAST(\(row).\(key) AS TEXT))"
+            let paths = table.columns.map { sqlString("$.\"\($0)\"") }
+            let values = zip(paths, table.columns).map { "\($0), \(capturedValueSQL("\(row).\($1.quotedDatabaseIdentifier)"))" }
+            let carried = "json_set(json_remove(\(shadow), \(paths.joined(separator: ", "))), \(values.joined(separator: ", ")))"
+            let deleted = "EXISTS (SELECT 1 FROM ferry_outbox WHERE entity = \(entity) AND entity_key = CAST(\(row).\(key) AS TEXT) AND op = 'delete')"
+            return "CASE WHEN \(shadow) IS NOT NULL AND NOT \(deleted) THEN \(carried) ELSE \(plain) END"
+        }
         let changed = table.columns.map { "NEW.\($0.quotedDatabaseIdentifier) IS NOT OLD.\($0.quotedDatabaseIdentifier)" }
         let changedMembers = table.columns.map { column in
             let c = column.quotedDatabaseIdentifier
-            return "SELECT \(sqlString(column)) AS name, NEW.\(c) AS value WHERE NEW.\(c) IS NOT OLD.\(c)"
+            return "SELECT \(sqlString(column)) AS name, \(capturedJSONTextSQL("NEW.\(c)")) AS value WHERE NEW.\(c) IS NOT OLD.\(c)"
         }
-        let patch = "(SELECT json_group_object(name, value) FROM (\(changedMembers.joined(separator: " UNION ALL "))))"
+        let patch = "(SELECT json_group_object(name, json(value)) FROM (\(changedMembers.joined(separator: " UNION ALL "))))"
         let prefix = "ferry_\(name)"
         return [
             "DROP TRIGGER IF EXISTS \("\(prefix)_insert".quotedDatabaseIdentifier)",
@@ -197,7 +230,7 @@ extension LocalStore {
             """
             CREATE TRIGGER \("\(prefix)_insert".quotedDatabaseIdentifier) AFTER INSERT ON \(quoted)
             WHEN \(guardClause) BEGIN
-            \(insert(op: "upsert", row: "NEW", payload: jsonObjectSQL(columns: table.columns, prefix: "NEW.")))
+            \(insert(op: "upsert", row: "NEW", payload: upsertPayload("NEW")))
             END
             """,
             """
@@ -210,7 +243,7 @@ extension LocalStore {
             CREATE TRIGGER \("\(prefix)_rekey".quotedDatabaseIdentifier) AFTER UPDATE ON \(quoted)
             WHEN \(guardClause) AND NEW.\(key) IS NOT OLD.\(key) BEGIN
             \(insert(op: "delete", row: "OLD", payload: "NULL"))
-            \(insert(op: "upsert", row: "NEW", payload: jsonObjectSQL(columns: table.columns, prefix: "NEW.")))
+            \(insert(op: "upsert", row: "NEW", payload: upsertPayload("NEW")))
             END
             """,
             """

@@ -36,9 +36,12 @@ public final class LocalStore: Sendable {
     let clock: WallClock
     let logger: Logger
     private let policies = Mutex<[String: ConflictPolicy]>([:])
+    /// The database's `schema_version` when the synced tables were last compared with it.
+    let checkedSchemaVersion = Mutex<Int64?>(nil)
 
-    /// Opens the store: migrates Ferry's tables, creates the device id on first use, and
-    /// starts a new session.
+    /// Opens the store: migrates Ferry's tables, creates the device id on first use, starts a
+    /// new session, and catches up with the schema changes of synced tables made since the
+    /// last opening (``refreshSchema()``).
     /// - Parameters:
     ///   - writer: The app's database; an in-memory `DatabaseQueue()` will do for tests.
     ///   - clock: Timestamps conflicts, dead letters, the cursor and the lease.
@@ -70,6 +73,7 @@ public final class LocalStore: Sendable {
             )
             return device
         }
+        try refreshSchema()
     }
 
     // MARK: Registration
@@ -105,23 +109,7 @@ public final class LocalStore: Sendable {
             guard try db.table(table, hasUniqueKey: [key]) else {
                 throw LocalStoreError(.unsyncableTable, "column '\(key)' of '\(table)' is neither the primary key nor unique")
             }
-            let columnsJSON = String(decoding: JSONValue.array(columns.map { .string($0) }).serialized(), as: UTF8.self)
-            let previous = try Row.fetchOne(db, sql: "SELECT key_column, columns FROM ferry_tables WHERE name = ?", arguments: [table])
-            let alreadyRegistered = previous.map { ($0[0] as String) == key && ($0[1] as String) == columnsJSON } ?? false
-            try db.execute(
-                sql: """
-                    INSERT INTO ferry_tables (name, key_column, policy, columns) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (name) DO UPDATE SET key_column = excluded.key_column, policy = excluded.policy,
-                        columns = excluded.columns
-                    """,
-                arguments: [table, key, policy.storedName, columnsJSON]
-            )
-            let synced = SyncedTable(name: table, keyColumn: key, columns: columns)
-            for statement in Self.triggerSQL(for: synced) { try db.execute(sql: statement) }
-            if !alreadyRegistered {
-                try self.writeShadowRows(of: synced, db)
-            }
-            try self.backfill(synced, db)
+            try self.install(SyncedTable(name: table, keyColumn: key, columns: columns), policy: policy.storedName, db)
         }
         policies.withLock { $0[table] = policy }
     }
@@ -147,12 +135,12 @@ public final class LocalStore: Sendable {
     static func syncedTables(_ db: Database) throws -> [SyncedTable] {
         try Row.fetchAll(db, sql: "SELECT name, key_column, columns FROM ferry_tables ORDER BY name").map { row in
             let name: String = row[0]
-            return SyncedTable(name: name, keyColumn: row[1], columns: try columnNames(stored: row[2], of: name))
+            return SyncedTable(name: name, keyColumn: row[1], columns: try storedColumns(row[2], of: name))
         }
     }
 
     /// The column names stored for `table`: a JSON array of strings.
-    private static func columnNames(stored text: String, of table: String) throws -> [String] {
+    static func storedColumns(_ text: String, of table: String) throws -> [String] {
         let value: JSONValue
         do {
             value = try JSONValue(parsing: text)
@@ -180,7 +168,7 @@ public final class LocalStore: Sendable {
     /// Writes the rows the server sent for `table` before it was registered (or before its
     /// columns changed). A row the table refuses (a constraint the record breaks) is left
     /// out: the mutation that made it is in the dead letters already, or will be.
-    private func writeShadowRows(of table: SyncedTable, _ db: Database) throws {
+    func writeShadowRows(of table: SyncedTable, _ db: Database) throws {
         try withApplyGuard(db) {
             let applied = try Int64.fetchOne(db, sql: "SELECT max(last_seq) FROM ferry_cursor") ?? 0
             let keys = try String.fetchAll(db, sql: "SELECT entity_key FROM ferry_shadow WHERE entity = ?", arguments: [table.name])
@@ -200,7 +188,7 @@ public final class LocalStore: Sendable {
     }
 
     /// Puts rows that are neither in the shadow nor in the outbox into the outbox.
-    private func backfill(_ table: SyncedTable, _ db: Database) throws {
+    func backfill(_ table: SyncedTable, _ db: Database) throws {
         let key = table.keyColumn.quotedDatabaseIdentifier
         let payload = Self.jsonObjectSQL(columns: table.columns, prefix: "t.")
         try db.execute(

@@ -2,9 +2,14 @@ import FerryCore
 import FerrySQLite
 
 extension StatementBinder {
-    /// Binds a JSON value as an app row's column value: booleans as 0 or 1, arrays and
-    /// objects as their JSON text, the rest as themselves.
+    /// Binds a JSON value as an app row's column value: booleans as 0 or 1, bytes
+    /// (`{"$base64": "…"}`) as a blob, other arrays and objects as their JSON text, the rest
+    /// as themselves.
+    /// - Throws: ``LocalStoreError`` `invalidRecord` for a `$base64` value that is not base64.
     mutating func bind(json value: JSONValue) throws {
+        if case .object = value, let data = try RecordCodec.bytes(of: value) {
+            return try bind(blob: Array(data))
+        }
         switch value {
         case .null: try bindNull()
         case .bool(let flag): try bind(Int64(flag ? 1 : 0))

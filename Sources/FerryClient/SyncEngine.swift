@@ -95,11 +95,15 @@ public struct SyncEngine: Sendable {
         return report
     }
 
-    /// Pushes the whole outbox: in bulk chunks (``pushBulk(into:)``) when more than
+    /// Catches up with schema changes of synced tables (``LocalStore/refreshSchemaIfChanged()``),
+    /// then pushes the whole outbox: in bulk chunks (``pushBulk(into:)``) when more than
     /// ``bulkThreshold`` entries wait, then batch by batch. Each entry is confirmed only by
     /// the server's answer for it; an answer that is lost leaves the entry pending, and
     /// pushing it again stores nothing twice (the server answers `duplicate`).
     public func push(into report: inout Report) async throws {
+        // A migration since the last push (of this process or another) rebuilds the triggers
+        // first, and queues what they missed.
+        try await store.refreshSchemaIfChanged()
         if try await store.counts().pending > bulkThreshold {
             try await pushBulk(into: &report)
         }
