@@ -41,6 +41,8 @@ extension LocalStore {
     }
 
     private func refreshSchema(_ db: Database) throws -> [String] {
+        // GRDB caches what it read of the schema; another connection may have changed it.
+        db.clearSchemaCache()
         do {
             var rebuilt: [String] = []
             let stored = try Row.fetchAll(db, sql: "SELECT name, key_column, policy, columns FROM ferry_tables ORDER BY name")

@@ -51,14 +51,15 @@ enum RecordCodec {
         .object([bytesMember: .string(Data(bytes).base64EncodedString())])
     }
 
-    /// The bytes of a wire value that is `{"$base64": "…"}`; `nil` for any other value.
-    /// - Throws: ``LocalStoreError`` `invalidRecord` when the marked text is not base64.
-    static func bytes(of value: JSONValue) throws -> Data? {
-        guard case .object(let members) = value, members.count == 1, let marked = members[bytesMember] else { return nil }
-        guard case .string(let text) = marked, let data = Data(base64Encoded: text) else {
-            throw LocalStoreError(.invalidRecord, "a '\(bytesMember)' value is not a base64 string")
+    /// The bytes of a wire value that is `{"$base64": "…"}`; `nil` for any other value,
+    /// including a `$base64` member that is not base64 text (such an object is stored as
+    /// the JSON text it is, like any other object: a bad value from another client never
+    /// stops a pull).
+    static func bytes(of value: JSONValue) -> Data? {
+        guard case .object(let members) = value, members.count == 1, case .string(let text)? = members[bytesMember] else {
+            return nil
         }
-        return data
+        return Data(base64Encoded: text)
     }
 
     /// The bytes of hex text, either case; `nil` when it is not hex.

@@ -5,9 +5,8 @@ extension StatementBinder {
     /// Binds a JSON value as an app row's column value: booleans as 0 or 1, bytes
     /// (`{"$base64": "…"}`) as a blob, other arrays and objects as their JSON text, the rest
     /// as themselves.
-    /// - Throws: ``LocalStoreError`` `invalidRecord` for a `$base64` value that is not base64.
     mutating func bind(json value: JSONValue) throws {
-        if case .object = value, let data = try RecordCodec.bytes(of: value) {
+        if case .object = value, let data = RecordCodec.bytes(of: value) {
             return try bind(blob: Array(data))
         }
         switch value {
