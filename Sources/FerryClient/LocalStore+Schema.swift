@@ -212,7 +212,8 @@ extension LocalStore {
             let paths = table.columns.map { sqlString("$.\"\($0)\"") }
             let values = zip(paths, table.columns).map { "\($0), \(capturedValueSQL("\(row).\($1.quotedDatabaseIdentifier)"))" }
             let carried = "json_set(json_remove(\(shadow), \(paths.joined(separator: ", "))), \(values.joined(separator: ", ")))"
-            let deleted = "EXISTS (SELECT 1 FROM ferry_outbox WHERE entity = \(entity) AND entity_key = CAST(\(row).\(key) AS TEXT) AND op = 'delete')"
+            let deleted =
+                "EXISTS (SELECT 1 FROM ferry_outbox WHERE entity = \(entity) AND entity_key = CAST(\(row).\(key) AS TEXT) AND op = 'delete')"
             return "CASE WHEN \(shadow) IS NOT NULL AND NOT \(deleted) THEN \(carried) ELSE \(plain) END"
         }
         let changed = table.columns.map { "NEW.\($0.quotedDatabaseIdentifier) IS NOT OLD.\($0.quotedDatabaseIdentifier)" }
