@@ -138,7 +138,7 @@ extension LocalStore {
                             "record \(count) has no '\(synced.keyColumn)' that is a string or an integer"
                         )
                     }
-                    let payload = record.filter { columns.contains($0.key) }
+                    let payload = synced.outgoing(record.filter { columns.contains($0.key) })
                     try Self.writeRow(synced, key: key, record: payload, db)
                     try insert.execute(arguments: [sessionID, table, key, RecordCodec.encode(payload), table, key, now])
                 }

@@ -153,6 +153,7 @@ extension LocalStore {
                 for (field, value) in remote where !table.columns.contains(field) && record[field] == nil { record[field] = value }
                 merged = record
             }
+            merged = merged.map(table.outgoing)
             for entry in conflicting where !entry.acked { try dropOutboxEntry(entry.clientActionID, db) }
             try enqueue(table.name, mutation.entityKey, merged == nil ? .delete : .upsert, merged, baseSeq: mutation.seq, db)
             resolution = .merged

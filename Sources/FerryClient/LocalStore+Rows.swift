@@ -25,7 +25,8 @@ extension LocalStore {
             try db.cachedStatement(sql: sql).execute(arguments: [key])
             return
         }
-        try upsertRows(CollectionOfOne((key, record)), of: table, present: presentColumns(of: table, in: record), db)
+        let visible = table.visible(record)
+        try upsertRows(CollectionOfOne((key, visible)), of: table, present: presentColumns(of: table, in: visible), db)
     }
 
     /// Which of `table`'s columns `record` has (the key column always): columns a record lacks

@@ -149,6 +149,10 @@ extension LocalStore {
                     """
             )
         }
+        migrator.registerMigration("ferry-v5-renames") { db in
+            // Columns renamed while older versions of the app still sync: new name → old name.
+            try db.execute(sql: "ALTER TABLE ferry_tables ADD COLUMN renames TEXT NOT NULL DEFAULT '{}'")
+        }
         return migrator
     }
 
@@ -157,10 +161,12 @@ extension LocalStore {
         "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
 
-    /// `json_object('a', p"a", 'b', p"b", …)` over `columns`, a blob as ``capturedValueSQL(_:)``
-    /// marks it.
-    static func jsonObjectSQL(columns: [String], prefix: String) -> String {
-        let members = columns.map { "\(sqlString($0)), \(capturedValueSQL(prefix + $0.quotedDatabaseIdentifier))" }
+    /// `json_object('a', p"a", 'b', p"b", …)` over `table`'s captured members (a renamed
+    /// column under both names), a blob as ``capturedValueSQL(_:)`` marks it.
+    static func jsonObjectSQL(_ table: SyncedTable, prefix: String) -> String {
+        let members = table.capturedMembers.map {
+            "\(sqlString($0.member)), \(capturedValueSQL(prefix + $0.column.quotedDatabaseIdentifier))"
+        }
         return "json_object(\(members.joined(separator: ", ")))"
     }
 
@@ -205,21 +211,22 @@ extension LocalStore {
         // device does not have, which a newer version of the app wrote: an upsert replaces
         // the whole record, and they would be lost.
         func upsertPayload(_ row: String) -> String {
-            let plain = jsonObjectSQL(columns: table.columns, prefix: "\(row).")
-            // A JSON path cannot name a column with a double quote.
-            guard !table.columns.contains(where: { $0.contains("\"") }) else { return plain }
+            let plain = jsonObjectSQL(table, prefix: "\(row).")
+            let members = table.capturedMembers
+            // A JSON path cannot name a member with a double quote.
+            guard !members.contains(where: { $0.member.contains("\"") }) else { return plain }
             let shadow = "(SELECT row FROM ferry_shadow WHERE entity = \(entity) AND entity_key = CAST(\(row).\(key) AS TEXT))"
-            let paths = table.columns.map { sqlString("$.\"\($0)\"") }
-            let values = zip(paths, table.columns).map { "\($0), \(capturedValueSQL("\(row).\($1.quotedDatabaseIdentifier)"))" }
+            let paths = members.map { sqlString("$.\"\($0.member)\"") }
+            let values = zip(paths, members).map { "\($0), \(capturedValueSQL("\(row).\($1.column.quotedDatabaseIdentifier)"))" }
             let carried = "json_set(json_remove(\(shadow), \(paths.joined(separator: ", "))), \(values.joined(separator: ", ")))"
             let deleted =
                 "EXISTS (SELECT 1 FROM ferry_outbox WHERE entity = \(entity) AND entity_key = CAST(\(row).\(key) AS TEXT) AND op = 'delete')"
             return "CASE WHEN \(shadow) IS NOT NULL AND NOT \(deleted) THEN \(carried) ELSE \(plain) END"
         }
         let changed = table.columns.map { "NEW.\($0.quotedDatabaseIdentifier) IS NOT OLD.\($0.quotedDatabaseIdentifier)" }
-        let changedMembers = table.columns.map { column in
+        let changedMembers = table.capturedMembers.map { member, column in
             let c = column.quotedDatabaseIdentifier
-            return "SELECT \(sqlString(column)) AS name, \(capturedJSONTextSQL("NEW.\(c)")) AS value WHERE NEW.\(c) IS NOT OLD.\(c)"
+            return "SELECT \(sqlString(member)) AS name, \(capturedJSONTextSQL("NEW.\(c)")) AS value WHERE NEW.\(c) IS NOT OLD.\(c)"
         }
         let patch = "(SELECT json_group_object(name, json(value)) FROM (\(changedMembers.joined(separator: " UNION ALL "))))"
         let prefix = "ferry_\(name)"

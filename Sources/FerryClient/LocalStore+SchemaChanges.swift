@@ -45,7 +45,7 @@ extension LocalStore {
         db.clearSchemaCache()
         do {
             var rebuilt: [String] = []
-            let stored = try Row.fetchAll(db, sql: "SELECT name, key_column, policy, columns FROM ferry_tables ORDER BY name")
+            let stored = try Row.fetchAll(db, sql: "SELECT name, key_column, policy, columns, renames FROM ferry_tables ORDER BY name")
             for row in stored {
                 let name: String = row[0]
                 let key: String = row[1]
@@ -66,7 +66,9 @@ extension LocalStore {
                     sql: "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name LIKE 'ferry\\_%' ESCAPE '\\'",
                     arguments: [name]
                 )
-                let table = SyncedTable(name: name, keyColumn: key, columns: columns)
+                // A renamed column that is gone (renamed again, dropped) is no longer renamed.
+                let renames = try Self.storedRenames(row[4], of: name).filter { columns.contains($0.key) && !columns.contains($0.value) }
+                let table = SyncedTable(name: name, keyColumn: key, columns: columns, renamedColumns: renames)
                 if try Self.storedColumns(row[3], of: name) != columns || triggers != Self.triggerSQL(for: table).count / 2 {
                     try install(table, policy: row[2], db)
                     rebuilt.append(name)
@@ -109,7 +111,10 @@ extension LocalStore {
         for table in tables where try db.tableExists(table.name) {
             let columns = try db.columns(in: table.name).map(\.name)
             guard columns.contains(table.keyColumn) else { continue }
-            for statement in triggerSQL(for: SyncedTable(name: table.name, keyColumn: table.keyColumn, columns: columns)) {
+            let renames = table.renamedColumns.filter { columns.contains($0.key) && !columns.contains($0.value) }
+            for statement in triggerSQL(
+                for: SyncedTable(name: table.name, keyColumn: table.keyColumn, columns: columns, renamedColumns: renames)
+            ) {
                 try db.execute(sql: statement)
             }
         }
@@ -120,20 +125,26 @@ extension LocalStore {
     /// when it is new or its columns changed, pushes the unsynced values of its new columns
     /// and writes its rows from the shadow; then queues the rows the server never saw.
     func install(_ table: SyncedTable, policy: String, _ db: Database) throws {
-        let previous = try Row.fetchOne(db, sql: "SELECT key_column, columns FROM ferry_tables WHERE name = ?", arguments: [table.name])
+        let previous = try Row.fetchOne(
+            db,
+            sql: "SELECT key_column, columns, renames FROM ferry_tables WHERE name = ?",
+            arguments: [table.name]
+        )
         let previousColumns = try previous.map { try Self.storedColumns($0[1], of: table.name) }
+        let previousRenames = try previous.map { try Self.storedRenames($0[2], of: table.name) }
         let sameKey = previous.map { ($0[0] as String) == table.keyColumn } ?? false
         let columnsJSON = String(decoding: JSONValue.array(table.columns.map { .string($0) }).serialized(), as: UTF8.self)
+        let renamesJSON = String(decoding: JSONValue.object(table.renamedColumns.mapValues { .string($0) }).serialized(), as: UTF8.self)
         try db.execute(
             sql: """
-                INSERT INTO ferry_tables (name, key_column, policy, columns) VALUES (?, ?, ?, ?)
+                INSERT INTO ferry_tables (name, key_column, policy, columns, renames) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (name) DO UPDATE SET key_column = excluded.key_column, policy = excluded.policy,
-                    columns = excluded.columns
+                    columns = excluded.columns, renames = excluded.renames
                 """,
-            arguments: [table.name, table.keyColumn, policy, columnsJSON]
+            arguments: [table.name, table.keyColumn, policy, columnsJSON, renamesJSON]
         )
         for statement in Self.triggerSQL(for: table) { try db.execute(sql: statement) }
-        if !sameKey || previousColumns != table.columns {
+        if !sameKey || previousColumns != table.columns || previousRenames != table.renamedColumns {
             if sameKey, let previousColumns {
                 try captureUnsyncedValues(table, added: table.columns.filter { !previousColumns.contains($0) }, db)
             }

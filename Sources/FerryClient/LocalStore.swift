@@ -12,6 +12,38 @@ public struct SyncedTable: Sendable, Hashable {
     public var keyColumn: String
     /// The table's columns when it was registered.
     public var columns: [String]
+    /// Columns renamed while older versions of the app still sync: each new name and the old
+    /// name its values are also sent under (see ``LocalStore/register(table:keyColumn:policy:renamedColumns:)``).
+    public var renamedColumns: [String: String] = [:]
+
+    /// The members a captured row is written with: each column under its name, and a renamed
+    /// column under its old name too, sorted by member name.
+    var capturedMembers: [(member: String, column: String)] {
+        (columns.map { ($0, $0) } + renamedColumns.map { ($0.value, $0.key) }).sorted { $0.0 < $1.0 }
+    }
+
+    /// `record` as the app's row shows it: a renamed column takes the value of its old name
+    /// when the record has it. Devices with the new name write both names alike, so where
+    /// they differ an older version of the app wrote the old one last.
+    func visible(_ record: RecordFields) -> RecordFields {
+        guard !renamedColumns.isEmpty else { return record }
+        var visible = record
+        for (column, old) in renamedColumns {
+            if let value = record[old] { visible[column] = value }
+        }
+        return visible
+    }
+
+    /// `record`, a version Ferry writes itself, with each renamed column's value also under
+    /// its old name.
+    func outgoing(_ record: RecordFields) -> RecordFields {
+        guard !renamedColumns.isEmpty else { return record }
+        var outgoing = record
+        for (column, old) in renamedColumns {
+            if let value = record[column] { outgoing[old] = value }
+        }
+        return outgoing
+    }
 }
 
 /// Ferry's side of an app's SQLite database: the outbox of local changes, the copy of the
@@ -84,11 +116,22 @@ public final class LocalStore: Sendable {
     /// rows the server already sent for this entity, and puts every existing row that
     /// neither came from the server nor waits in the outbox into the outbox as an `upsert`,
     /// so that the first sync of an existing database loses nothing.
-    /// - Parameter keyColumn: A column with a primary key or unique index; `nil` for the
-    ///   table's single-column primary key.
+    /// - Parameters:
+    ///   - keyColumn: A column with a primary key or unique index; `nil` for the table's
+    ///     single-column primary key.
+    ///   - renamedColumns: Columns the app renamed while older versions of it still sync,
+    ///     each new name with its old one (`["text": "body"]`): the column's changes are
+    ///     sent under both names, and a change an older version makes under the old name
+    ///     shows in the column. Registering without it stops sending the old names.
     /// - Throws: ``LocalStoreError`` `unknownTable` when the database has no such table,
-    ///   `unsyncableTable` when its name cannot be an entity name or it has no usable key.
-    public func register(table: String, keyColumn: String? = nil, policy: ConflictPolicy = .lastWriterWins) throws {
+    ///   `unsyncableTable` when its name cannot be an entity name, it has no usable key, or
+    ///   a renamed column is not a column of it or its old name still is.
+    public func register(
+        table: String,
+        keyColumn: String? = nil,
+        policy: ConflictPolicy = .lastWriterWins,
+        renamedColumns: [String: String] = [:]
+    ) throws {
         guard ProtocolRules.isValidEntity(table) else {
             throw LocalStoreError(.unsyncableTable, "table name '\(table)' cannot be an entity name (^[A-Za-z][A-Za-z0-9_.-]{0,63}$)")
         }
@@ -109,7 +152,19 @@ public final class LocalStore: Sendable {
             guard try db.table(table, hasUniqueKey: [key]) else {
                 throw LocalStoreError(.unsyncableTable, "column '\(key)' of '\(table)' is neither the primary key nor unique")
             }
-            try self.install(SyncedTable(name: table, keyColumn: key, columns: columns), policy: policy.storedName, db)
+            for (column, old) in renamedColumns {
+                guard columns.contains(column), column != key else {
+                    throw LocalStoreError(.unsyncableTable, "renamed column '\(column)' is not a non-key column of '\(table)'")
+                }
+                guard !columns.contains(old), !renamedColumns.keys.contains(old) else {
+                    throw LocalStoreError(.unsyncableTable, "the old name '\(old)' of '\(column)' is still a column of '\(table)'")
+                }
+            }
+            guard Set(renamedColumns.values).count == renamedColumns.count else {
+                throw LocalStoreError(.unsyncableTable, "two columns of '\(table)' are renamed from the same old name")
+            }
+            let synced = SyncedTable(name: table, keyColumn: key, columns: columns, renamedColumns: renamedColumns)
+            try self.install(synced, policy: policy.storedName, db)
         }
         policies.withLock { $0[table] = policy }
     }
@@ -133,9 +188,14 @@ public final class LocalStore: Sendable {
     }
 
     static func syncedTables(_ db: Database) throws -> [SyncedTable] {
-        try Row.fetchAll(db, sql: "SELECT name, key_column, columns FROM ferry_tables ORDER BY name").map { row in
+        try Row.fetchAll(db, sql: "SELECT name, key_column, columns, renames FROM ferry_tables ORDER BY name").map { row in
             let name: String = row[0]
-            return SyncedTable(name: name, keyColumn: row[1], columns: try storedColumns(row[2], of: name))
+            return SyncedTable(
+                name: name,
+                keyColumn: row[1],
+                columns: try storedColumns(row[2], of: name),
+                renamedColumns: try storedRenames(row[3], of: name)
+            )
         }
     }
 
@@ -155,6 +215,19 @@ public final class LocalStore: Sendable {
                 throw LocalStoreError(.corruptData, "the stored columns of '\(table)' are not all names")
             }
             return column
+        }
+    }
+
+    /// The renamed columns stored for `table`: a JSON object of new names to old names.
+    static func storedRenames(_ text: String, of table: String) throws -> [String: String] {
+        guard let object = try? JSONValue(parsing: text).objectValue else {
+            throw LocalStoreError(.corruptData, "the stored renamed columns of '\(table)' are not a JSON object")
+        }
+        return try object.mapValues { value in
+            guard case .string(let old) = value else {
+                throw LocalStoreError(.corruptData, "the stored renamed columns of '\(table)' are not all names")
+            }
+            return old
         }
     }
 
@@ -190,7 +263,7 @@ public final class LocalStore: Sendable {
     /// Puts rows that are neither in the shadow nor in the outbox into the outbox.
     func backfill(_ table: SyncedTable, _ db: Database) throws {
         let key = table.keyColumn.quotedDatabaseIdentifier
-        let payload = Self.jsonObjectSQL(columns: table.columns, prefix: "t.")
+        let payload = Self.jsonObjectSQL(table, prefix: "t.")
         try db.execute(
             sql: """
                 INSERT INTO ferry_outbox (session_id, entity, entity_key, op, payload, base_seq, created_at)

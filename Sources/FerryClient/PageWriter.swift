@@ -54,6 +54,7 @@ final class PageWriter {
     /// written first when this one has another table or shape, and with it when they fill a
     /// statement.
     func bufferRow(_ table: SyncedTable, key: String, record: RecordFields, for mutation: LoggedMutation) throws {
+        let record = table.visible(record)
         let present = LocalStore.presentColumns(of: table, in: record)
         if let current = rowsTable, current != table || rowsPresent != present { try writeRows() }
         rows.append((key, record, mutation))

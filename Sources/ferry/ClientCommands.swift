@@ -28,7 +28,8 @@ struct Track: ParsableCommand {
         discussion: """
             Creates triggers that capture every insert, update and delete of the table, by any
             program, into Ferry's outbox. Rows already in the table are queued for their first
-            push. Run it again after changing the table's columns.
+            push. A change of the table's columns is noticed by itself (when the database is
+            opened, and before each push); see docs/client.md, "Schema changes".
             """
     )
 
@@ -43,6 +44,21 @@ struct Track: ParsableCommand {
     @Option(name: .long, help: "Conflict policy: last-writer-wins (default) or remote-wins.")
     var policy: String = "last-writer-wins"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A column renamed while older app versions still sync, as NEW=OLD: sent under both names (repeat for more).",
+            valueName: "new=old"
+        )
+    )
+    var renamed: [String] = []
+
+    func validate() throws {
+        for pair in renamed where pair.split(separator: "=").count != 2 {
+            throw ValidationError("--renamed takes NEW=OLD, not '\(pair)'")
+        }
+    }
+
     func run() throws {
         let conflictPolicy: ConflictPolicy
         switch policy {
@@ -51,7 +67,12 @@ struct Track: ParsableCommand {
         default: throw ValidationError("policy must be last-writer-wins or remote-wins")
         }
         let store = try database.open()
-        try store.register(table: table, keyColumn: key, policy: conflictPolicy)
+        var renames: [String: String] = [:]
+        for pair in renamed {
+            let names = pair.split(separator: "=").map(String.init)
+            renames[names[0]] = names[1]
+        }
+        try store.register(table: table, keyColumn: key, policy: conflictPolicy, renamedColumns: renames)
         let counts = try store.counts()
         print("tracking \(table); \(counts.pending) local mutations wait to be pushed")
     }

@@ -133,6 +133,51 @@ import Testing
         #expect(try Self.shadow(old, "a") == record)
     }
 
+    @Test func aDeclaredRenameKeepsTheOldAndTheNewVersionInStep() async throws {
+        let scratch = try Scratch()
+        let server = InMemoryTransport()
+        let old = try Device("old", in: scratch, transport: server)
+        var new = try Device("new", in: scratch, transport: server)
+        try old.write("INSERT INTO notes (id, title, body) VALUES ('a', 'title', 'body'), ('b', 'title', 'second')")
+        try await settle([old, new])
+        new = try Self.upgrade("new", in: scratch, transport: server, migration: "ALTER TABLE notes RENAME COLUMN body TO text")
+        #expect(throws: LocalStoreError.self) { try new.store.register(table: "notes", renamedColumns: ["text": "title"]) }
+        #expect(throws: LocalStoreError.self) { try new.store.register(table: "notes", renamedColumns: ["nope": "body"]) }
+        try new.store.register(table: "notes", renamedColumns: ["text": "body"])
+
+        // Each version sees the other's edits of the column.
+        try new.write("UPDATE notes SET text = 'from the new app' WHERE id = 'a'")
+        try old.write("UPDATE notes SET body = 'from the old app' WHERE id = 'b'")
+        try await settle([old, new])
+        #expect(try Self.value(old, "SELECT body FROM notes WHERE id = 'a'") == "\"from the new app\"")
+        #expect(try Self.value(new, "SELECT text FROM notes WHERE id = 'b'") == "\"from the old app\"")
+        try new.write("INSERT INTO notes (id, title, text) VALUES ('c', 'new row', 'new text')")
+        try await settle([old, new])
+        #expect(try Self.value(old, "SELECT body FROM notes WHERE id = 'c'") == "\"new text\"")
+
+        // Both edit the column offline: one conflict, and both end with the same value.
+        try new.write("UPDATE notes SET text = 'new wins?' WHERE id = 'a'")
+        try old.write("UPDATE notes SET body = 'old wins?' WHERE id = 'a'")
+        try await new.sync()
+        try await old.sync()
+        try await settle([old, new])
+        let onOld = try Self.value(old, "SELECT body FROM notes WHERE id = 'a'")
+        #expect(onOld == "\"old wins?\"")
+        #expect(try Self.value(new, "SELECT text FROM notes WHERE id = 'a'") == onOld)
+        #expect(try old.store.conflicts().count == 1)
+
+        // A new install of the new version, from the log, shows the column too.
+        let fresh = try Device(
+            "fresh",
+            in: scratch,
+            transport: server,
+            extraSchema: "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, text TEXT, n INTEGER, done INTEGER NOT NULL DEFAULT 0)"
+        )
+        try fresh.store.register(table: "notes", renamedColumns: ["text": "body"])
+        try await fresh.sync()
+        #expect(try fresh.rows() == new.rows())
+    }
+
     @Test func aDroppedColumnNeedsChangeSchemaAndKeepsSyncing() async throws {
         let scratch = try Scratch()
         let server = InMemoryTransport()
