@@ -71,7 +71,7 @@ import Testing
     @Test func aBrokenPromiseIsFoundAndShrunk() async {
         var schema = SimulationSchema.standard
         schema.tables[0].createSQL =
-            "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, body TEXT, rank INTEGER, CHECK (title IS NOT NULL OR body IS NOT NULL))"
+            "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, body TEXT, rank INTEGER, data BLOB, CHECK (title IS NOT NULL OR body IS NOT NULL))"
         schema.poison = nil
         let simulation = Simulation(configuration: Simulation.Configuration(steps: 80, schema: schema, shrinkBudget: 80))
         var found: Simulation.Outcome?
@@ -123,7 +123,7 @@ import Testing
     /// back. It now bootstraps in place and sweeps at the end.
     @Test func aBootstrapAfterThePruneKeepsTheRowsAndTheCursorUntilItEnds() async {
         let outcome = await Simulation().run([
-            .write(device: 1, table: "notes", key: "k2", kind: .insert, values: [.null, .string("x"), .int(0)], fields: 3),
+            .write(device: 1, table: "notes", key: "k2", kind: .insert, values: [.null, .string("x"), .int(0), .null], fields: 3),
             .sync(device: 1, pushFault: nil, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: nil),
             .write(device: 0, table: "tags", key: "k4", kind: .insert, values: [.string("green"), .null], fields: 2),
             .sync(device: 0, pushFault: nil, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: nil),
@@ -154,10 +154,24 @@ import Testing
     /// over the later remote change, unlike every other device.
     @Test func aLateDuplicateAnswerDoesNotLeaveAStaleRow() async {
         let outcome = await Simulation().run([
-            .write(device: 0, table: "notes", key: "k5", kind: .insert, values: [.null, .string("line\nbreak"), .int(1)], fields: 4),
+            .write(
+                device: 0,
+                table: "notes",
+                key: "k5",
+                kind: .insert,
+                values: [.null, .string("line\nbreak"), .int(1), SimulationSchema.bytes([0, 1, 2])],
+                fields: 4
+            ),
             .sync(device: 0, pushFault: .loseAnswer, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: 1),
             .snapshot(prune: true),
-            .write(device: 1, table: "notes", key: "k5", kind: .insert, values: [.string(""), .string("line\nbreak"), .null], fields: 4),
+            .write(
+                device: 1,
+                table: "notes",
+                key: "k5",
+                kind: .insert,
+                values: [.string(""), .string("line\nbreak"), .null, .null],
+                fields: 4
+            ),
             .sync(device: 1, pushFault: nil, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: nil),
         ])
         #expect(outcome.failure == nil, "\(outcome.failure.map { "\($0)" } ?? "")")

@@ -1,5 +1,6 @@
 import FerryClient
 import FerryCore
+import Foundation
 import GRDB
 import Synchronization
 
@@ -175,6 +176,9 @@ final class SimulatedDevice {
         case .double(let number): number.databaseValue
         case .string(let text): text.databaseValue
         case .bool(let flag): flag.databaseValue
+        case .object(let members):
+            // Bytes, as the wire carries them: {"$base64": "…"}.
+            if case .string(let text)? = members["$base64"], let data = Data(base64Encoded: text) { data.databaseValue } else { .null }
         default: .null
         }
     }
@@ -185,7 +189,7 @@ final class SimulatedDevice {
         case .int64(let number): .int(number)
         case .double(let number): .double(number)
         case .string(let text): .string(text)
-        case .blob(let data): .string("blob:\(data.count)")
+        case .blob(let data): .object(["$base64": .string(data.base64EncodedString())])
         }
     }
 }

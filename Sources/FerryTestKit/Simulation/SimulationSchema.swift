@@ -1,5 +1,6 @@
 import FerryClient
 import FerryCore
+import Foundation
 
 /// The tables a ``Simulation`` writes to: an app's own schema, or ``standard``.
 ///
@@ -72,8 +73,9 @@ public struct SimulationSchema: Sendable {
         self.poison = poison
     }
 
-    /// Two tables: `notes` (last writer wins) and `tags` (remote wins, with a `CHECK` that
-    /// the poison row breaks); five keys; values with nulls, numbers and non-ASCII text.
+    /// Two tables: `notes` (last writer wins, with a BLOB column) and `tags` (remote wins,
+    /// with a `CHECK` that the poison row breaks); five keys; values with nulls, numbers,
+    /// bytes and non-ASCII text.
     public static let standard = SimulationSchema(
         tables: [
             Table(
@@ -83,8 +85,9 @@ public struct SimulationSchema: Sendable {
                     ("title", [.string("a"), .string("b"), .string("Ünïcode ✓"), .string(""), .null]),
                     ("body", [.string("x"), .string("y"), .string("line\nbreak"), .null]),
                     ("rank", [.int(0), .int(1), .int(-7), .int(1 << 40), .null]),
+                    ("data", [Self.bytes([0, 1, 2]), Self.bytes([]), Self.bytes([0xFF]), .null]),
                 ],
-                createSQL: "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, body TEXT, rank INTEGER)",
+                createSQL: "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, body TEXT, rank INTEGER, data BLOB)",
                 policy: .lastWriterWins
             ),
             Table(
@@ -103,4 +106,7 @@ public struct SimulationSchema: Sendable {
     )
 
     func table(named name: String) -> Table? { tables.first { $0.name == name } }
+
+    /// A BLOB column's value as the wire carries it.
+    public static func bytes(_ bytes: [UInt8]) -> JSONValue { .object(["$base64": .string(Data(bytes).base64EncodedString())]) }
 }
