@@ -196,4 +196,41 @@ import Testing
         #expect(outcome.failure == nil, "\(outcome.failure.map { "\($0)" } ?? "")")
         #expect(outcome.statistics.logSize == 1)
     }
+
+    /// A device inserted a row, pushed it, and never pulled its echo (its pulls failed);
+    /// another device deleted the row; the first device then bootstrapped from a snapshot
+    /// taken after the delete. Ending the bootstrap dropped the acknowledged insert (the
+    /// snapshot covers it) before it rebuilt the rows with local changes, so the row, which
+    /// the snapshot no longer had, stayed on that device alone (seed 115).
+    @Test func aRowDeletedElsewhereBeforeTheSnapshotLeavesTheDeviceThatInsertedIt() async {
+        let outcome = await Simulation().run([
+            .poison,
+            .write(device: 2, table: "notes", key: "k2", kind: .insert, values: [.string(""), .null, .int(-7), .null], fields: 15),
+            .sync(device: 2, pushFault: nil, pushFaultAt: 0, pullFaultSeed: 10_598_265_624_147_053_908, crashAtApply: nil),
+            .sync(device: 1, pushFault: nil, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: nil),
+            .write(device: 0, table: "tags", key: "k4", kind: .insert, values: [.string("red"), .int(0)], fields: 1),
+            .write(
+                device: 1,
+                table: "notes",
+                key: "k2",
+                kind: .delete,
+                values: [.string(""), .string("y"), .int(1 << 40), .null],
+                fields: 9
+            ),
+            .write(
+                device: 0,
+                table: "notes",
+                key: "k1",
+                kind: .insert,
+                values: [.string("Ünïcode ✓"), .string("x"), .int(0), .null],
+                fields: 11
+            ),
+            .sync(device: 1, pushFault: nil, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: nil),
+            .write(device: 0, table: "notes", key: "k3", kind: .insert, values: [.null, .string("x"), .int(0), .null], fields: 3),
+            .sync(device: 0, pushFault: nil, pushFaultAt: 0, pullFaultSeed: nil, crashAtApply: nil),
+            .snapshot(prune: false),
+        ])
+        #expect(outcome.failure == nil, "\(outcome.failure.map { "\($0)" } ?? "")")
+        #expect(outcome.statistics.bootstraps >= 1)
+    }
 }
