@@ -113,8 +113,30 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (env FERRY_LOG_LEVEL, default info).")
     var logLevel: String?
 
+    @Option(
+        name: .customLong("jwt-hs256-secret-file"),
+        help: "Accept JWTs signed HS256 with the secret in this file, 32 bytes or more (env FERRY_JWT_HS256_SECRET_FILE)."
+    )
+    var jwtHS256SecretFile: String?
+
+    @Option(
+        name: .long,
+        help: "Accept JWTs signed RS256/ES256 with the keys of this JWKS file or http(s) URL (env FERRY_JWKS)."
+    )
+    var jwks: String?
+
+    @Option(name: .long, help: "The iss a JWT must carry (env FERRY_JWT_ISSUER, default: not checked).")
+    var jwtIssuer: String?
+
+    @Option(name: .long, help: "A value the aud of a JWT must hold (env FERRY_JWT_AUDIENCE, default: not checked).")
+    var jwtAudience: String?
+
+    @Option(name: .long, help: "The JWT claim listing its spaces (env FERRY_JWT_SPACES_CLAIM, default spaces).")
+    var jwtSpacesClaim: String?
+
     func validate() throws {
         _ = try storage.configuration(memory: memory)
+        _ = try jwtConfiguration()
         do {
             _ = try snapshotPolicy()
         } catch let error as ConfigurationError {
@@ -131,6 +153,40 @@ struct Serve: AsyncParsableCommand {
             retainMutations: retainMutations,
             retainAge: retainAge
         )
+    }
+
+    /// The JWT verification the options ask for; `nil` for none.
+    func jwtConfiguration() throws -> JWTConfiguration? {
+        let environment = FerryEnvironment()
+        let secretFile = jwtHS256SecretFile ?? environment.value("FERRY_JWT_HS256_SECRET_FILE")
+        let jwks = self.jwks ?? environment.value("FERRY_JWKS")
+        let issuer = jwtIssuer ?? environment.value("FERRY_JWT_ISSUER")
+        let audience = jwtAudience ?? environment.value("FERRY_JWT_AUDIENCE")
+        let claim = jwtSpacesClaim ?? environment.value("FERRY_JWT_SPACES_CLAIM") ?? "spaces"
+        let keys: JWTConfiguration.Keys
+        switch (secretFile, jwks) {
+        case (nil, nil):
+            guard issuer == nil, audience == nil, jwtSpacesClaim == nil else {
+                throw ValidationError("--jwt-issuer, --jwt-audience and --jwt-spaces-claim need --jwt-hs256-secret-file or --jwks")
+            }
+            return nil
+        case (.some, .some):
+            throw ValidationError("give --jwt-hs256-secret-file or --jwks, not both")
+        case (let path?, nil):
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("cannot read the HS256 secret file \(path)")
+            }
+            var secret = Array(data)
+            while let last = secret.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { secret.removeLast() }
+            guard secret.count >= 32 else {
+                throw ValidationError("the HS256 secret in \(path) is \(secret.count) bytes; use 32 or more")
+            }
+            keys = .hs256(secret: secret)
+        case (nil, let source?):
+            keys = source.hasPrefix("https://") || source.hasPrefix("http://") ? .jwksURL(source) : .jwksFile(path: source)
+        }
+        guard !claim.isEmpty else { throw ValidationError("--jwt-spaces-claim cannot be empty") }
+        return JWTConfiguration(keys: keys, issuer: issuer, audience: audience, spacesClaim: claim)
     }
 
     func run() async throws {
@@ -163,6 +219,22 @@ struct Serve: AsyncParsableCommand {
         let port = try environment.integer(self.port, "FERRY_PORT", default: 8080)
         let host = self.host ?? environment.value("FERRY_HOST") ?? "127.0.0.1"
 
+        var jwt: JWTAuthenticator?
+        if let jwtConfiguration = try jwtConfiguration() {
+            let authenticator = await JWTAuthenticator(configuration: jwtConfiguration, logger: logger)
+            do {
+                try await authenticator.loadKeys()
+            } catch {
+                // A file must be there at the start; an identity provider may be down a moment.
+                if case .jwksURL = jwtConfiguration.keys {
+                    logger.warning("the JWKS URL does not answer yet; JWTs are refused until it does")
+                } else {
+                    throw ValidationError("the JWKS file \(self.jwks ?? FerryEnvironment().value("FERRY_JWKS") ?? "") cannot be used")
+                }
+            }
+            jwt = authenticator
+        }
+
         let metrics = ServerMetrics()
         let storage = try FerryStorage(try self.storage.configuration(memory: memory), metrics: metrics, logger: logger)
         if let issued = try await storage.bootstrap(accessTTL: Token.Create.defaultTTL) {
@@ -181,6 +253,7 @@ struct Serve: AsyncParsableCommand {
             ? "postgres" : "\(storage.configuration.isInMemory ? "memory, tokens" : "data"): \(self.storage.dataFolder)"
         try await FerryApplication.serve(
             storage: storage,
+            jwt: jwt,
             metrics: metrics,
             configuration: configuration,
             snapshots: snapshots,

@@ -11,8 +11,12 @@ struct Token: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create an access token and a refresh token for one or more spaces.",
-            discussion: "A token may name spaces that have no log yet: the first push to a space creates its log."
+            abstract: "Create an access token and a refresh token for one or more spaces, or an admin token.",
+            discussion: """
+                A token may name spaces that have no log yet: the first push to a space creates its log.
+                With --admin, the token reaches the /admin API (issue, list and revoke tokens) and no space:
+                for an app's backend that issues device tokens after its own sign-in.
+                """
         )
 
         /// The default lifetime of an access token: one day.
@@ -26,11 +30,18 @@ struct Token: AsyncParsableCommand {
         @Option(name: .long, help: "The access token's lifetime in seconds (default 86400).")
         var ttl: Int64 = Create.defaultTTL
 
+        @Flag(name: .long, help: "Create an admin token: the /admin API, and no space (takes no --space).")
+        var admin = false
+
         @Flag(name: .long, help: "Print the tokens as one JSON object.")
         var json = false
 
         func validate() throws {
-            guard !space.isEmpty else { throw ValidationError("name at least one --space") }
+            if admin {
+                guard space.isEmpty else { throw ValidationError("an admin token reaches no space: leave out --space") }
+            } else {
+                guard !space.isEmpty else { throw ValidationError("name at least one --space, or give --admin") }
+            }
             for name in space where !ProtocolRules.isValidSpace(name) {
                 throw ValidationError("'\(name)' is not a space name: it must match ^[a-z0-9][a-z0-9._-]{0,63}$")
             }
@@ -40,8 +51,8 @@ struct Token: AsyncParsableCommand {
         func run() async throws {
             var seen = Set<String>()
             let spaces = space.filter { seen.insert($0).inserted }
-            let ttl = self.ttl
-            let issued = try await storage.withTokens { try await $0.issue(spaces: spaces, accessTTL: ttl) }
+            let (ttl, admin) = (self.ttl, self.admin)
+            let issued = try await storage.withTokens { try await $0.issue(spaces: spaces, accessTTL: ttl, admin: admin) }
             if json {
                 try printJSON(issued)
             } else {
@@ -50,7 +61,7 @@ struct Token: AsyncParsableCommand {
                     access token:  \(issued.accessToken)
                     refresh token: \(issued.refreshToken)
                     expires in:    \(issued.expiresIn) s
-                    spaces:        \(issued.spaces.joined(separator: ", "))
+                    spaces:        \(admin ? "none (admin token: the /admin API)" : issued.spaces.joined(separator: ", "))
                     grant:         \(issued.grantID)
                     """
                 )
@@ -86,7 +97,8 @@ struct Token: AsyncParsableCommand {
                     state = "active"
                 }
                 let created = RFC3339.format(millisecondsSince1970: grant.createdAt)
-                print("\(grant.id)  spaces: \(grant.spaces.joined(separator: ","))  created \(created)  \(state)")
+                let reach = grant.isAdmin ? "admin" : "spaces: \(grant.spaces.joined(separator: ","))"
+                print("\(grant.id)  \(reach)  created \(created)  \(state)")
             }
         }
     }

@@ -67,6 +67,11 @@ private func snapshotOfNotes(_ server: TestServer, token: String) async throws -
     return try #require(built.manifest.chunks.first?.id)
 }
 
+/// An admin token of `server`.
+private func adminToken(_ server: TestServer) async throws -> String {
+    try await server.tokens.issue(spaces: [], accessTTL: 3600, admin: true).accessToken
+}
+
 private let provocations: [String: Provocation] = [
     "POST /sync/mutations/push 200": { server in
         let token = try await server.token("notes")
@@ -321,6 +326,57 @@ private let provocations: [String: Provocation] = [
     "POST /auth/refresh 413": { server in
         let huge = String(repeating: "x", count: 70_000)
         return try await server.request(.POST, "/auth/refresh", body: Data(#"{"refresh_token":"\#(huge)"}"#.utf8))
+    },
+    "POST /admin/tokens 201": { server in
+        try await server.request(
+            .POST,
+            "/admin/tokens",
+            token: try await adminToken(server),
+            body: Data(#"{"spaces":["notes"],"ttl":60}"#.utf8)
+        )
+    },
+    "POST /admin/tokens 400": { server in
+        try await server.request(.POST, "/admin/tokens", token: try await adminToken(server), body: Data(#"{"spaces":[]}"#.utf8))
+    },
+    "POST /admin/tokens 401": { server in
+        try await server.request(.POST, "/admin/tokens", body: Data(#"{"spaces":["notes"]}"#.utf8))
+    },
+    "POST /admin/tokens 403": { server in
+        try await server.request(.POST, "/admin/tokens", token: try await server.token("notes"), body: Data(#"{"spaces":["notes"]}"#.utf8))
+    },
+    "POST /admin/tokens 413": { server in
+        let many = Array(repeating: #""notes""#, count: 10_000).joined(separator: ",")
+        return try await server.request(
+            .POST,
+            "/admin/tokens",
+            token: try await adminToken(server),
+            body: Data(#"{"spaces":[\#(many)]}"#.utf8)
+        )
+    },
+    "GET /admin/tokens 200": { server in
+        let admin = try await adminToken(server)
+        let revoked = try await server.tokens.issue(spaces: ["notes"], accessTTL: 60)
+        #expect(try await server.tokens.revoke(grantID: revoked.grantID))
+        return try await server.request(.GET, "/admin/tokens", token: admin)
+    },
+    "GET /admin/tokens 401": { server in
+        try await server.request(.GET, "/admin/tokens")
+    },
+    "GET /admin/tokens 403": { server in
+        try await server.request(.GET, "/admin/tokens", token: try await server.token("notes"))
+    },
+    "DELETE /admin/tokens/{grant_id} 204": { server in
+        let grant = try await server.tokens.issue(spaces: ["notes"], accessTTL: 60).grantID
+        return try await server.request(.DELETE, "/admin/tokens/\(grant)", token: try await adminToken(server))
+    },
+    "DELETE /admin/tokens/{grant_id} 401": { server in
+        try await server.request(.DELETE, "/admin/tokens/g_x")
+    },
+    "DELETE /admin/tokens/{grant_id} 403": { server in
+        try await server.request(.DELETE, "/admin/tokens/g_x", token: try await server.token("notes"))
+    },
+    "DELETE /admin/tokens/{grant_id} 404": { server in
+        try await server.request(.DELETE, "/admin/tokens/g_x", token: try await adminToken(server))
     },
     "GET /healthz 200": { server in
         try await server.request(.GET, "/healthz")

@@ -165,6 +165,36 @@ private func encoded(_ value: String) -> String {
         #expect(answer.errorCode == "bad_request")
     }
 
+    @Test(arguments: [
+        #"{}"#, #"{"spaces":[]}"#, #"{"spaces":["Notes"]}"#, #"{"spaces":["notes"],"ttl":0}"#,
+        #"{"spaces":["notes"],"ttl":31536001}"#, #"{"spaces":["notes"],"ttl":null}"#, #"{"spaces":["notes"],"ttl":1.5}"#,
+        #"{"spaces":null}"#,
+    ])
+    func theDocumentRefusesTheAdminBodiesTheServerRefuses(body: String) async throws {
+        let (validator, schema) = try bodySchema(of: "/admin/tokens")
+        #expect(!validator.problems(of: try JSONValue(parsing: Data(body.utf8)), against: schema).isEmpty, "the document admits it")
+        let answer = try await TestServer.inProcess { server in
+            let admin = try await server.tokens.issue(spaces: [], accessTTL: 60, admin: true).accessToken
+            return try await server.request(.POST, "/admin/tokens", token: admin, body: Data(body.utf8))
+        }
+        #expect(answer.status == 400, "\(answer.text)")
+        #expect(answer.errorCode == "bad_request")
+    }
+
+    @Test(arguments: [
+        #"{"spaces":["notes","notes","n0._-"],"ttl":31536000}"#, #"{"spaces":["notes"],"ttl":1}"#,
+    ])
+    func theServerAcceptsTheAdminBodiesTheDocumentAdmits(body: String) async throws {
+        let (validator, schema) = try bodySchema(of: "/admin/tokens")
+        let found = validator.problems(of: try JSONValue(parsing: Data(body.utf8)), against: schema)
+        #expect(found.isEmpty, "\(found)")
+        let answer = try await TestServer.inProcess { server in
+            let admin = try await server.tokens.issue(spaces: [], accessTTL: 60, admin: true).accessToken
+            return try await server.request(.POST, "/admin/tokens", token: admin, body: Data(body.utf8))
+        }
+        #expect(answer.status == 201, "\(answer.text)")
+    }
+
     /// The served document names the limits of the server that serves it.
     @Test func theServedDocumentNamesTheServersLimits() async throws {
         let configuration = ServerConfiguration(maxMutationsPerPush: 7, maxWaitSeconds: 2, maxAcksPerRequest: 9)

@@ -123,9 +123,9 @@ public struct FerryTestClient: Sendable {
 }
 
 /// A Ferry server on a temporary SQLite file, and a way to send it requests: over real HTTP
-/// on 127.0.0.1 (``with(configuration:wallClock:commitWatcherClock:_:)``), or straight to its
+/// on 127.0.0.1 (``with(configuration:jwt:wallClock:commitWatcherClock:_:)``), or straight to its
 /// router with HummingbirdTesting's `.router` framework, with no socket at all
-/// (``inProcess(configuration:wallClock:commitWatcherClock:_:)``).
+/// (``inProcess(configuration:jwt:wallClock:commitWatcherClock:_:)``).
 public struct TestServer: Sendable {
     /// One header field (HTTPTypes' `HTTPField`, which Hummingbird does not re-export by name).
     private typealias HeaderField = HTTPFields.Element
@@ -146,7 +146,7 @@ public struct TestServer: Sendable {
     public let outage: StorageOutage
 
     /// The HTTP client of a loopback server, for code that needs a base URL.
-    /// - Precondition: the server was started with ``with(configuration:wallClock:commitWatcherClock:_:)``.
+    /// - Precondition: the server was started with ``with(configuration:jwt:wallClock:commitWatcherClock:_:)``.
     public var http: FerryTestClient {
         guard case .loopback(let client) = connection else {
             preconditionFailure("an in-process TestServer has no socket: start it with TestServer.with")
@@ -217,6 +217,7 @@ public struct TestServer: Sendable {
 
     private static func makeParts(
         configuration: ServerConfiguration,
+        jwt: JWTAuthenticator?,
         wallClock: WallClock,
         commitWatcherClock: any Clock<Duration>,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
@@ -242,6 +243,7 @@ public struct TestServer: Sendable {
         let app = FerryApplication.makeApplication(
             eventLog: OutageEventLog(base: eventLog, outage: outage),
             tokens: tokens,
+            jwt: jwt,
             metrics: metrics,
             configuration: configuration,
             serverConfiguration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
@@ -264,11 +266,12 @@ public struct TestServer: Sendable {
     /// HummingbirdTesting's `.router` framework: no socket, no event loop, no port.
     public static func inProcess<T: Sendable>(
         configuration: ServerConfiguration = ServerConfiguration(),
+        jwt: JWTAuthenticator? = nil,
         wallClock: WallClock = .system,
         commitWatcherClock: any Clock<Duration> = ContinuousClock(),
         _ body: @Sendable (TestServer) async throws -> T
     ) async throws -> T {
-        let parts = try makeParts(configuration: configuration, wallClock: wallClock, commitWatcherClock: commitWatcherClock)
+        let parts = try makeParts(configuration: configuration, jwt: jwt, wallClock: wallClock, commitWatcherClock: commitWatcherClock)
         let (eventLog, tokens, database, waiters, outage) = (parts.eventLog, parts.tokens, parts.database, parts.waiters, parts.outage)
         let result = try await parts.app.test(.router) { client in
             try await body(
@@ -290,12 +293,18 @@ public struct TestServer: Sendable {
     /// talks to it over loopback; the server is shut down gracefully when `body` returns.
     public static func with<T: Sendable>(
         configuration: ServerConfiguration = ServerConfiguration(),
+        jwt: JWTAuthenticator? = nil,
         wallClock: WallClock = .system,
         commitWatcherClock: any Clock<Duration> = ContinuousClock(),
         _ body: (TestServer) async throws -> T
     ) async throws -> T {
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let parts = try makeParts(configuration: configuration, wallClock: wallClock, commitWatcherClock: commitWatcherClock) {
+        let parts = try makeParts(
+            configuration: configuration,
+            jwt: jwt,
+            wallClock: wallClock,
+            commitWatcherClock: commitWatcherClock
+        ) {
             channel in
             portContinuation.yield(channel.localAddress?.port ?? 0)
             portContinuation.finish()

@@ -7,12 +7,20 @@ is. These hooks send the generated mutation as a one-line chunk, and replace a w
 the mutation rules. A malformed or missing X-Chunk-Id is sent as generated (the server
 answers 400).
 
+The `bearer` credential of the run is a token of the spaces `notes` and `fuzz`, which every
+/admin route refuses (403): for the operations of /admin, the hook `before_call` sends the
+admin token scripts/fuzz-api made instead (FERRY_FUZZ_ADMIN_TOKEN), so that the fuzzing
+reaches the admin API. A request Schemathesis sends without that credential, or with another
+one (its authentication checks), is left as it is. The admin token cannot revoke itself by
+chance: DELETE /admin/tokens/{grant_id} needs the grant's random id.
+
 Schemathesis does not read NDJSON answers (an event stream, a snapshot chunk), so the check
 `ndjson_lines_conform` validates each of their lines against the documented schema.
 """
 
 import hashlib
 import json
+import os
 import re
 import sys
 
@@ -21,6 +29,8 @@ import schemathesis
 from schemathesis.core import NOT_SET
 
 CHUNK_ID = re.compile(r"[0-9a-fA-F]{64}\Z")
+SPACE_BEARER = f"Bearer {os.environ.get('FERRY_FUZZ_TOKEN', '')}"
+ADMIN_TOKEN = os.environ.get("FERRY_FUZZ_ADMIN_TOKEN")
 
 # Hypothesis builds (and prints) recursive strategies for the any-JSON payloads. At Python's
 # default depth of 1000 that ended once in CI in a RecursionError inside CPython 3.11's ast
@@ -41,8 +51,21 @@ def ndjson(ctx, value):
     return ndjson_line(value)
 
 
+def use_admin_token(case, kwargs):
+    """Swaps the run's space token for the admin token on the operations of /admin."""
+    if not ADMIN_TOKEN or not case.operation.path.startswith("/admin/"):
+        return
+    for headers in (kwargs.get("headers"), case.headers):
+        if not headers:
+            continue
+        for name in list(headers):
+            if name.lower() == "authorization" and headers[name] == SPACE_BEARER:
+                headers[name] = f"Bearer {ADMIN_TOKEN}"
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
+    use_admin_token(case, kwargs)
     if case.operation.path != "/sync/push" or case.body is NOT_SET or not case.headers:
         return
     chunk_id = case.headers.get("X-Chunk-Id")

@@ -5,9 +5,11 @@
 /// token that was already spent revokes its whole grant, since one of its holders must be
 /// an impostor.
 public protocol TokenStore: Sendable {
-    /// Creates a grant for `spaces` and issues its first pair of tokens.
+    /// Creates a grant and issues its first pair of tokens: a grant of `spaces`, or, when
+    /// `admin` is true, an admin grant (`spaces` empty), whose tokens reach the `/admin/...`
+    /// routes and nothing of any space. Refreshing a pair keeps what its grant is.
     /// - Parameter accessTTL: The lifetime of each access token of the grant, in seconds.
-    func issue(spaces: [String], accessTTL: Int64) async throws -> IssuedTokens
+    func issue(spaces: [String], accessTTL: Int64, admin: Bool) async throws -> IssuedTokens
 
     /// The scope of a live access token; `nil` for an unknown, expired or revoked one.
     func authenticate(accessToken: String) async throws -> TokenScope?
@@ -21,4 +23,12 @@ public protocol TokenStore: Sendable {
 
     /// Revokes a grant and every token of it; `false` when there is no such grant.
     func revoke(grantID: String) async throws -> Bool
+}
+
+extension TokenStore {
+    /// Creates a grant for `spaces` and issues its first pair of tokens.
+    /// - Parameter accessTTL: The lifetime of each access token of the grant, in seconds.
+    public func issue(spaces: [String], accessTTL: Int64) async throws -> IssuedTokens {
+        try await issue(spaces: spaces, accessTTL: accessTTL, admin: false)
+    }
 }

@@ -13,6 +13,7 @@ public final class MemoryTokenStore: TokenStore {
         var createdAt: Int64
         var revokedAt: Int64?
         var accessExpiresAt: Int64?
+        var isAdmin = false
     }
 
     private struct Token {
@@ -45,9 +46,15 @@ public final class MemoryTokenStore: TokenStore {
         self.clock = clock
     }
 
-    public func issue(spaces: [String], accessTTL: Int64) async throws -> IssuedTokens {
+    public func issue(spaces: [String], accessTTL: Int64, admin: Bool) async throws -> IssuedTokens {
         let now = clock.nowMilliseconds()
-        let grant = Grant(id: TokenSecret.grantID(), spaces: spaces, accessTTL: accessTTL, createdAt: now)
+        let grant = Grant(
+            id: TokenSecret.grantID(),
+            spaces: admin ? [] : spaces,
+            accessTTL: accessTTL,
+            createdAt: now,
+            isAdmin: admin
+        )
         return state.withLock { state in
             state.grants[grant.id] = grant
             return state.issuePair(of: grant, at: now)
@@ -61,7 +68,7 @@ public final class MemoryTokenStore: TokenStore {
             guard let token = state.tokens[hash], token.isAccess, let expiresAt = token.expiresAt, expiresAt > now,
                 let grant = state.grants[token.grantID], grant.revokedAt == nil
             else { return nil }
-            return TokenScope(grantID: grant.id, spaces: Set(grant.spaces))
+            return TokenScope(grantID: grant.id, spaces: Set(grant.spaces), isAdmin: grant.isAdmin)
         }
     }
 
@@ -96,7 +103,8 @@ public final class MemoryTokenStore: TokenStore {
                         accessTTL: grant.accessTTL,
                         createdAt: grant.createdAt,
                         accessExpiresAt: grant.accessExpiresAt,
-                        revokedAt: grant.revokedAt
+                        revokedAt: grant.revokedAt,
+                        isAdmin: grant.isAdmin
                     )
                 }
         }

@@ -9,12 +9,34 @@ import Logging
 /// unknown, expired or revoked token. A `403 forbidden` of the routes it wraps (a space
 /// outside the token's scope) passes through it too.
 ///
+/// A bearer value that has the shape of a JWT is verified by the ``JWTAuthenticator``, when
+/// there is one; any other by the token store. In the ``Realm/spaces`` realm (`/sync`) an
+/// admin token is refused with `403`; in the ``Realm/admin`` realm (`/admin`) every token but
+/// an admin token is, a JWT included.
+///
 /// Each refusal is counted (`ferry_auth_failures_total{reason}`) and logged at `info` with
 /// its reason, path and peer, and at most the first 12 hex digits of the token's SHA-256:
 /// never the token itself.
 struct AuthMiddleware: RouterMiddleware {
+    /// Which tokens the wrapped routes admit.
+    enum Realm {
+        /// The routes of spaces: tokens of spaces and JWTs.
+        case spaces
+        /// The admin API: admin tokens only.
+        case admin
+    }
+
     let tokens: any TokenStore
+    let jwt: JWTAuthenticator?
+    let realm: Realm
     let metrics: ServerMetrics
+
+    init(tokens: any TokenStore, jwt: JWTAuthenticator? = nil, realm: Realm = .spaces, metrics: ServerMetrics) {
+        self.tokens = tokens
+        self.jwt = jwt
+        self.realm = realm
+        self.metrics = metrics
+    }
 
     func handle(
         _ request: Request,
@@ -35,17 +57,42 @@ struct AuthMiddleware: RouterMiddleware {
             )
         }
         let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
-        guard let scope = try await tokens.authenticate(accessToken: token) else {
-            throw refuse(
-                request,
-                context,
-                reason: "invalid",
-                token: token,
-                FerryError(.unauthorized, "the token is unknown, expired or revoked")
-            )
+        let scope: TokenScope
+        if let jwt, JWTAuthenticator.looksLikeJWT(token) {
+            switch await jwt.verify(token) {
+            case .success(let verified):
+                scope = verified
+            case .failure(let refusal):
+                throw refuse(request, context, reason: refusal.reason, token: token, FerryError(.unauthorized, refusal.message))
+            }
+        } else {
+            guard let found = try await tokens.authenticate(accessToken: token) else {
+                throw refuse(
+                    request,
+                    context,
+                    reason: "invalid",
+                    token: token,
+                    FerryError(.unauthorized, "the token is unknown, expired or revoked")
+                )
+            }
+            scope = found
         }
         var context = context
         context.scope = scope
+        switch realm {
+        case .spaces where scope.isAdmin:
+            throw refuse(
+                request,
+                context,
+                reason: "forbidden",
+                token: nil,
+                FerryError(.forbidden, "an admin token reaches the /admin routes only, no space")
+            )
+        case .admin where !scope.isAdmin:
+            throw refuse(request, context, reason: "forbidden", token: nil, FerryError(.forbidden, "the /admin routes need an admin token"))
+        default:
+            break
+        }
         do {
             return try await next(request, context)
         } catch let error as FerryError where error.code == .forbidden {

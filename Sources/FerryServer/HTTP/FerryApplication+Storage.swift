@@ -9,8 +9,10 @@ extension FerryApplication {
     ///
     /// Open `storage` with the same `metrics` (``FerryStorage/init(_:metrics:logger:)``) so
     /// that `GET /metrics` counts its long-poll waiters.
+    /// A JWT is verified by `jwt`, when given (``JWTAuthenticator``).
     public static func makeApplication(
         storage: FerryStorage,
+        jwt: JWTAuthenticator? = nil,
         metrics: ServerMetrics,
         configuration: ServerConfiguration = ServerConfiguration(),
         snapshots: SnapshotPolicy = SnapshotPolicy(),
@@ -36,6 +38,7 @@ extension FerryApplication {
         return makeApplication(
             eventLog: storage.eventLog,
             tokens: storage.tokens,
+            jwt: jwt,
             metrics: metrics,
             configuration: configuration,
             serverConfiguration: serverConfiguration,
@@ -48,10 +51,12 @@ extension FerryApplication {
     /// Serves `storage` on `host:port` until SIGINT or SIGTERM, then shuts down gracefully
     /// (requests in flight finish, long-polls answer at once): `ferry serve` in one call.
     /// - Parameters:
+    ///   - jwt: Verifies the JWTs of the app's identity provider, when given.
     ///   - port: The port, or 0 for any free one.
     ///   - onListening: Called with the port once the server listens.
     public static func serve(
         storage: FerryStorage,
+        jwt: JWTAuthenticator? = nil,
         metrics: ServerMetrics,
         configuration: ServerConfiguration = ServerConfiguration(),
         snapshots: SnapshotPolicy = SnapshotPolicy(),
@@ -62,6 +67,7 @@ extension FerryApplication {
     ) async throws {
         let app = makeApplication(
             storage: storage,
+            jwt: jwt,
             metrics: metrics,
             configuration: configuration,
             snapshots: snapshots,

@@ -8,14 +8,18 @@ import ServiceLifecycle
 /// Builds the Ferry HTTP application from its parts.
 ///
 /// The parts are handed in, not made here, so that a test or an embedding app chooses the
-/// stores, the registry and the clock. ``makeRouter(eventLog:tokens:metrics:configuration:logger:)``
-/// gives the routes alone; ``makeApplication(eventLog:tokens:metrics:configuration:serverConfiguration:logger:onServerRunning:)``
+/// stores, the registry and the clock. ``makeRouter(eventLog:tokens:jwt:metrics:configuration:logger:)``
+/// gives the routes alone; ``makeApplication(eventLog:tokens:jwt:metrics:configuration:serverConfiguration:services:logger:onServerRunning:)``
 /// wraps them in a server ready to run as a `Service`.
 public enum FerryApplication {
     /// The routes of the protocol, with error, metrics and auth middleware.
+    ///
+    /// `/sync` admits the tokens of `tokens` scoped to spaces and, when `jwt` is given, the
+    /// JWTs of the app's identity provider; `/admin` admits admin tokens of `tokens` only.
     public static func makeRouter(
         eventLog: any EventLog,
         tokens: any TokenStore,
+        jwt: JWTAuthenticator? = nil,
         metrics: ServerMetrics,
         configuration: ServerConfiguration,
         logger: Logger
@@ -56,12 +60,17 @@ public enum FerryApplication {
             longPolls: LongPollLimiter(perGrant: configuration.maxLongPollsPerToken, total: configuration.maxLongPolls)
         )
         controller.addAuthRoutes(to: router)
-        controller.addSyncRoutes(to: router.group("sync").add(middleware: AuthMiddleware(tokens: tokens, metrics: metrics)))
+        controller.addSyncRoutes(
+            to: router.group("sync").add(middleware: AuthMiddleware(tokens: tokens, jwt: jwt, realm: .spaces, metrics: metrics))
+        )
+        AdminController(tokens: tokens, configuration: configuration).addRoutes(
+            to: router.group("admin").add(middleware: AuthMiddleware(tokens: tokens, jwt: jwt, realm: .admin, metrics: metrics))
+        )
         return router
     }
 
     /// A server on `serverConfiguration.address` serving the routes of
-    /// ``makeRouter(eventLog:tokens:metrics:configuration:logger:)``.
+    /// ``makeRouter(eventLog:tokens:jwt:metrics:configuration:logger:)``.
     ///
     /// Run it with `runService()` (which shuts down gracefully on SIGINT and SIGTERM: requests
     /// in flight finish, long-polls answer at once) or in a `ServiceGroup`. `services` run
@@ -71,6 +80,7 @@ public enum FerryApplication {
     public static func makeApplication(
         eventLog: any EventLog,
         tokens: any TokenStore,
+        jwt: JWTAuthenticator? = nil,
         metrics: ServerMetrics,
         configuration: ServerConfiguration,
         serverConfiguration: ApplicationConfiguration,
@@ -81,6 +91,7 @@ public enum FerryApplication {
         let router = makeRouter(
             eventLog: eventLog,
             tokens: tokens,
+            jwt: jwt,
             metrics: metrics,
             configuration: configuration,
             logger: logger

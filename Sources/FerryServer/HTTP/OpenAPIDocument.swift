@@ -1,3 +1,4 @@
+import FerryCore
 import FerryLog
 
 /// The OpenAPI 3 document of the API this server serves, answered by `GET /openapi.yaml`.
@@ -34,6 +35,9 @@ package enum OpenAPIDocument {
             bearer:
               type: http
               scheme: bearer
+              description: >
+                A Ferry access token of some spaces for /sync, or a JWT of the app's identity
+                provider when the server accepts them; an admin token for /admin, and only there.
           parameters:
             space:
               {name: space, in: query, required: true, schema: {$ref: "#/components/schemas/SpaceName"}}
@@ -261,6 +265,34 @@ package enum OpenAPIDocument {
                 access_token: {type: string}
                 refresh_token: {type: string}
                 expires_in: {type: integer}
+            IssuedTokens:
+              type: object
+              required: [grant_id, access_token, refresh_token, expires_in, spaces]
+              properties:
+                grant_id: {type: string}
+                access_token: {type: string}
+                refresh_token: {type: string}
+                expires_in: {type: integer, format: int64, minimum: 1}
+                spaces:
+                  type: array
+                  items: {$ref: "#/components/schemas/SpaceName"}
+            Grant:
+              type: object
+              required: [id, spaces, access_ttl, created_at, admin]
+              properties:
+                id: {type: string}
+                spaces:
+                  type: array
+                  description: Empty for an admin grant.
+                  items: {$ref: "#/components/schemas/SpaceName"}
+                access_ttl: {type: integer, format: int64, minimum: 1}
+                created_at: {type: integer, format: int64, description: Milliseconds since 1970.}
+                access_expires_at:
+                  type: integer
+                  format: int64
+                  description: When the newest access token expires, milliseconds since 1970.
+                revoked_at: {type: integer, format: int64, description: Milliseconds since 1970.}
+                admin: {type: boolean}
           responses:
         \(errorResponses)
         paths:
@@ -507,6 +539,75 @@ package enum OpenAPIDocument {
                 "400": {$ref: "#/components/responses/BadRequest"}
                 "401": {$ref: "#/components/responses/Unauthorized"}
                 "413": {$ref: "#/components/responses/PayloadTooLarge"}
+          /admin/tokens:
+            post:
+              operationId: issueToken
+              summary: Create a grant of some spaces and issue its first token pair (admin token only).
+              description: >
+                For an app's own backend: after its sign-in, it asks for a device's tokens and
+                hands them to the device. A repeated space counts once. The pair refreshes on
+                /auth/refresh as any other.
+              security: [{bearer: []}]
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema:
+                      type: object
+                      required: [spaces]
+                      properties:
+                        spaces:
+                          type: array
+                          minItems: 1
+                          maxItems: \(AdminTokenRequest.maxSpaces)
+                          items: {$ref: "#/components/schemas/SpaceName"}
+                        ttl:
+                          type: integer
+                          format: int64
+                          minimum: 1
+                          maximum: \(AdminTokenRequest.maxTTL)
+                          default: \(AdminTokenRequest.defaultTTL)
+                          description: The lifetime of each access token of the grant, in seconds.
+              responses:
+                "201":
+                  description: The grant's first pair, shown once.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/IssuedTokens"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "413": {$ref: "#/components/responses/PayloadTooLarge"}
+            get:
+              operationId: listTokens
+              summary: Every grant, newest first (admin token only).
+              security: [{bearer: []}]
+              responses:
+                "200":
+                  description: The grants.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [grants]
+                        properties:
+                          grants:
+                            type: array
+                            items: {$ref: "#/components/schemas/Grant"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+          /admin/tokens/{grant_id}:
+            delete:
+              operationId: revokeToken
+              summary: Revoke a grant; its access and refresh tokens stop working at once (admin token only).
+              security: [{bearer: []}]
+              parameters:
+                - {name: grant_id, in: path, required: true, schema: {type: string}}
+              responses:
+                "204": {description: The grant is revoked.}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "404": {$ref: "#/components/responses/NotFound"}
           /healthz:
             get:
               operationId: health
@@ -582,7 +683,11 @@ package enum OpenAPIDocument {
             description: "Malformed JSON, a missing or ill-typed field, a value out of range."
         ),
         ErrorAnswer(name: "Unauthorized", code: "unauthorized", description: "A missing, malformed, unknown or expired token."),
-        ErrorAnswer(name: "Forbidden", code: "forbidden", description: "The token's scope does not hold the space."),
+        ErrorAnswer(
+            name: "Forbidden",
+            code: "forbidden",
+            description: "The token's scope does not hold the space, or the route is for the other kind of token (admin or spaces)."
+        ),
         ErrorAnswer(name: "NotFound", code: "not_found", description: "No such resource in the spaces of the token."),
         ErrorAnswer(
             name: "CursorAhead",

@@ -361,6 +361,14 @@ public final class PostgresBackend: Service, Sendable {
                 """,
             ]
         ),
+        (
+            5,
+            [
+                // An admin grant's tokens reach the /admin routes and no space; every grant
+                // made before is a grant of spaces.
+                "ALTER TABLE token_grant ADD COLUMN admin BOOLEAN NOT NULL DEFAULT false"
+            ]
+        ),
     ]
 
     /// Runs `body` on a pooled connection within ``operationTimeout``; a database that cannot

@@ -15,14 +15,18 @@ public final class PostgresTokenStore: TokenStore {
         self.clock = clock
     }
 
-    public func issue(spaces: [String], accessTTL: Int64) async throws -> IssuedTokens {
+    public func issue(spaces: [String], accessTTL: Int64, admin: Bool) async throws -> IssuedTokens {
         let now = clock.nowMilliseconds()
         let grantID = TokenSecret.grantID()
+        let spaces = admin ? [] : spaces
         let joined = TokenRotation.joined(spaces)
         let logger = database.logger
         return try await database.transaction { connection in
             try await connection.query(
-                "INSERT INTO token_grant (id, spaces, access_ttl, created_at) VALUES (\(grantID), \(joined), \(accessTTL), \(now))",
+                """
+                INSERT INTO token_grant (id, spaces, access_ttl, created_at, admin)
+                VALUES (\(grantID), \(joined), \(accessTTL), \(now), \(admin))
+                """,
                 logger: logger
             )
             return try await Self.issuePair(grantID: grantID, spaces: spaces, accessTTL: accessTTL, at: now, connection, logger)
@@ -37,14 +41,14 @@ public final class PostgresTokenStore: TokenStore {
             // Read to the end, not left early: see `PostgresEventLog.fetchSpace`.
             let rows = try await connection.query(
                 """
-                SELECT g.id, g.spaces FROM token t JOIN token_grant g ON g.id = t.grant_id
+                SELECT g.id, g.spaces, g.admin FROM token t JOIN token_grant g ON g.id = t.grant_id
                 WHERE t.hash = \(hash) AND t.kind = 'access' AND t.expires_at > \(now) AND g.revoked_at IS NULL
                 """,
                 logger: logger
             ).collect()
             guard let row = rows.first else { return nil }
-            let (grantID, spaces) = try row.decode((String, String).self)
-            return TokenScope(grantID: grantID, spaces: Set(TokenRotation.spaces(spaces)))
+            let (grantID, spaces, admin) = try row.decode((String, String, Bool).self)
+            return TokenScope(grantID: grantID, spaces: Set(TokenRotation.spaces(spaces)), isAdmin: admin)
         }
     }
 
@@ -92,14 +96,14 @@ public final class PostgresTokenStore: TokenStore {
         let logger = database.logger
         return try await database.perform { connection in
             var grants: [TokenGrant] = []
-            for try await (id, spaces, ttl, created, revoked, expires) in try await connection.query(
+            for try await (id, spaces, ttl, created, revoked, expires, admin) in try await connection.query(
                 """
                 SELECT g.id, g.spaces, g.access_ttl, g.created_at, g.revoked_at,
-                    (SELECT max(expires_at) FROM token t WHERE t.grant_id = g.id AND t.kind = 'access')
+                    (SELECT max(expires_at) FROM token t WHERE t.grant_id = g.id AND t.kind = 'access'), g.admin
                 FROM token_grant g ORDER BY g.created_at DESC, g.id
                 """,
                 logger: logger
-            ).decode((String, String, Int64, Int64, Int64?, Int64?).self) {
+            ).decode((String, String, Int64, Int64, Int64?, Int64?, Bool).self) {
                 grants.append(
                     TokenGrant(
                         id: id,
@@ -107,7 +111,8 @@ public final class PostgresTokenStore: TokenStore {
                         accessTTL: ttl,
                         createdAt: created,
                         accessExpiresAt: expires,
-                        revokedAt: revoked
+                        revokedAt: revoked,
+                        isAdmin: admin
                     )
                 )
             }

@@ -205,6 +205,11 @@ public final class SQLiteDatabase: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v4 admin grants") { db in
+            // An admin grant's tokens reach the /admin routes and no space; every grant made
+            // before is a grant of spaces.
+            try db.execute(sql: "ALTER TABLE token_grant ADD COLUMN admin BOOLEAN NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

@@ -14,13 +14,14 @@ public final class SQLiteTokenStore: TokenStore {
         self.clock = clock
     }
 
-    public func issue(spaces: [String], accessTTL: Int64) async throws -> IssuedTokens {
+    public func issue(spaces: [String], accessTTL: Int64, admin: Bool) async throws -> IssuedTokens {
         let now = clock.nowMilliseconds()
         let grantID = TokenSecret.grantID()
+        let spaces = admin ? [] : spaces
         return try await database.write { db in
             try db.execute(
-                sql: "INSERT INTO token_grant (id, spaces, access_ttl, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [grantID, TokenRotation.joined(spaces), accessTTL, now]
+                sql: "INSERT INTO token_grant (id, spaces, access_ttl, created_at, admin) VALUES (?, ?, ?, ?, ?)",
+                arguments: [grantID, TokenRotation.joined(spaces), accessTTL, now, admin]
             )
             return try Self.issuePair(grantID: grantID, spaces: spaces, accessTTL: accessTTL, at: now, in: db)
         }
@@ -32,12 +33,12 @@ public final class SQLiteTokenStore: TokenStore {
         return try await database.read { db in
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT g.id, g.spaces FROM token t JOIN token_grant g ON g.id = t.grant_id
+                    SELECT g.id, g.spaces, g.admin FROM token t JOIN token_grant g ON g.id = t.grant_id
                     WHERE t.hash = ? AND t.kind = 'access' AND t.expires_at > ? AND g.revoked_at IS NULL
                     """
             )
             guard let row = try Row.fetchOne(statement, arguments: [hash, now]) else { return nil }
-            return TokenScope(grantID: row[0], spaces: Set(TokenRotation.spaces(row[1])))
+            return TokenScope(grantID: row[0], spaces: Set(TokenRotation.spaces(row[1])), isAdmin: row[2])
         }
     }
 
@@ -74,7 +75,7 @@ public final class SQLiteTokenStore: TokenStore {
                 db,
                 sql: """
                     SELECT g.id, g.spaces, g.access_ttl, g.created_at, g.revoked_at,
-                        (SELECT max(expires_at) FROM token t WHERE t.grant_id = g.id AND t.kind = 'access')
+                        (SELECT max(expires_at) FROM token t WHERE t.grant_id = g.id AND t.kind = 'access'), g.admin
                     FROM token_grant g ORDER BY g.created_at DESC, g.id
                     """
             ).map { row in
@@ -84,7 +85,8 @@ public final class SQLiteTokenStore: TokenStore {
                     accessTTL: row[2],
                     createdAt: row[3],
                     accessExpiresAt: row[5],
-                    revokedAt: row[4]
+                    revokedAt: row[4],
+                    isAdmin: row[6]
                 )
             }
         }
