@@ -14,6 +14,13 @@ public struct SyncSchedule: Sendable, Hashable {
     public var leaseDuration: Duration
     /// The backoff after failures.
     public var backoff: BackoffPolicy
+    /// How often the manager looks for commits by other processes (another program writing
+    /// the same database file, as beside `ferry sync --watch`): a read-only connection asks
+    /// SQLite's `PRAGMA data_version` at this interval and, when the outbox gained entries,
+    /// starts a cycle after the debounce. `nil` (the default) looks only at writes through
+    /// the store's own `DatabaseWriter`, which the manager notices at their commit without
+    /// any polling; an in-memory database has no other process and is never watched.
+    public var externalWriteCheck: Duration?
 
     /// Creates a schedule with the documented defaults.
     public init(
@@ -22,7 +29,8 @@ public struct SyncSchedule: Sendable, Hashable {
         live: Bool = false,
         liveWait: Duration = .seconds(30),
         leaseDuration: Duration = .seconds(60),
-        backoff: BackoffPolicy = BackoffPolicy()
+        backoff: BackoffPolicy = BackoffPolicy(),
+        externalWriteCheck: Duration? = nil
     ) {
         self.debounce = debounce
         self.pollInterval = pollInterval
@@ -30,5 +38,6 @@ public struct SyncSchedule: Sendable, Hashable {
         self.liveWait = liveWait
         self.leaseDuration = leaseDuration
         self.backoff = backoff
+        self.externalWriteCheck = externalWriteCheck
     }
 }
