@@ -51,17 +51,17 @@ struct ExternalWriteWatcher<C: Clock>: Sendable where C.Duration == Duration {
         var lastVersion: Int?
         while !Task.isCancelled {
             do {
+                // Synchronous and outside a transaction: one pragma on an open connection,
+                // no hop to GRDB's queue and back (which cost more than the pragma).
                 let seen = lastVersion
-                let (version, highest) = try await reader.read { db -> (Int, Int64?) in
-                    let version = try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+                let (version, highest) = try reader.inDatabase { db -> (Int, Int64?) in
+                    let version = try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
                     guard version != seen else { return (version, nil) }
-                    return (version, try Int64.fetchOne(db, sql: "SELECT max(client_action_id) FROM ferry_outbox"))
+                    return (version, try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(client_action_id) FROM ferry_outbox")))
                 }
                 // The receiver tells new entries from ones it already knows.
                 if let highest { onEntries(highest) }
                 lastVersion = version
-            } catch is CancellationError {
-                return
             } catch {
                 logger.debug("a check for other processes' writes failed", metadata: ["ferry.error": "\(error)"])
             }
