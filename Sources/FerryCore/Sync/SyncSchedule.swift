@@ -1,7 +1,10 @@
 /// The timing of a sync manager's cycles.
 public struct SyncSchedule: Sendable, Hashable {
     /// How long after a local write the cycle starts, so that a burst of writes makes one
-    /// cycle. Default 250 ms.
+    /// cycle (the writes until then join it). Default 100 ms: with it, a write reaches a
+    /// live peer about 15 ms after the debounce on loopback (`ferry bench`,
+    /// docs/benchmarks.md), and a device that writes without pause makes at most ten cycles
+    /// a second.
     public var debounce: Duration
     /// How often an idle manager syncs when nothing asks it to. Default 30 seconds.
     public var pollInterval: Duration
@@ -24,7 +27,7 @@ public struct SyncSchedule: Sendable, Hashable {
 
     /// Creates a schedule with the documented defaults.
     public init(
-        debounce: Duration = .milliseconds(250),
+        debounce: Duration = .milliseconds(100),
         pollInterval: Duration = .seconds(30),
         live: Bool = false,
         liveWait: Duration = .seconds(30),
