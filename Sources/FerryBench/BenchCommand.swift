@@ -8,7 +8,7 @@ import Logging
 package struct BenchCommand: AsyncParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure push, pull, sync, latency and backlog, each next to its ceiling.",
+        abstract: "Measure push, pull, sync, latency, sidecar and backlog, each next to its ceiling.",
         discussion: """
             Each workload starts its own `ferry serve` child on loopback with a temporary data
             folder (or uses --server), writes records of about 200 bytes of JSON, and reports the
@@ -36,13 +36,19 @@ package struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Rounds of the backlog, the stream and their ceilings (default 1: a round takes minutes).")
     var backlogRounds: Int?
 
-    @Option(name: .long, help: "Writes of the latency workload (default 1000; --quick 200).")
+    @Option(
+        name: .long,
+        help: "Writes of the latency workload (default 1000; --quick 200); a tenth of them, at most 100, also without telling the manager."
+    )
     var latencyWrites: Int?
+
+    @Option(name: .long, help: "Writes by Python of the sidecar workload (default 300; --quick 50).")
+    var sidecarWrites: Int?
 
     @Option(
         name: .long,
         help:
-            "A workload to run: push, pull, sync, latency, backlog, stream, bootstrap, bulk, caldav; repeat for more (default all but caldav)."
+            "A workload to run: push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav; repeat for more (default all but caldav)."
     )
     var workload: [String] = []
 
@@ -94,14 +100,14 @@ package struct BenchCommand: AsyncParsableCommand {
     package func validate() throws {
         for name in workload where BenchWorkload(rawValue: name) == nil {
             throw ValidationError(
-                "--workload must be push, pull, sync, latency, backlog, stream, bootstrap, bulk or caldav, not '\(name)'"
+                "--workload must be push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk or caldav, not '\(name)'"
             )
         }
         if postgres != nil && server != nil { throw ValidationError("--postgres and --server exclude each other") }
         if memory && (postgres != nil || server != nil) { throw ValidationError("--memory excludes --postgres and --server") }
         for (name, value) in [
             ("--n", n), ("--backlog", backlog), ("--rounds", rounds), ("--backlog-rounds", backlogRounds),
-            ("--latency-writes", latencyWrites), ("--caldav-events", caldavEvents),
+            ("--latency-writes", latencyWrites), ("--sidecar-writes", sidecarWrites), ("--caldav-events", caldavEvents),
         ] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
@@ -129,6 +135,7 @@ package struct BenchCommand: AsyncParsableCommand {
             rounds: rounds,
             backlogRounds: backlogRounds,
             latencyWrites: latencyWrites,
+            sidecarWrites: sidecarWrites,
             ferry: ferry,
             caldavEvents: caldavEvents,
             radicale: radicaleExecutable

@@ -8,6 +8,8 @@ extension BenchRunner {
     /// `latency`: device A writes one record into its tracked table and pushes it while
     /// device B runs a live `SyncManager`; the time from A's write to the commit of B's
     /// applied row, p50, p99 and max. Floor: an empty pull's round trip to the same server.
+    /// Then `latency_noticed`: A runs a live `SyncManager` with the default schedule too and
+    /// only writes (no push, no `notifyDirty()`): the same time, which holds A's debounce.
     func runLatency() async throws {
         try await withServer("latency", spaces: ["latency"]) { server in
             try await withTransport(server) { floorTransport in
@@ -24,9 +26,11 @@ extension BenchRunner {
                 let configuration = HTTPTransportConfiguration(baseURL: server.baseURL, accessToken: server.token)
                 let transportA = HTTPTransport(configuration: configuration)
                 let transportB = HTTPTransport(configuration: configuration)
+                let engineA = SyncEngine(store: storeA, transport: transportA, space: space)
                 let device = LatencyDevices(
                     poolA: poolA,
-                    engineA: SyncEngine(store: storeA, transport: transportA, space: space),
+                    engineA: engineA,
+                    managerA: SyncManager(engine: engineA, schedule: SyncSchedule(live: true), clock: ContinuousClock()),
                     poolB: poolB,
                     signal: signal,
                     managerB: SyncManager(
@@ -54,6 +58,8 @@ extension BenchRunner {
     struct LatencyDevices: Sendable {
         var poolA: DatabasePool
         var engineA: SyncEngine
+        /// A's manager for the writes noticed without being told: the default schedule, live.
+        var managerA: SyncManager<ContinuousClock>
         var poolB: DatabasePool
         var signal: CommitSignal
         var managerB: SyncManager<ContinuousClock>
@@ -67,6 +73,10 @@ extension BenchRunner {
         var applied: [Double]
         /// From A's write to the server's answer to A's push.
         var acknowledged: [Double]
+        /// From A's write, noticed by A's manager, to the commit of B's applied row.
+        var noticed: [Double] = []
+        /// A manager's debounce in the noticed writes.
+        var debounce: Double = 0
     }
 
     /// Runs B's manager in a child task while A writes the plan's records one by one (after
@@ -115,10 +125,48 @@ extension BenchRunner {
                 // Let B hold its long-poll again, as a device in live mode does between writes.
                 try await Task.sleep(for: .milliseconds(5))
             }
-            let rows = try await device.poolB.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") ?? 0 }
+            var rows = try await device.poolB.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") ?? 0 }
             guard rows == records.count else { throw BenchError("latency: B holds \(rows) rows of \(records.count)") }
+            samples.debounce = SyncSchedule().debounce.milliseconds
+            samples.noticed = try await measureNoticed(device, group: &group)
+            rows = try await device.poolB.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") ?? 0 }
+            guard rows == records.count + samples.noticed.count + 1 else {
+                throw BenchError("latency: B holds \(rows) rows of \(records.count + samples.noticed.count + 1)")
+            }
             return samples
         }
+    }
+
+    /// Starts A's manager and times writes A's app makes without telling it, each until B
+    /// commits it: a warm-up write, then the plan's noticed writes.
+    private func measureNoticed(
+        _ device: LatencyDevices,
+        group: inout ThrowingTaskGroup<Void, any Error>
+    ) async throws -> [Double] {
+        group.addTask { try await device.managerA.run() }
+        for await status in device.managerA.statusUpdates() where status.lastSyncAt != nil { break }
+        var noticed: [Double] = []
+        let records = freshRecords(plan.noticedWrites + 1)
+        for (position, index) in records.enumerated() {
+            if position % 10 == 0 {
+                progress.show("latency: noticed write \(max(0, position - 1))/\(plan.noticedWrites) from A, applied on B")
+            }
+            device.signal.reset()
+            let (title, body) = BenchRecords.text(index)
+            let written = ContinuousClock.now
+            try await device.poolA.write { db in
+                try db.execute(
+                    sql: "INSERT INTO items (id, title, body, n, done) VALUES (?, ?, ?, ?, 0)",
+                    arguments: [BenchRecords.key(index), title, body, index]
+                )
+            }
+            let applied = try await device.signal.next(timeout: .seconds(30))
+            if position >= 1 { noticed.append((applied - written).milliseconds) }
+            // Both devices hold their long-polls again before the next write, at a moment
+            // that does not follow the last cycle's rhythm.
+            try await Task.sleep(for: .milliseconds(20 + (index % 7) * 3))
+        }
+        return noticed
     }
 
     /// Records the latency result and its floor.
@@ -154,6 +202,26 @@ extension BenchRunner {
                     ("push_acked_p50", BenchStats.quantile(0.5, of: samples.acknowledged)),
                 ],
                 target: ("p50 < 5 ms, p99 < 25 ms", p50 < 5 && p99 < 25)
+            )
+        )
+        let noticed = samples.noticed
+        let noticedP50 = BenchStats.quantile(0.5, of: noticed)
+        let noticedWorst = noticed.max() ?? .nan
+        let budget = samples.debounce + 50
+        record(
+            BenchResult(
+                workload: "latency_noticed",
+                store: storeName,
+                clients: 2,
+                stats: BenchStats(median: noticedP50, min: noticed.min() ?? .nan, max: noticedWorst, count: 1),
+                unit: "ms",
+                ceiling: floorCeiling,
+                extra: [
+                    ("p50", noticedP50), ("p99", BenchStats.quantile(0.99, of: noticed)), ("max", noticedWorst),
+                    ("writes", Double(noticed.count)), ("debounce", samples.debounce),
+                    ("over_debounce_p50", noticedP50 - samples.debounce),
+                ],
+                target: ("p50 < debounce + 50 ms (\(Int(budget)) ms)", noticedP50 < budget)
             )
         )
     }

@@ -7,7 +7,7 @@ import Synchronization
 
 /// A workload of `ferry bench`.
 package enum BenchWorkload: String, CaseIterable, Sendable {
-    case push, pull, sync, latency, backlog, stream, bootstrap, bulk, caldav
+    case push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav
 
     /// The workloads a run without `--workload` measures: all but `caldav`, which needs
     /// Radicale.
@@ -28,6 +28,11 @@ package struct BenchPlan: Sendable {
     package var backlogRounds: Int
     /// Writes of the latency workload.
     package var latencyWrites: Int
+    /// Writes of the latency workload that A's manager notices by itself (each waits out
+    /// the debounce): a tenth of the latency writes, at most 100.
+    package var noticedWrites: Int { max(1, min(100, latencyWrites / 10)) }
+    /// Writes of the sidecar workload.
+    package var sidecarWrites: Int
     /// Concurrent clients of the push workload.
     package var pushClients: [Int] = [1, 4]
     /// Mutations per push request.
@@ -41,7 +46,7 @@ package struct BenchPlan: Sendable {
 
     /// A plan with the sizes given, else the defaults of a full run (`quick`: of a smoke
     /// test): N 200,000 (5,000), backlog 1,000,000 (20,000), 3 rounds (1), 1 backlog round,
-    /// 1,000 latency writes (200); every workload when `workloads` is empty; `ferry` the
+    /// 1,000 latency writes (200), 300 sidecar writes (50); every workload when `workloads` is empty; `ferry` the
     /// running executable when not given.
     package init(
         workloads: [BenchWorkload],
@@ -51,6 +56,7 @@ package struct BenchPlan: Sendable {
         rounds: Int?,
         backlogRounds: Int?,
         latencyWrites: Int?,
+        sidecarWrites: Int? = nil,
         ferry: String?,
         caldavEvents: Int? = nil,
         radicale: String? = nil
@@ -61,6 +67,7 @@ package struct BenchPlan: Sendable {
         self.rounds = rounds ?? (quick ? 1 : 3)
         self.backlogRounds = backlogRounds ?? 1
         self.latencyWrites = latencyWrites ?? (quick ? 200 : 1000)
+        self.sidecarWrites = sidecarWrites ?? (quick ? 50 : 300)
         self.ferry = ferry ?? FerryExecutable.current
         self.caldavEvents = caldavEvents ?? (quick ? 1_000 : 10_000)
         self.radicale = radicale
@@ -124,6 +131,7 @@ package final class BenchRunner {
             case .pull: try await runPull()
             case .sync: try await runSync()
             case .latency: try await runLatency()
+            case .sidecar: try await runSidecar()
             case .backlog: try await runBacklog()
             case .stream: try await runStream()
             case .bootstrap: try await runBootstrap()

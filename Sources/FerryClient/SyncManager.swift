@@ -1,14 +1,22 @@
 import FerryCore
 import Foundation
+import GRDB
 import Logging
 import ServiceLifecycle
 import Synchronization
 
 /// Keeps a local store in sync in the background: a swift-service-lifecycle `Service`.
 ///
-/// It pushes and pulls in cycles: after local writes (``notifyDirty()``, debounced), on
-/// ``syncNow()``, every poll interval when idle, and, in live mode, through a long-poll
-/// pull that brings other devices' changes within milliseconds. A bootstrap from a snapshot
+/// It pushes and pulls in cycles: after local writes (debounced), on ``syncNow()``, every
+/// poll interval when idle, and, in live mode, through a long-poll pull that brings other
+/// devices' changes within milliseconds.
+///
+/// It notices local writes by itself while ``run()`` runs: a commit through the store's
+/// `DatabaseWriter` that captured changes of tracked tables into the outbox starts a cycle
+/// after the debounce (GRDB's transaction observation; no polling). Commits by other
+/// processes that open the same file are noticed too when the schedule's
+/// ``FerryCore/SyncSchedule/externalWriteCheck`` is set. ``notifyDirty()`` stays as a hint
+/// for anything else. A bootstrap from a snapshot
 /// shows as phase ``FerryCore/SyncPhase/bootstrapping`` with its records done and total. Failures back off
 /// exponentially with jitter and never stop it for good; an error inside a cycle never ends
 /// ``run()``. Only the process that holds the database's lease syncs; the manager renews it
@@ -22,6 +30,8 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
         var running = false
         var status = SyncStatus()
         var subscribers: [UUID: AsyncStream<SyncStatus>.Continuation] = [:]
+        /// The highest outbox entry id a cycle has been asked for.
+        var noticedEntry: Int64 = 0
     }
 
     /// The engine the cycles run.
@@ -79,7 +89,12 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
         return stream
     }
 
-    /// Tells the manager the app wrote synced tables: a cycle starts after the debounce.
+    /// Tells the manager that synced tables changed: a cycle starts after the debounce.
+    ///
+    /// A hint, never needed for writes the manager notices by itself: commits through the
+    /// store's `DatabaseWriter` while ``run()`` runs, and, with
+    /// ``FerryCore/SyncSchedule/externalWriteCheck``, other processes' commits to the same
+    /// file. Calling it anyway costs nothing more than the cycle it asks for.
     public func notifyDirty() {
         update { $0.notifyDirty(now: clock.now) }
         wakeUp.ring()
@@ -124,10 +139,57 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
             for subscriber in subscribers { subscriber.finish() }
         }
         refreshCounts()
+        let observer = OutboxWriteObserver { [self] entry in noticeOutbox(upTo: entry) }
+        engine.store.writer.add(transactionObserver: observer, extent: .observerLifetime)
+        rememberNoticedEntries()
         await cancelWhenGracefulShutdown {
-            await self.loop()
+            await withTaskGroup(of: Void.self) { group in
+                if let watcher = self.externalWriteWatcher() {
+                    group.addTask { await watcher.run() }
+                }
+                await self.loop()
+                group.cancelAll()
+            }
         }
+        engine.store.writer.remove(transactionObserver: observer)
         releaseLease()
+    }
+
+    /// Starts a cycle after the debounce when `entry` is newer than every outbox entry
+    /// noticed before: the same commit seen by the observer and by the watcher asks once.
+    private func noticeOutbox(upTo entry: Int64) {
+        let isNew = state.withLock { state -> Bool in
+            guard entry > state.noticedEntry else { return false }
+            state.noticedEntry = entry
+            return true
+        }
+        if isNew { notifyDirty() }
+    }
+
+    /// Notes the outbox's entries at start: the first cycle pushes them, so they ask for
+    /// nothing more.
+    private func rememberNoticedEntries() {
+        do {
+            let highest = try engine.store.writer.read { db in
+                try Int64.fetchOne(db, sql: "SELECT max(client_action_id) FROM ferry_outbox") ?? 0
+            }
+            state.withLock { $0.noticedEntry = max($0.noticedEntry, highest) }
+        } catch {
+            logger.debug("could not read the outbox's last entry", metadata: ["ferry.error": "\(error)"])
+        }
+    }
+
+    /// The watcher of other processes' commits, when the schedule asks for one and the
+    /// database is a file.
+    private func externalWriteWatcher() -> ExternalWriteWatcher<C>? {
+        guard let interval = state.withLock({ $0.machine.schedule.externalWriteCheck }) else { return nil }
+        guard let path = ExternalWriteWatcher<C>.watchablePath(of: engine.store.writer) else {
+            logger.debug("the database is in memory: no other process can write it, nothing to watch")
+            return nil
+        }
+        return ExternalWriteWatcher(path: path, interval: interval, clock: clock, logger: logger) { [self] entry in
+            noticeOutbox(upTo: entry)
+        }
     }
 
     /// Gives up the lease. When run() ends because its task was cancelled, GRDB's async

@@ -83,7 +83,10 @@ struct Sync: AsyncParsableCommand {
         abstract: "Sync the database with a Ferry server: once, or continuously with --watch.",
         discussion: """
             A rotated refresh token is kept in the database, so later runs need only --token.
-            With --watch, SIGINT or SIGTERM stops it gracefully and releases the lease.
+            With --watch, writes by any program to the database's tracked tables are pushed
+            after a debounce: the watcher checks for other processes' commits every
+            --write-check-ms milliseconds. SIGINT or SIGTERM stops it gracefully and releases
+            the lease.
             """
     )
 
@@ -112,6 +115,18 @@ struct Sync: AsyncParsableCommand {
 
     @Option(
         name: .long,
+        help: "With --watch: milliseconds between checks for other programs' commits to the database; 0 turns the check off (default 25)."
+    )
+    var writeCheckMs: Int = 25
+
+    @Option(
+        name: .long,
+        help: "With --watch: milliseconds from a noticed write to the cycle that pushes it; writes in between join it (default 25)."
+    )
+    var debounceMs: Int = 25
+
+    @Option(
+        name: .long,
         help: "Bootstrap a new or reset copy from the server's snapshot when it is more than this many mutations ahead (default 10000)."
     )
     var bootstrapThreshold: Int64 = 10_000
@@ -119,6 +134,8 @@ struct Sync: AsyncParsableCommand {
     func validate() throws {
         guard ProtocolRules.isValidSpace(space) else { throw ValidationError("'\(space)' is not a space name") }
         guard interval > 0 else { throw ValidationError("--interval must be positive") }
+        guard writeCheckMs >= 0 else { throw ValidationError("--write-check-ms must not be negative") }
+        guard debounceMs >= 0 else { throw ValidationError("--debounce-ms must not be negative") }
         guard bootstrapThreshold >= 0 else { throw ValidationError("--bootstrap-threshold must not be negative") }
     }
 
@@ -164,7 +181,12 @@ struct Sync: AsyncParsableCommand {
     private func runManager(_ engine: SyncEngine) async throws {
         let manager = SyncManager(
             engine: engine,
-            schedule: SyncSchedule(pollInterval: .seconds(interval), live: live),
+            schedule: SyncSchedule(
+                debounce: .milliseconds(debounceMs),
+                pollInterval: .seconds(interval),
+                live: live,
+                externalWriteCheck: writeCheckMs > 0 ? .milliseconds(writeCheckMs) : nil
+            ),
             clock: ContinuousClock()
         )
         let group = ServiceGroup(

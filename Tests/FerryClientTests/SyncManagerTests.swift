@@ -84,7 +84,8 @@ struct SyncManagerTests {
         try await whileRunning(rig.manager) {
             let first = try #require(await rig.manager.waitForSuccess(after: SyncStatus()))
             #expect(rig.server.callCounts.push == 0)  // nothing to push yet
-            let debounceEnds = rig.clock.now.advanced(by: .milliseconds(250))
+            let debounce = SyncSchedule().debounce
+            let debounceEnds = rig.clock.now.advanced(by: debounce)
             for index in 1...5 {
                 try rig.insert("n\(index)")
                 rig.manager.notifyDirty()
@@ -92,7 +93,7 @@ struct SyncManagerTests {
             // The manager sleeps until the debounce ends (the first write's, not the last's):
             // 1 ms before it, nothing is due, so nothing can have been pushed.
             await rig.clock.waitForSleeper(until: debounceEnds)
-            rig.clock.advance(by: .milliseconds(249))
+            rig.clock.advance(by: debounce - .milliseconds(1))
             #expect(rig.server.callCounts.push == 0)
 
             rig.clock.advance(by: .milliseconds(2))

@@ -56,10 +56,10 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         var machine = synced(at: t)
         let debounce = machine.schedule.debounce
         machine.notifyDirty(now: t)
-        machine.notifyDirty(now: t.advanced(by: .milliseconds(100)))
-        machine.notifyDirty(now: t.advanced(by: .milliseconds(200)))
+        machine.notifyDirty(now: t.advanced(by: debounce / 3))
+        machine.notifyDirty(now: t.advanced(by: debounce * 2 / 3))
         let deadline = t.advanced(by: debounce)
-        #expect(machine.nextAction(now: t.advanced(by: .milliseconds(200))) == .sleep(until: deadline))
+        #expect(machine.nextAction(now: t.advanced(by: debounce * 2 / 3)) == .sleep(until: deadline))
         #expect(machine.nextAction(now: deadline.advanced(by: .milliseconds(-1))) == .sleep(until: deadline))
         #expect(machine.nextAction(now: deadline) == .runCycle)
 
@@ -285,7 +285,7 @@ private func delays(failures count: Int, jitterUnit: Double, schedule: SyncSched
         #expect(machine.nextAction(now: .zero) == .longPoll)
         var dirty = machine
         dirty.notifyDirty(now: .zero)
-        #expect(dirty.nextAction(now: .zero) == .sleep(until: Tick(offset: .milliseconds(250))))
+        #expect(dirty.nextAction(now: .zero) == .sleep(until: Tick(offset: machine.schedule.debounce)))
     }
 
     @Test func anInterruptedLongPollIsNeitherSuccessNorFailure() {
