@@ -77,14 +77,19 @@ public final class TestClock: Clock, Sendable {
     /// The deadlines of the tasks sleeping on this clock now, earliest first.
     public var sleeperDeadlines: [Instant] { state.withLock { $0.sleepers.values.map(\.deadline).sorted() } }
 
-    /// Yields until at least `count` tasks sleep on the clock.
+    /// Yields until at least `count` tasks sleep on the clock, or the waiting task is
+    /// cancelled (a test's time limit), so that a sleeper that never comes fails the test
+    /// instead of hanging it.
     public func waitForSleepers(_ count: Int = 1) async {
-        while sleeperCount < count { await Task.yield() }
+        while sleeperCount < count, !Task.isCancelled { await Task.yield() }
     }
 
     /// Yields until a task sleeps on the clock until exactly `deadline`: the sleeper a test
-    /// expects is in place, and nothing happens until the clock reaches it.
+    /// expects is in place, and nothing happens until the clock reaches it. Returns early when
+    /// the waiting task is cancelled, as ``waitForSleepers(_:)`` does.
     public func waitForSleeper(until deadline: Instant) async {
-        while !state.withLock({ $0.sleepers.values.contains { $0.deadline == deadline } }) { await Task.yield() }
+        while !state.withLock({ $0.sleepers.values.contains { $0.deadline == deadline } }), !Task.isCancelled {
+            await Task.yield()
+        }
     }
 }
