@@ -42,7 +42,11 @@ struct Device {
     ) throws {
         path = scratch?.path("\(name).sqlite")
         let isNew = path.map { !FileManager.default.fileExists(atPath: $0) } ?? true
-        database = try path.map { try DatabaseQueue(path: $0) } ?? DatabaseQueue()
+        // A file others open too (a second program, the manager's watcher of other processes'
+        // commits) waits for their locks, as an app sharing its file sets it up.
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        database = try path.map { try DatabaseQueue(path: $0, configuration: configuration) } ?? DatabaseQueue()
         if isNew {
             try database.write { db in
                 try db.execute(sql: extraSchema ?? Self.schema)
