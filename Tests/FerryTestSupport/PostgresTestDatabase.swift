@@ -52,7 +52,17 @@ public enum PostgresTestServer {
         _ body: (PostgresEventLog, PostgresTokenStore, PostgresBackend) async throws -> T
     ) async throws -> T {
         try await withDatabase { url in
-            let database = try PostgresBackend(configuration: .init(url: url, maximumConnections: 4)) { space, head in
+            // Deadlines of 30 s, not the 5 s of production: on a 2-core CI machine, right
+            // after a fresh build and beside the parallel suites, an operation of these
+            // contract tests sometimes took longer (seen in CI); they check the stores'
+            // rules, not their deadlines (DeadlineTests and PostgresRetryTests do).
+            let configuration = PostgresBackend.Configuration(
+                url: url,
+                maximumConnections: 4,
+                operationTimeout: .seconds(30),
+                connectTimeout: .seconds(10)
+            )
+            let database = try PostgresBackend(configuration: configuration) { space, head in
                 watcher.publish(space: space, head: head)
             }
             return try await withThrowingTaskGroup(of: T?.self) { group in
