@@ -106,14 +106,8 @@ extension BenchRunner {
                     progress.show("latency: write \(max(0, position - warmUp))/\(plan.latencyWrites) from A, applied on B")
                 }
                 device.signal.reset()
-                let (title, body) = BenchRecords.text(index)
                 let written = ContinuousClock.now
-                try await device.poolA.write { db in
-                    try db.execute(
-                        sql: "INSERT INTO items (id, title, body, n, done) VALUES (?, ?, ?, ?, 0)",
-                        arguments: [BenchRecords.key(index), title, body, index]
-                    )
-                }
+                try await Self.insertItem(index, into: device.poolA)
                 var report = SyncEngine.Report()
                 try await device.engineA.push(into: &report)
                 let pushed = ContinuousClock.now
@@ -152,14 +146,8 @@ extension BenchRunner {
                 progress.show("latency: noticed write \(max(0, position - 1))/\(plan.noticedWrites) from A, applied on B")
             }
             device.signal.reset()
-            let (title, body) = BenchRecords.text(index)
             let written = ContinuousClock.now
-            try await device.poolA.write { db in
-                try db.execute(
-                    sql: "INSERT INTO items (id, title, body, n, done) VALUES (?, ?, ?, ?, 0)",
-                    arguments: [BenchRecords.key(index), title, body, index]
-                )
-            }
+            try await Self.insertItem(index, into: device.poolA)
             let applied = try await device.signal.next(timeout: .seconds(30))
             if position >= 1 { noticed.append((applied - written).milliseconds) }
             // Both devices hold their long-polls again before the next write, at a moment
@@ -172,17 +160,7 @@ extension BenchRunner {
     /// Records the latency result and its floor.
     private func recordLatency(_ samples: LatencySamples) {
         let floor = samples.floor
-        let floorCeiling = BenchCeiling(
-            name: "http_round_trip",
-            label: "p50 of an empty pull's round trip (floor)",
-            stats: BenchStats(
-                median: BenchStats.quantile(0.5, of: floor),
-                min: floor.min() ?? .nan,
-                max: floor.max() ?? .nan,
-                count: 1
-            ),
-            unit: "ms"
-        )
+        let floorCeiling = Self.roundTripFloor(name: "http_round_trip", label: "p50 of an empty pull's round trip (floor)", floor)
         record(floorCeiling)
         let applied = samples.applied
         let p50 = BenchStats.quantile(0.5, of: applied)
@@ -233,5 +211,26 @@ extension BenchRunner {
         let store = try LocalStore(pool)
         try store.register(table: BenchRecords.entity)
         return (pool, store)
+    }
+
+    /// Inserts bench record `index` into the `items` table of `writer`, as the app would.
+    static func insertItem(_ index: Int, into writer: some DatabaseWriter) async throws {
+        let (title, body) = BenchRecords.text(index)
+        try await writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO items (id, title, body, n, done) VALUES (?, ?, ?, ?, 0)",
+                arguments: [BenchRecords.key(index), title, body, index]
+            )
+        }
+    }
+
+    /// The ceiling of a run's empty-pull round trips: their p50, min and max, in ms.
+    static func roundTripFloor(name: String, label: String, _ floor: [Double]) -> BenchCeiling {
+        BenchCeiling(
+            name: name,
+            label: label,
+            stats: BenchStats(median: BenchStats.quantile(0.5, of: floor), min: floor.min() ?? .nan, max: floor.max() ?? .nan, count: 1),
+            unit: "ms"
+        )
     }
 }

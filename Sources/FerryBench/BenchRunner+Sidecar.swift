@@ -129,16 +129,10 @@ extension BenchRunner {
 
     /// Records the sidecar result and its floor.
     private func recordSidecar(_ samples: [Double], floor: [Double]) {
-        let floorCeiling = BenchCeiling(
+        let floorCeiling = Self.roundTripFloor(
             name: "sidecar_http_round_trip",
             label: "p50 of an empty pull's round trip (sidecar floor)",
-            stats: BenchStats(
-                median: BenchStats.quantile(0.5, of: floor),
-                min: floor.min() ?? .nan,
-                max: floor.max() ?? .nan,
-                count: 1
-            ),
-            unit: "ms"
+            floor
         )
         record(floorCeiling)
         let p50 = BenchStats.quantile(0.5, of: samples)
