@@ -316,15 +316,18 @@ struct DemoStory {
 
             Done in \(String(format: "%.1f", seconds)) s. The same with real processes:
 
-              ferry serve --memory                              # prints a token for space 'default'
+              ferry serve --data ferry-data &                       # a server on 127.0.0.1:8080
+              ferry token create --data ferry-data --space notes    # its access token: T below
               sqlite3 phone.sqlite  "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, body TEXT)"
               sqlite3 laptop.sqlite "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, body TEXT)"
               ferry track --db phone.sqlite notes
               ferry track --db laptop.sqlite notes
               sqlite3 phone.sqlite "INSERT INTO notes VALUES ('n1', 'Groceries', 'milk')"
-              ferry sync --db phone.sqlite  --server http://127.0.0.1:8080 --space default --token fat_…
-              ferry sync --db laptop.sqlite --server http://127.0.0.1:8080 --space default --token fat_…
+              ferry sync --db phone.sqlite  --server http://127.0.0.1:8080 --space notes --token "$T"
+              ferry sync --db laptop.sqlite --server http://127.0.0.1:8080 --space notes --token "$T"
               ferry status --db laptop.sqlite
+
+            README.md's five-minute tour goes on from there: the console, an app, PostgreSQL.
             """,
             DemoStep(step: "done", seconds: seconds)
         )
