@@ -187,8 +187,18 @@ def main():
         # Revoke the space token's grant with its button: revoke, then confirm.
         grant = notes["grant_id"]
         selector = f'#tokens-body button.revoke[data-grant="{grant}"]'
-        wait_for("the revoke button", lambda: driver.find_elements(By.CSS_SELECTOR, selector))[0].click()
-        wait_for("the confirm button", lambda: driver.find_elements(By.CSS_SELECTOR, selector + ".confirm"))[0].click()
+
+        def click(css):
+            """Clicks the element `css` names, if there is one (retried by wait_for while the
+            table is rebuilt under it)."""
+            found = driver.find_elements(By.CSS_SELECTOR, css)
+            if found:
+                found[0].click()
+                return True
+            return False
+
+        wait_for("a click on the revoke button", lambda: click(selector + ":not(.confirm)"))
+        wait_for("a click on the confirm button", lambda: click(selector + ".confirm"))
         wait_for("the grant shown revoked", lambda: not driver.find_elements(By.CSS_SELECTOR, selector)
                  and "revoked" in driver.find_element(By.CSS_SELECTOR, f'#tokens-body tr[data-grant="{grant}"]').text)
         status, _ = http(base, "POST", "/sync/mutations/push", token=token, body=push)

@@ -71,7 +71,7 @@ enum ConsolePage {
           <section>
             <h2>Spaces</h2>
             <table>
-              <thead><tr><th>space</th><th>head seq</th><th>log size</th><th>floor</th><th>last write</th><th>writes/min</th><th>devices</th></tr></thead>
+              <thead><tr><th>space</th><th class="num">head seq</th><th class="num">log size</th><th class="num">floor</th><th>last write</th><th class="num">writes/min</th><th class="num">devices</th></tr></thead>
               <tbody id="spaces-body"></tbody>
             </table>
             <p id="spaces-more" class="muted"></p>
@@ -80,19 +80,19 @@ enum ConsolePage {
             <h2>Devices of <span id="selected-space">—</span></h2>
             <p class="muted">Seen by this server process since it started (pushes, and pulls that name their device with <code>exclude_device</code>).</p>
             <table>
-              <thead><tr><th>device</th><th>last seen</th><th>last push</th><th>last pull</th><th>cursor</th><th>lag</th></tr></thead>
+              <thead><tr><th>device</th><th>last seen</th><th>last push</th><th>last pull</th><th class="num">cursor</th><th class="num">lag</th></tr></thead>
               <tbody id="devices-body"></tbody>
             </table>
             <h3>Stream checkpoints</h3>
             <table>
-              <thead><tr><th>device</th><th>type</th><th>seq</th><th>lag</th><th>log</th></tr></thead>
+              <thead><tr><th>device</th><th>type</th><th class="num">seq</th><th class="num">lag</th><th>log</th></tr></thead>
               <tbody id="checkpoints-body"></tbody>
             </table>
           </section>
           <section>
             <h2>Recent conflicts</h2>
             <table>
-              <thead><tr><th>when</th><th>space</th><th>device</th><th>record</th><th>base seq</th><th>current seq</th></tr></thead>
+              <thead><tr><th>when</th><th>space</th><th>device</th><th>record</th><th class="num">base seq</th><th class="num">current seq</th></tr></thead>
               <tbody id="conflicts-body"></tbody>
             </table>
           </section>
@@ -155,13 +155,25 @@ enum ConsolePage {
             return td;
           }
 
+          // An instant as "YYYY-MM-DD HH:MM:SSZ (N min ago)", coarse enough that a table whose data
+          // did not change renders the same text for a while (see unchanged()).
           function when(value) {
             if (value === undefined || value === null) { return "—"; }
-            const date = typeof value === "number" ? new Date(value) : new Date(value);
+            const date = new Date(value);
             if (isNaN(date.getTime())) { return String(value); }
-            const seconds = Math.round((Date.now() - date.getTime()) / 1000);
-            const ago = seconds < 1 ? "now" : seconds < 90 ? seconds + " s ago" : seconds < 5400 ? Math.round(seconds / 60) + " min ago" : Math.round(seconds / 3600) + " h ago";
-            return date.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z") + " (" + ago + ")";
+            const minutes = Math.floor(Math.abs(Date.now() - date.getTime()) / 60000);
+            const span = minutes < 1 ? "under a minute" : minutes < 90 ? minutes + " min" : minutes < 2880 ? Math.round(minutes / 60) + " h" : Math.round(minutes / 1440) + " days";
+            const relative = date.getTime() > Date.now() + 1000 ? "in " + span : span + " ago";
+            return date.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z") + " (" + relative + ")";
+          }
+
+          // Whether `element` shows `content` already; if not, remembers it. A table is rebuilt only
+          // when what it shows changes, so that a row or a button is not replaced under the pointer.
+          function unchanged(element, content) {
+            const signature = JSON.stringify(content);
+            if (element.dataset.signature === signature) { return true; }
+            element.dataset.signature = signature;
+            return false;
           }
 
           function fact(list, name, value) {
@@ -178,8 +190,9 @@ enum ConsolePage {
             pill.textContent = health.status === "ok" ? "healthy" : "storage unavailable";
             pill.className = "pill " + (health.status === "ok" ? "ok" : "bad");
             const list = $("health");
-            list.replaceChildren();
             const storage = health.storage || {};
+            if (unchanged(list, [health, when(health.started_at)])) { return; }
+            list.replaceChildren();
             fact(list, "status", health.status);
             fact(list, "storage", storage.kind);
             fact(list, "reachable", storage.reachable ? "yes (" + storage.check_ms + " ms)" : "no");
@@ -195,9 +208,11 @@ enum ConsolePage {
 
           function showSpaces(listing) {
             const body = $("spaces-body");
-            body.replaceChildren();
             const names = listing.spaces.map((space) => space.space);
             if (selectedSpace === null || names.indexOf(selectedSpace) < 0) { selectedSpace = names.length > 0 ? names[0] : null; }
+            $("spaces-more").textContent = listing.next_after ? "More spaces follow (the first page is shown)." : "";
+            if (unchanged(body, [listing.spaces, selectedSpace, listing.spaces.map((space) => when(space.last_write_at))])) { return; }
+            body.replaceChildren();
             for (const space of listing.spaces) {
               const row = document.createElement("tr");
               row.className = "selectable" + (space.space === selectedSpace ? " selected" : "");
@@ -217,14 +232,15 @@ enum ConsolePage {
               cell(row, "no space has a log yet").colSpan = 7;
               body.appendChild(row);
             }
-            $("spaces-more").textContent = listing.next_after ? "More spaces follow (the first page is shown)." : "";
           }
 
           function showSpace(detail) {
             $("selected-space").textContent = detail ? detail.space : "—";
             const devices = $("devices-body");
-            devices.replaceChildren();
             const checkpoints = $("checkpoints-body");
+            const shown = detail ? [detail, detail.devices.map((device) => [when(device.last_push_at), when(device.last_pull_at)])] : null;
+            if (unchanged(devices, shown)) { return; }
+            devices.replaceChildren();
             checkpoints.replaceChildren();
             if (!detail) { return; }
             for (const device of detail.devices) {
@@ -251,6 +267,7 @@ enum ConsolePage {
 
           function showConflicts(listing) {
             const body = $("conflicts-body");
+            if (unchanged(body, [listing.conflicts, listing.conflicts.map((conflict) => when(conflict.at))])) { return; }
             body.replaceChildren();
             for (const conflict of listing.conflicts) {
               const row = document.createElement("tr");
@@ -264,8 +281,12 @@ enum ConsolePage {
             }
           }
 
+          let lastTokens = null;
           function showTokens(listing) {
+            lastTokens = listing;
             const body = $("tokens-body");
+            const times = listing.grants.map((grant) => [when(grant.created_at), when(grant.access_expires_at), when(grant.revoked_at)]);
+            if (unchanged(body, [listing.grants, times, Array.from(armed)])) { return; }
             body.replaceChildren();
             for (const grant of listing.grants) {
               const row = document.createElement("tr");
@@ -292,7 +313,7 @@ enum ConsolePage {
           async function revoke(grant) {
             if (!armed.has(grant)) {
               armed.add(grant);
-              refresh();
+              if (lastTokens) { showTokens(lastTokens); }
               return;
             }
             armed.delete(grant);
