@@ -19,13 +19,18 @@ private let snakeDecoder: JSONDecoder = {
     return decoder
 }()
 
+/// A console body that was not what a test expected.
+private struct ConsoleBodyError: Error, CustomStringConvertible {
+    var description: String
+}
+
 extension HTTPAnswer {
     /// The body as one of the console's bodies.
     fileprivate func console<T: Decodable>(_ type: T.Type) throws -> T {
         do {
             return try snakeDecoder.decode(T.self, from: body)
         } catch {
-            throw DecodeFailure(message: "could not decode \(T.self) from \(status) \(text): \(error)")
+            throw ConsoleBodyError(description: "could not decode \(T.self) from \(status) \(text): \(error)")
         }
     }
 }

@@ -373,7 +373,12 @@ private func seqs(_ result: AppendResult) -> [Int64] {
                 )
             }
             try await log.storeCheckpoints(
-                CheckpointUpdate(space: "b", deviceID: "dev-c", logID: "an-older-log", merged: StreamAck.Merged([try StreamAck(type: "note", seq: 1)]))
+                CheckpointUpdate(
+                    space: "b",
+                    deviceID: "dev-c",
+                    logID: "an-older-log",
+                    merged: StreamAck.Merged([try StreamAck(type: "note", seq: 1)])
+                )
             )
             try await log.storeCheckpoints(
                 CheckpointUpdate(space: "c", deviceID: "dev-a", logID: "x", merged: StreamAck.Merged([try StreamAck(type: "note", seq: 1)]))
