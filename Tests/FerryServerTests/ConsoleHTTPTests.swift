@@ -215,9 +215,9 @@ private struct Health: Decodable {
                 .POST,
                 "/sync/ack",
                 token: notes,
-                body: Data(#"{"space":"notes","deviceId":"B","acks":["note|3","SyncComplete|6"]}"#.utf8)
+                body: Data(#"{"space":"notes","device_id":"B","acks":["note|3","SyncComplete|6"]}"#.utf8)
             )
-            #expect(ack.status == 204)
+            #expect(ack.status == 204, "\(ack.text)")
             detail = try await server.request(.GET, "/admin/spaces/notes", token: admin).console(Space.self)
             #expect(
                 detail.checkpoints == [
@@ -336,14 +336,14 @@ private struct Health: Decodable {
                 let push: HTTPFields = [.authorization: "Bearer \(device)", .contentType: "application/json"]
                 for space in ["todo", "notes"] {
                     let body =
-                        #"{"space":"\#(space)","deviceId":"d1","sessionId":"s","mutations":[{"clientActionId":1,"entity":"note","entityKey":"k","op":"upsert","payload":{}}]}"#
+                        #"{"space":"\#(space)","device_id":"d1","session_id":"s","mutations":[{"client_action_id":1,"entity":"note","entity_key":"k","op":"upsert","payload":{}}]}"#
                     let pushed = try await client.executeRequest(
                         uri: "/sync/mutations/push",
                         method: .post,
                         headers: push,
                         body: ByteBuffer(string: body)
                     )
-                    #expect(pushed.status == .ok)
+                    #expect(pushed.status == .ok, "\(String(buffer: pushed.body))")
                 }
                 let listed = try await client.executeRequest(uri: "/admin/spaces", method: .get, headers: bearer, body: nil)
                 #expect(listed.status == .ok)
