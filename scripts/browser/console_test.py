@@ -122,7 +122,7 @@ def main():
 
         options = webdriver.ChromeOptions()
         options.binary_location = arguments.chromium
-        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1200"):
+        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1700"):
             options.add_argument(flag)
         driver = webdriver.Chrome(service=Service(executable_path=arguments.chromedriver), options=options)
         driver.set_page_load_timeout(30)
@@ -163,6 +163,10 @@ def main():
         status, answer = http(base, "POST", "/sync/mutations/push", token=token, body=conflict)
         check(status == 200 and len(answer["conflicts"]) == 1, f"the conflicting push answered {status} {answer}")
 
+        ack = {"space": "notes", "device_id": "dev-a", "acks": ["note|2"]}
+        status, _ = http(base, "POST", "/sync/ack", token=token, body=ack)
+        check(status == 204, f"ack answered {status}")
+
         row = wait_for(
             "space notes in the table",
             lambda: driver.find_elements(By.CSS_SELECTOR, '#spaces-body tr[data-space="notes"]'),
@@ -181,6 +185,7 @@ def main():
         cells = wait_for("the device with an HTML-looking id, as text", odd_row)
         check(cells[4].text == "2" and cells[5].text == "1", f"cursor and lag of the pulling device: {[c.text for c in cells]}")
         check(not driver.find_elements(By.CSS_SELECTOR, "#devices-body b"), "a device id was inserted as HTML")
+        wait_for("the checkpoint of dev-a", lambda: "note" in driver.find_element(By.ID, "checkpoints-body").text)
         wait_for("the conflict", lambda: "note/n1" in driver.find_element(By.ID, "conflicts-body").text)
         check(row is not None, "no row")
 
@@ -208,8 +213,6 @@ def main():
 
         os.makedirs(arguments.output, exist_ok=True)
         screenshot = os.path.join(arguments.output, "console.png")
-        height = driver.execute_script("return document.body.scrollHeight")
-        driver.set_window_size(1280, max(900, min(int(height) + 40, 3000)))
         driver.save_screenshot(screenshot)
 
         # Signing out forgets the token.

@@ -164,7 +164,9 @@ enum ConsolePage {
             const minutes = Math.floor(Math.abs(Date.now() - date.getTime()) / 60000);
             const span = minutes < 1 ? "under a minute" : minutes < 90 ? minutes + " min" : minutes < 2880 ? Math.round(minutes / 60) + " h" : Math.round(minutes / 1440) + " days";
             const relative = date.getTime() > Date.now() + 1000 ? "in " + span : span + " ago";
-            return date.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z") + " (" + relative + ")";
+            const text = date.toISOString();
+            const shown = text.slice(0, 10) === new Date().toISOString().slice(0, 10) ? text.slice(11, 19) + "Z" : text.slice(0, 16).replace("T", " ") + "Z";
+            return shown + " (" + relative + ")";
           }
 
           // Whether `element` shows `content` already; if not, remembers it. A table is rebuilt only
@@ -410,7 +412,7 @@ enum ConsolePage {
         h2 { font-size: 15px; margin: 0 0 8px; }
         h3 { font-size: 13px; margin: 14px 0 6px; }
         main, #signin { padding: 14px 20px; max-width: 1200px; }
-        section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; margin-bottom: 14px; }
+        section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; margin-bottom: 14px; overflow-x: auto; }
         table { border-collapse: collapse; width: 100%; }
         th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
         th { font-weight: 600; color: var(--muted); font-size: 12px; }
