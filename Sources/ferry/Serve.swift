@@ -262,6 +262,7 @@ struct Serve: AsyncParsableCommand {
             logger: logger
         ) { bound in
             print("Ferry listening on http://\(host):\(bound) (\(described))")
+            print("Operator console: http://\(host):\(bound)/console (sign in with a token of 'ferry token create --admin')")
             fflush(nil)  // stdout may be a pipe: flush so that a supervisor sees the line now
         }
         logger.info("ferry stopped")

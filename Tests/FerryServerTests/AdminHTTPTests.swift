@@ -33,6 +33,10 @@ private let adminRoutes: [(HTTPMethod, String, Data?)] = [
     (.POST, "/admin/tokens", Data(#"{"spaces":["notes"]}"#.utf8)),
     (.GET, "/admin/tokens", nil),
     (.DELETE, "/admin/tokens/g_unknown", nil),
+    (.GET, "/admin/spaces", nil),
+    (.GET, "/admin/spaces/notes", nil),
+    (.GET, "/admin/conflicts", nil),
+    (.GET, "/admin/health", nil),
 ]
 
 /// The body of `GET /admin/tokens`.

@@ -328,6 +328,75 @@ private func seqs(_ result: AppendResult) -> [Int64] {
         }
     }
 
+    /// The console's listing: pages of spaces in name order with head, floor, the commit time
+    /// of the head mutation and the recent writes; and a space's stored checkpoints.
+    @Test(arguments: EventLogFactory.all)
+    func spacesAndCheckpointsAreListedInPages(factory: EventLogFactory) async throws {
+        let clock = ManualWallClock()
+        try await factory.with(clock: clock.clock) { log, _ in
+            #expect(try await log.listSpaces(after: nil, limit: 10, recentSince: 0).isEmpty)
+            let start = clock.clock.nowMilliseconds()
+            _ = try await log.append(batch("b", [mutation(1), mutation(2)]))
+            clock.advance(seconds: 120)
+            _ = try await log.append(batch("b", [mutation(3)]))
+            _ = try await log.read(space: "a", since: 0, limit: 1, excludingDevice: nil)  // a log with no mutation
+            _ = try await log.append(batch("c", [mutation(1)]))
+
+            let recent = start + 60_000
+            let all = try await log.listSpaces(after: nil, limit: 10, recentSince: recent)
+            #expect(all.map(\.space) == ["a", "b", "c"])
+            let b = try #require(all.first { $0.space == "b" })
+            #expect(b.headSeq == 3 && b.floorSeq == 0 && b.mutations == 3)
+            #expect(b.lastWriteMilliseconds == start + 120_000)
+            #expect(b.recentWrites == 1, "seqs 1 and 2 were committed before the recent window")
+            #expect(!b.logID.isEmpty)
+            let a = try #require(all.first)
+            #expect(a.headSeq == 0 && a.lastWriteMilliseconds == nil && a.recentWrites == 0)
+            #expect(try await log.listSpaces(after: nil, limit: 10, recentSince: 0).first { $0.space == "b" }?.recentWrites == 3)
+
+            let first = try await log.listSpaces(after: nil, limit: 2, recentSince: recent)
+            #expect(first.map(\.space) == ["a", "b"])
+            let second = try await log.listSpaces(after: first.last?.space, limit: 2, recentSince: recent)
+            #expect(second.map(\.space) == ["c"])
+            #expect(try await log.listSpaces(after: "c", limit: 2, recentSince: recent).isEmpty)
+            #expect(try await log.listSpaces(after: nil, limit: 0, recentSince: recent).isEmpty)
+
+            #expect(try await log.listCheckpoints(space: "b", limit: 10).isEmpty)
+            for (device, acks) in [("dev-b", [("note", Int64(2))]), ("dev-a", [("task", 3), ("note", 1)])] {
+                try await log.storeCheckpoints(
+                    CheckpointUpdate(
+                        space: "b",
+                        deviceID: device,
+                        logID: b.logID,
+                        merged: StreamAck.Merged(try acks.map { try StreamAck(type: $0.0, seq: $0.1) })
+                    )
+                )
+            }
+            try await log.storeCheckpoints(
+                CheckpointUpdate(
+                    space: "b",
+                    deviceID: "dev-c",
+                    logID: "an-older-log",
+                    merged: StreamAck.Merged([try StreamAck(type: "note", seq: 1)])
+                )
+            )
+            try await log.storeCheckpoints(
+                CheckpointUpdate(space: "c", deviceID: "dev-a", logID: "x", merged: StreamAck.Merged([try StreamAck(type: "note", seq: 1)]))
+            )
+            let listed = try await log.listCheckpoints(space: "b", limit: 10)
+            #expect(
+                listed == [
+                    StoredCheckpoint(deviceID: "dev-a", type: "note", seq: 1, ofCurrentLog: true),
+                    StoredCheckpoint(deviceID: "dev-a", type: "task", seq: 3, ofCurrentLog: true),
+                    StoredCheckpoint(deviceID: "dev-b", type: "note", seq: 2, ofCurrentLog: true),
+                    StoredCheckpoint(deviceID: "dev-c", type: "note", seq: 1, ofCurrentLog: false),
+                ]
+            )
+            #expect(try await log.listCheckpoints(space: "b", limit: 2) == Array(listed.prefix(2)))
+            #expect(try await log.listCheckpoints(space: "none", limit: 10).isEmpty)
+        }
+    }
+
     @Test(arguments: EventLogFactory.all)
     func waitersWakeOnAppend(factory: EventLogFactory) async throws {
         try await factory.with { log, _ in

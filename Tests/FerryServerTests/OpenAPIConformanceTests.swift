@@ -72,6 +72,16 @@ private func adminToken(_ server: TestServer) async throws -> String {
     try await server.tokens.issue(spaces: [], accessTTL: 3600, admin: true).accessToken
 }
 
+/// Fills every part of the console's answers for space notes: two devices that push, one that
+/// pulls naming itself, a conflict, and stream checkpoints.
+private func activityOfNotes(_ server: TestServer) async throws {
+    let token = try await server.token("notes")
+    _ = try await server.push(.make(space: "notes", device: "A", [.upsert(1, key: "n1", baseSeq: 0)]), token: token)
+    _ = try await server.push(.make(space: "notes", device: "B", [.upsert(1, key: "n1", baseSeq: 0)]), token: token)
+    #expect(try await server.pull("space=notes&since_seq=0&exclude_device=B", token: token).status == 200)
+    #expect(try await server.request(.POST, "/sync/ack", token: token, body: notesAck).status == 204)
+}
+
 private let provocations: [String: Provocation] = [
     "POST /sync/mutations/push 200": { server in
         let token = try await server.token("notes")
@@ -377,6 +387,82 @@ private let provocations: [String: Provocation] = [
     },
     "DELETE /admin/tokens/{grant_id} 404": { server in
         try await server.request(.DELETE, "/admin/tokens/g_x", token: try await adminToken(server))
+    },
+    "GET /admin/spaces 200": { server in
+        _ = try await activityOfNotes(server)
+        return try await server.request(.GET, "/admin/spaces?limit=1", token: try await adminToken(server))
+    },
+    "GET /admin/spaces 400": { server in
+        try await server.request(.GET, "/admin/spaces?limit=0", token: try await adminToken(server))
+    },
+    "GET /admin/spaces 401": { server in
+        try await server.request(.GET, "/admin/spaces")
+    },
+    "GET /admin/spaces 403": { server in
+        try await server.request(.GET, "/admin/spaces", token: try await server.token("notes"))
+    },
+    "GET /admin/spaces 503": { server in
+        let admin = try await adminToken(server)
+        server.outage.set(down: true)
+        return try await server.request(.GET, "/admin/spaces", token: admin)
+    },
+    "GET /admin/spaces/{space} 200": { server in
+        _ = try await activityOfNotes(server)
+        return try await server.request(.GET, "/admin/spaces/notes", token: try await adminToken(server))
+    },
+    "GET /admin/spaces/{space} 400": { server in
+        try await server.request(.GET, "/admin/spaces/No_Space", token: try await adminToken(server))
+    },
+    "GET /admin/spaces/{space} 401": { server in
+        try await server.request(.GET, "/admin/spaces/notes")
+    },
+    "GET /admin/spaces/{space} 403": { server in
+        try await server.request(.GET, "/admin/spaces/notes", token: try await server.token("notes"))
+    },
+    "GET /admin/spaces/{space} 404": { server in
+        try await server.request(.GET, "/admin/spaces/notes", token: try await adminToken(server))
+    },
+    "GET /admin/spaces/{space} 503": { server in
+        let admin = try await adminToken(server)
+        server.outage.set(down: true)
+        return try await server.request(.GET, "/admin/spaces/notes", token: admin)
+    },
+    "GET /admin/conflicts 200": { server in
+        _ = try await activityOfNotes(server)
+        return try await server.request(.GET, "/admin/conflicts", token: try await adminToken(server))
+    },
+    "GET /admin/conflicts 400": { server in
+        try await server.request(.GET, "/admin/conflicts?limit=x", token: try await adminToken(server))
+    },
+    "GET /admin/conflicts 401": { server in
+        try await server.request(.GET, "/admin/conflicts")
+    },
+    "GET /admin/conflicts 403": { server in
+        try await server.request(.GET, "/admin/conflicts", token: try await server.token("notes"))
+    },
+    "GET /admin/health 200": { server in
+        _ = try await activityOfNotes(server)
+        return try await server.request(.GET, "/admin/health", token: try await adminToken(server))
+    },
+    "GET /admin/health 401": { server in
+        try await server.request(.GET, "/admin/health")
+    },
+    "GET /admin/health 403": { server in
+        try await server.request(.GET, "/admin/health", token: try await server.token("notes"))
+    },
+    "GET /admin/health 503": { server in
+        let admin = try await adminToken(server)
+        server.outage.set(down: true)
+        return try await server.request(.GET, "/admin/health", token: admin)
+    },
+    "GET /console 200": { server in
+        try await server.request(.GET, "/console")
+    },
+    "GET /console/console.js 200": { server in
+        try await server.request(.GET, "/console/console.js")
+    },
+    "GET /console/console.css 200": { server in
+        try await server.request(.GET, "/console/console.css")
     },
     "GET /healthz 200": { server in
         try await server.request(.GET, "/healthz")

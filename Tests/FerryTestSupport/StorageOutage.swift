@@ -73,6 +73,16 @@ struct OutageEventLog: EventLog {
         await base.waitForAppend(space: space, above: seq, timeout: timeout)
     }
 
+    func listSpaces(after: String?, limit: Int, recentSince: Int64) async throws -> [SpaceSummary] {
+        try outage.check()
+        return try await base.listSpaces(after: after, limit: limit, recentSince: recentSince)
+    }
+
+    func listCheckpoints(space: String, limit: Int) async throws -> [StoredCheckpoint] {
+        try outage.check()
+        return try await base.listCheckpoints(space: space, limit: limit)
+    }
+
     func checkHealth() async throws {
         try outage.check()
         try await base.checkHealth()

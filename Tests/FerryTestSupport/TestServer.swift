@@ -246,6 +246,7 @@ public struct TestServer: Sendable {
             jwt: jwt,
             metrics: metrics,
             configuration: configuration,
+            activity: ServerActivity(clock: wallClock),
             serverConfiguration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
             logger: logger,
             onServerRunning: onServerRunning

@@ -8,9 +8,9 @@ the mutation rules. A malformed or missing X-Chunk-Id is sent as generated (the 
 answers 400).
 
 The `bearer` credential of the run is a token of the spaces `notes` and `fuzz`, which every
-/admin route refuses (403): for the operations of /admin, the hook `before_call` sends the
-admin token scripts/fuzz-api made instead (FERRY_FUZZ_ADMIN_TOKEN), so that the fuzzing
-reaches the admin API. A request Schemathesis sends without that credential, or with another
+/admin route refuses (403): for the operations of /admin (tokens, and the operator console's
+spaces, conflicts and health), the hook `before_call` sends the admin token scripts/fuzz-api
+made instead (FERRY_FUZZ_ADMIN_TOKEN), so that the fuzzing reaches the admin API. A request Schemathesis sends without that credential, or with another
 one (its authentication checks), is left as it is. The admin token cannot revoke itself by
 chance: DELETE /admin/tokens/{grant_id} needs the grant's random id.
 

@@ -42,6 +42,17 @@ public protocol EventLog: Sendable {
     /// Commits made anywhere the log is shared wake the waiter.
     func waitForAppend(space: String, above seq: Int64, timeout: Duration) async -> Bool
 
+    /// At most `limit` spaces with a log, in name order, from the first name above `after`
+    /// (from the first when `nil`): one page of the operator console's list. Each comes with
+    /// its head, floor, log id, the commit time of its head mutation, and the count of its
+    /// mutations committed after `recentSince` (milliseconds since 1970) among the newest
+    /// ``SpaceSummary/recentWritesLimit`` it holds. Creates nothing.
+    func listSpaces(after: String?, limit: Int, recentSince: Int64) async throws -> [SpaceSummary]
+
+    /// At most `limit` of the stream checkpoints stored in `space`, ordered by device then
+    /// type, each marked with whether it was stored against the space's current log.
+    func listCheckpoints(space: String, limit: Int) async throws -> [StoredCheckpoint]
+
     /// Throws when the storage does not answer.
     func checkHealth() async throws
 

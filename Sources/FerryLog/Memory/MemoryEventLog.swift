@@ -253,6 +253,40 @@ public final class MemoryEventLog: EventLog {
         }
     }
 
+    public func listSpaces(after: String?, limit: Int, recentSince: Int64) async throws -> [SpaceSummary] {
+        spaces.withLock { spaces in
+            let names = spaces.keys.filter { name in after.map { name > $0 } ?? true }.sorted().prefix(max(0, limit))
+            return names.compactMap { name in
+                guard let log = spaces[name] else { return nil }
+                let newest = log.mutations.suffix(Int(SpaceSummary.recentWritesLimit))
+                return SpaceSummary(
+                    space: name,
+                    logID: log.logID,
+                    headSeq: log.head,
+                    floorSeq: log.floor,
+                    lastWriteMilliseconds: log.mutations.last?.occurredAtMilliseconds,
+                    recentWrites: Int64(newest.reversed().prefix { $0.occurredAtMilliseconds > recentSince }.count)
+                )
+            }
+        }
+    }
+
+    public func listCheckpoints(space: String, limit: Int) async throws -> [StoredCheckpoint] {
+        let logID = spaces.withLock { $0[space]?.logID ?? "" }
+        return checkpoints.withLock { checkpoints in
+            var listed: [StoredCheckpoint] = []
+            for (key, stored) in checkpoints where key.space == space {
+                for (type, checkpoint) in stored {
+                    listed.append(
+                        StoredCheckpoint(deviceID: key.deviceID, type: type, seq: checkpoint.seq, ofCurrentLog: checkpoint.logID == logID)
+                    )
+                }
+            }
+            listed.sort { ($0.deviceID, $0.type) < ($1.deviceID, $1.type) }
+            return Array(listed.prefix(max(0, limit)))
+        }
+    }
+
     public func waitForAppend(space: String, above seq: Int64, timeout: Duration) async -> Bool {
         await watcher.wait(space: space, above: seq, timeout: timeout)
     }

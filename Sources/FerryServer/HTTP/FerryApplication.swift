@@ -8,20 +8,24 @@ import ServiceLifecycle
 /// Builds the Ferry HTTP application from its parts.
 ///
 /// The parts are handed in, not made here, so that a test or an embedding app chooses the
-/// stores, the registry and the clock. ``makeRouter(eventLog:tokens:jwt:metrics:configuration:logger:)``
-/// gives the routes alone; ``makeApplication(eventLog:tokens:jwt:metrics:configuration:serverConfiguration:services:logger:onServerRunning:)``
+/// stores, the registry and the clock. ``makeRouter(eventLog:tokens:jwt:metrics:configuration:activity:logger:)``
+/// gives the routes alone; ``makeApplication(eventLog:tokens:jwt:metrics:configuration:activity:serverConfiguration:services:logger:onServerRunning:)``
 /// wraps them in a server ready to run as a `Service`.
 public enum FerryApplication {
     /// The routes of the protocol, with error, metrics and auth middleware.
     ///
     /// `/sync` admits the tokens of `tokens` scoped to spaces and, when `jwt` is given, the
     /// JWTs of the app's identity provider; `/admin` admits admin tokens of `tokens` only.
+    /// `/console` serves the operator console's page (no auth: it holds no data), whose data
+    /// comes from `/admin`; `activity` records the devices and conflicts it shows (one per
+    /// server process; its clock also dates the server's start).
     public static func makeRouter(
         eventLog: any EventLog,
         tokens: any TokenStore,
         jwt: JWTAuthenticator? = nil,
         metrics: ServerMetrics,
         configuration: ServerConfiguration,
+        activity: ServerActivity = ServerActivity(),
         logger: Logger
     ) -> Router<FerryRequestContext> {
         let router = Router(context: FerryRequestContext.self)
@@ -57,20 +61,23 @@ public enum FerryApplication {
             endpoints: SyncEndpoints(eventLog: eventLog, configuration: configuration),
             tokens: tokens,
             metrics: metrics,
-            longPolls: LongPollLimiter(perGrant: configuration.maxLongPollsPerToken, total: configuration.maxLongPolls)
+            longPolls: LongPollLimiter(perGrant: configuration.maxLongPollsPerToken, total: configuration.maxLongPolls),
+            activity: activity
         )
         controller.addAuthRoutes(to: router)
         controller.addSyncRoutes(
             to: router.group("sync").add(middleware: AuthMiddleware(tokens: tokens, jwt: jwt, realm: .spaces, metrics: metrics))
         )
-        AdminController(tokens: tokens, configuration: configuration).addRoutes(
-            to: router.group("admin").add(middleware: AuthMiddleware(tokens: tokens, jwt: jwt, realm: .admin, metrics: metrics))
-        )
+        let admin = router.group("admin").add(middleware: AuthMiddleware(tokens: tokens, jwt: jwt, realm: .admin, metrics: metrics))
+        AdminController(tokens: tokens, configuration: configuration).addRoutes(to: admin)
+        ConsoleAdminRoutes(eventLog: eventLog, activity: activity, clock: activity.clock, startedAt: activity.clock.nowMilliseconds())
+            .addRoutes(to: admin)
+        ConsolePage.addRoutes(to: router)
         return router
     }
 
     /// A server on `serverConfiguration.address` serving the routes of
-    /// ``makeRouter(eventLog:tokens:jwt:metrics:configuration:logger:)``.
+    /// ``makeRouter(eventLog:tokens:jwt:metrics:configuration:activity:logger:)``.
     ///
     /// Run it with `runService()` (which shuts down gracefully on SIGINT and SIGTERM: requests
     /// in flight finish, long-polls answer at once) or in a `ServiceGroup`. `services` run
@@ -83,6 +90,7 @@ public enum FerryApplication {
         jwt: JWTAuthenticator? = nil,
         metrics: ServerMetrics,
         configuration: ServerConfiguration,
+        activity: ServerActivity = ServerActivity(),
         serverConfiguration: ApplicationConfiguration,
         services: [any Service] = [],
         logger: Logger,
@@ -94,6 +102,7 @@ public enum FerryApplication {
             jwt: jwt,
             metrics: metrics,
             configuration: configuration,
+            activity: activity,
             logger: logger
         )
         return Application(

@@ -293,6 +293,87 @@ package enum OpenAPIDocument {
                   description: When the newest access token expires, milliseconds since 1970.
                 revoked_at: {type: integer, format: int64, description: Milliseconds since 1970.}
                 admin: {type: boolean}
+            ConsoleSpace:
+              type: object
+              required: [space, log_id, head_seq, floor_seq, mutations, writes_per_minute, writes_per_minute_capped, devices]
+              properties:
+                space: {$ref: "#/components/schemas/SpaceName"}
+                log_id: {type: string}
+                head_seq: {$ref: "#/components/schemas/Seq"}
+                floor_seq: {$ref: "#/components/schemas/Seq"}
+                mutations: {type: integer, format: int64, minimum: 0, description: "The mutations the log holds: head_seq - floor_seq."}
+                last_write_at: {type: string, format: date-time, description: The commit time of the head mutation; absent when the log holds none.}
+                writes_per_minute:
+                  type: integer
+                  format: int64
+                  minimum: 0
+                  maximum: \(SpaceSummary.recentWritesLimit)
+                  description: The mutations committed in the last 60 seconds, counted among the newest \(SpaceSummary.recentWritesLimit) the log holds.
+                writes_per_minute_capped: {type: boolean, description: Whether writes_per_minute reached its cap (there may be more).}
+                devices: {type: integer, minimum: 0, description: The devices this server process saw in the space since it started.}
+            ConsoleDevice:
+              type: object
+              description: >
+                A device as this server process saw it since it started: by its pushes, and by
+                its pulls that name it with exclude_device.
+              required: [device_id, last_seen_at]
+              properties:
+                device_id: {$ref: "#/components/schemas/ClientID"}
+                last_seen_at: {type: string, format: date-time}
+                last_push_at: {type: string, format: date-time}
+                last_pull_at: {type: string, format: date-time}
+                last_pushed_seq: {$ref: "#/components/schemas/Seq"}
+                cursor: {$ref: "#/components/schemas/Seq"}
+                lag: {type: integer, format: int64, minimum: 0, description: How far the cursor is behind the head.}
+            ConsoleCheckpoint:
+              type: object
+              required: [device_id, type, seq, lag, current_log]
+              properties:
+                device_id: {$ref: "#/components/schemas/ClientID"}
+                type: {type: string}
+                seq: {$ref: "#/components/schemas/Seq"}
+                lag: {type: integer, format: int64, minimum: 0, description: How far the checkpoint is behind the head.}
+                current_log: {type: boolean, description: False when stored against a replaced log (the device will get SyncReset).}
+            ConsoleConflict:
+              type: object
+              required: [space, device_id, at, client_action_id, entity, entity_key, base_seq, current_seq]
+              properties:
+                space: {$ref: "#/components/schemas/SpaceName"}
+                device_id: {$ref: "#/components/schemas/ClientID"}
+                at: {type: string, format: date-time}
+                client_action_id: {type: integer, format: int64, minimum: 1}
+                entity: {$ref: "#/components/schemas/EntityName"}
+                entity_key: {type: string, minLength: 1}
+                base_seq: {$ref: "#/components/schemas/Seq"}
+                current_seq: {$ref: "#/components/schemas/Seq"}
+            ConsoleHealth:
+              type: object
+              required: [status, storage, started_at, uptime_seconds, registry]
+              properties:
+                status: {type: string, enum: [ok, unavailable]}
+                error: {$ref: "#/components/schemas/ErrorDetail"}
+                storage:
+                  type: object
+                  required: [kind, reachable, check_ms]
+                  properties:
+                    kind: {type: string, enum: [memory, sqlite, postgresql, other]}
+                    reachable: {type: boolean}
+                    check_ms: {type: integer, format: int64, minimum: 0}
+                    max_connections: {type: integer, minimum: 1, description: "PostgreSQL: the most connections of this server's pool."}
+                    operation_timeout_ms: {type: integer, format: int64, minimum: 0, description: "PostgreSQL: how long one operation may take."}
+                started_at: {type: string, format: date-time}
+                uptime_seconds: {type: integer, format: int64, minimum: 0}
+                registry:
+                  type: object
+                  description: The in-memory registry of devices and conflicts of this server process.
+                  required: [spaces, devices, conflicts, max_spaces, max_devices_per_space, max_conflicts]
+                  properties:
+                    spaces: {type: integer, minimum: 0}
+                    devices: {type: integer, minimum: 0}
+                    conflicts: {type: integer, minimum: 0}
+                    max_spaces: {type: integer, minimum: 1}
+                    max_devices_per_space: {type: integer, minimum: 1}
+                    max_conflicts: {type: integer, minimum: 1}
           responses:
         \(errorResponses)
         paths:
@@ -608,6 +689,149 @@ package enum OpenAPIDocument {
                 "401": {$ref: "#/components/responses/Unauthorized"}
                 "403": {$ref: "#/components/responses/Forbidden"}
                 "404": {$ref: "#/components/responses/NotFound"}
+          /admin/spaces:
+            get:
+              operationId: listSpaces
+              summary: A page of spaces with their head, floor, log size, last write and recent writes (admin token only).
+              security: [{bearer: []}]
+              parameters:
+                - name: after
+                  in: query
+                  required: false
+                  description: List the spaces whose name is above this one (the next_after of the previous page).
+                  schema: {$ref: "#/components/schemas/SpaceName"}
+                - name: limit
+                  in: query
+                  required: false
+                  schema: {type: integer, minimum: 1, maximum: \(ConsoleAdminRoutes.maxSpaces), default: \(ConsoleAdminRoutes.defaultSpaces)}
+              responses:
+                "200":
+                  description: The spaces, in name order.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [spaces]
+                        properties:
+                          spaces:
+                            type: array
+                            items: {$ref: "#/components/schemas/ConsoleSpace"}
+                          next_after:
+                            allOf: [{$ref: "#/components/schemas/SpaceName"}]
+                            description: Present when the page is full; the after of the next page.
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "503": {$ref: "#/components/responses/Unavailable"}
+          /admin/spaces/{space}:
+            get:
+              operationId: getSpace
+              summary: One space, the devices this server saw in it, and its stream checkpoints (admin token only).
+              security: [{bearer: []}]
+              parameters:
+                - {name: space, in: path, required: true, schema: {$ref: "#/components/schemas/SpaceName"}}
+              responses:
+                "200":
+                  description: >
+                    The space's figures; its devices, most recently seen first; its stream
+                    checkpoints by device and type, at most \(ConsoleAdminRoutes.maxCheckpoints).
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [space, log_id, head_seq, floor_seq, mutations, devices, checkpoints, checkpoints_truncated]
+                        properties:
+                          space: {$ref: "#/components/schemas/SpaceName"}
+                          log_id: {type: string}
+                          head_seq: {$ref: "#/components/schemas/Seq"}
+                          floor_seq: {$ref: "#/components/schemas/Seq"}
+                          mutations: {type: integer, format: int64, minimum: 0}
+                          last_write_at: {type: string, format: date-time}
+                          devices:
+                            type: array
+                            items: {$ref: "#/components/schemas/ConsoleDevice"}
+                          checkpoints:
+                            type: array
+                            items: {$ref: "#/components/schemas/ConsoleCheckpoint"}
+                          checkpoints_truncated: {type: boolean}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "404": {$ref: "#/components/responses/NotFound"}
+                "503": {$ref: "#/components/responses/Unavailable"}
+          /admin/conflicts:
+            get:
+              operationId: listConflicts
+              summary: The newest conflicts this server process reported in push answers (admin token only).
+              security: [{bearer: []}]
+              parameters:
+                - name: limit
+                  in: query
+                  required: false
+                  schema: {type: integer, minimum: 1, maximum: \(ConsoleAdminRoutes.maxConflicts), default: \(ConsoleAdminRoutes.defaultConflicts)}
+              responses:
+                "200":
+                  description: The conflicts, newest first; kept in memory, bounded, empty after a restart.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [conflicts]
+                        properties:
+                          conflicts:
+                            type: array
+                            items: {$ref: "#/components/schemas/ConsoleConflict"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+          /admin/health:
+            get:
+              operationId: adminHealth
+              summary: The storage's kind and reachability, the server's uptime and its device registry (admin token only).
+              security: [{bearer: []}]
+              responses:
+                "200":
+                  description: The storage answers.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/ConsoleHealth"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "503":
+                  description: The storage does not answer (status unavailable, with the error).
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/ConsoleHealth"}
+          /console:
+            get:
+              operationId: console
+              summary: The operator console, an HTML page that reads /admin with an admin token the operator enters.
+              responses:
+                "200":
+                  description: The page; it holds no data.
+                  content:
+                    text/html:
+                      schema: {type: string}
+          /console/console.js:
+            get:
+              operationId: consoleScript
+              summary: The console's script.
+              responses:
+                "200":
+                  description: The script.
+                  content:
+                    text/javascript:
+                      schema: {type: string}
+          /console/console.css:
+            get:
+              operationId: consoleStyle
+              summary: The console's style sheet.
+              responses:
+                "200":
+                  description: The style sheet.
+                  content:
+                    text/css:
+                      schema: {type: string}
           /healthz:
             get:
               operationId: health

@@ -11,6 +11,8 @@ struct SyncController {
     let metrics: ServerMetrics
     /// The long-polls held, bounded per grant and in total.
     let longPolls: LongPollLimiter
+    /// Where pushes and pulls are recorded for the operator console.
+    let activity: ServerActivity
 
     func addSyncRoutes(to group: RouterGroup<FerryRequestContext>) {
         group.post("mutations/push", use: push)
@@ -37,7 +39,16 @@ struct SyncController {
             rejected: outcome.invalid,
             conflicts: outcome.response.conflicts.count
         )
+        activity.recordPush(space: envelope.space, deviceID: envelope.deviceID, response: outcome.response)
         return JSONResponse.writing(outcome.response)
+    }
+
+    /// Records the pull of the device the query names (by `exclude_device`) and answers its page.
+    private func answer(_ page: LogPage, to query: PullQuery) -> Response {
+        if let device = query.excludeDevice {
+            activity.recordPull(space: query.space, deviceID: device, cursor: page.latestSeq)
+        }
+        return JSONResponse.make(json: page.pullResponseJSON())
     }
 
     @Sendable func pull(request: Request, context: FerryRequestContext) async throws -> Response {
@@ -45,7 +56,7 @@ struct SyncController {
         var query = try PullQuery(parameter: { parameters[Substring($0)] }, configuration: endpoints.configuration)
         try context.authorize(space: query.space)
         guard let wait = query.wait, wait > .zero, let grant = context.scope?.grantID else {
-            return JSONResponse.make(json: try await endpoints.pull(query).pullResponseJSON())
+            return answer(try await endpoints.pull(query), to: query)
         }
         if let refusal = longPolls.acquire(grant: grant) {
             // Over a limit: never held. What is there is answered; with nothing new, the
@@ -53,7 +64,7 @@ struct SyncController {
             query.wait = nil
             let page = try await endpoints.pull(query)
             guard page.mutations.isEmpty, page.latestSeq == query.since else {
-                return JSONResponse.make(json: page.pullResponseJSON())
+                return answer(page, to: query)
             }
             metrics.recordLongPollRefused(limit: refusal.rawValue)
             let seconds = max(1, endpoints.configuration.longPollRetryAfter.components.seconds)
@@ -66,7 +77,7 @@ struct SyncController {
             return response
         }
         defer { longPolls.release(grant: grant) }
-        return JSONResponse.make(json: try await endpoints.pull(query).pullResponseJSON())
+        return answer(try await endpoints.pull(query), to: query)
     }
 
     /// `POST /sync/stream`: checks and authorizes before the head is sent, then writes the
@@ -185,6 +196,7 @@ struct SyncController {
             rejected: outcome.invalid,
             conflicts: outcome.response.conflicts.count
         )
+        activity.recordPush(space: String(space), deviceID: String(device), response: outcome.response)
         return JSONResponse.writing(outcome.response)
     }
 

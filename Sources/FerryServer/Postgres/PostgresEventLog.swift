@@ -326,6 +326,62 @@ public final class PostgresEventLog: EventLog {
         }
     }
 
+    /// One query: the page of spaces by the unique index on their names, and for each a
+    /// primary-key read of its head mutation and a count over at most
+    /// ``SpaceSummary/recentWritesLimit`` of its newest mutations. Names compare as bytes
+    /// (`COLLATE "C"`), as the other stores order them.
+    public func listSpaces(after: String?, limit: Int, recentSince: Int64) async throws -> [SpaceSummary] {
+        let logger = database.logger
+        let after = after ?? ""
+        let limit = Int64(max(0, limit))
+        let window = SpaceSummary.recentWritesLimit
+        return try await database.perform { connection in
+            var summaries: [SpaceSummary] = []
+            for try await (name, logID, head, floor, last, recent) in try await connection.query(
+                """
+                SELECT s.name, s.log_id, s.head_seq, s.floor_seq,
+                    (SELECT m.occurred_at FROM mutation AS m WHERE m.space_id = s.id AND m.seq = s.head_seq),
+                    (SELECT count(*) FROM mutation AS m
+                        WHERE m.space_id = s.id AND m.seq > greatest(s.floor_seq, s.head_seq - \(window))
+                        AND m.occurred_at > \(recentSince))
+                FROM space AS s WHERE s.name COLLATE "C" > \(after) ORDER BY s.name COLLATE "C" LIMIT \(limit)
+                """,
+                logger: logger
+            ).decode((String, String, Int64, Int64, Int64?, Int64).self) {
+                summaries.append(
+                    SpaceSummary(
+                        space: name,
+                        logID: logID,
+                        headSeq: head,
+                        floorSeq: floor,
+                        lastWriteMilliseconds: last,
+                        recentWrites: recent
+                    )
+                )
+            }
+            return summaries
+        }
+    }
+
+    public func listCheckpoints(space name: String, limit: Int) async throws -> [StoredCheckpoint] {
+        let logger = database.logger
+        let limit = Int64(max(0, limit))
+        return try await database.perform { connection in
+            let logID = try await Self.fetchSpace(name, lock: false, connection, logger)?.logID ?? ""
+            var listed: [StoredCheckpoint] = []
+            for try await (device, type, seq, stored) in try await connection.query(
+                """
+                SELECT device_id, type, seq, log_id FROM stream_checkpoint WHERE space = \(name)
+                ORDER BY device_id COLLATE "C", type COLLATE "C" LIMIT \(limit)
+                """,
+                logger: logger
+            ).decode((String, String, Int64, String).self) {
+                listed.append(StoredCheckpoint(deviceID: device, type: type, seq: seq, ofCurrentLog: stored == logID))
+            }
+            return listed
+        }
+    }
+
     public func clearCheckpoints(space: String, deviceID: String, types: [String]?) async throws {
         let logger = database.logger
         _ = try await database.perform { connection in

@@ -130,6 +130,57 @@ public final class SQLiteEventLog: EventLog {
         }
     }
 
+    /// One statement: the page of spaces by the unique index on their names, and for each a
+    /// primary-key read of its head mutation and a count over at most
+    /// ``SpaceSummary/recentWritesLimit`` of its newest mutations.
+    public func listSpaces(after: String?, limit: Int, recentSince: Int64) async throws -> [SpaceSummary] {
+        try await database.read { db in
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(
+                    sql: """
+                        SELECT s.name, s.log_id, s.head_seq, s.floor_seq,
+                            (SELECT m.occurred_at FROM mutation AS m WHERE m.space_id = s.id AND m.seq = s.head_seq),
+                            (SELECT count(*) FROM mutation AS m
+                                WHERE m.space_id = s.id AND m.seq > max(s.floor_seq, s.head_seq - ?) AND m.occurred_at > ?)
+                        FROM space AS s WHERE s.name > ? ORDER BY s.name LIMIT ?
+                        """
+                ),
+                arguments: [SpaceSummary.recentWritesLimit, recentSince, after ?? "", max(0, limit)]
+            )
+            var summaries: [SpaceSummary] = []
+            while let row = try rows.next() {
+                summaries.append(
+                    SpaceSummary(
+                        space: row[0],
+                        logID: row[1],
+                        headSeq: row[2],
+                        floorSeq: row[3],
+                        lastWriteMilliseconds: row[4],
+                        recentWrites: row[5]
+                    )
+                )
+            }
+            return summaries
+        }
+    }
+
+    public func listCheckpoints(space: String, limit: Int) async throws -> [StoredCheckpoint] {
+        try await database.read { db in
+            let logID = try Self.fetchSpace(space, in: db)?.logID ?? ""
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(
+                    sql: "SELECT device_id, type, seq, log_id FROM stream_checkpoint WHERE space = ? ORDER BY device_id, type LIMIT ?"
+                ),
+                arguments: [space, max(0, limit)]
+            )
+            var listed: [StoredCheckpoint] = []
+            while let row = try rows.next() {
+                listed.append(StoredCheckpoint(deviceID: row[0], type: row[1], seq: row[2], ofCurrentLog: (row[3] as String) == logID))
+            }
+            return listed
+        }
+    }
+
     public func waitForAppend(space: String, above seq: Int64, timeout: Duration) async -> Bool {
         await watcher.wait(space: space, above: seq, timeout: timeout)
     }
