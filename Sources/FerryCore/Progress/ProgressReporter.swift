@@ -216,13 +216,14 @@ public final class ProgressReporter: Sendable {
         return "\(tenths / 10).\(tenths % 10)"
     }
 
-    /// A duration for people, rounded up to the second: `45s`, `3m05s`, `2h07m`.
+    /// A duration for people, rounded up to the second: `45s`, `3m05s`; from an hour on,
+    /// to the nearest minute: `2h07m`.
     public static func format(_ duration: Duration) -> String {
         let (whole, attoseconds) = duration.components
         let seconds = max(0, whole + (attoseconds > 0 ? 1 : 0))
         if seconds < 60 { return "\(seconds)s" }
         if seconds < 3600 { return "\(seconds / 60)m" + twoDigits(seconds % 60) + "s" }
-        let minutes = (seconds + 59) / 60
+        let minutes = (seconds + 30) / 60
         return "\(minutes / 60)h" + twoDigits(minutes % 60) + "m"
     }
 
