@@ -112,7 +112,9 @@ extension Diagnosis {
                 fix: "none needed for syncing; compare the clocks by hand if timestamps look wrong"
             )
         }
-        let skew = Duration.milliseconds(observation.localMilliseconds - server)
+        // The header has whole seconds, cut down: the server's time was half a second later
+        // on average.
+        let skew = Duration.milliseconds(observation.localMilliseconds - (server + 500))
         let absolute = skew < .zero ? .zero - skew : skew
         let seconds = Double(skew.components.seconds) + Double(skew.components.attoseconds) / 1e18
         let direction = skew < .zero ? "behind" : "ahead of"

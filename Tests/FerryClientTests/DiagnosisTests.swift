@@ -214,7 +214,7 @@ import Testing
                 space: "notes"
             )
         }
-        let healthy = checks(status: 200, skew: 400)
+        let healthy = checks(status: 200, skew: 900)
         #expect(healthy.map(\.name) == ["server", "token", "clock skew"])
         #expect(healthy.map(\.status) == [.ok, .ok, .ok])
         #expect(healthy[2].detail == "the local clock is 0.4 s ahead of the server's")
@@ -227,7 +227,7 @@ import Testing
 
         let skewed = checks(status: 200, skew: -9_000)
         #expect(skewed[2].status == .warn)
-        #expect(skewed[2].detail.hasPrefix("the local clock is 9.0 s behind the server's"))
+        #expect(skewed[2].detail.hasPrefix("the local clock is 9.5 s behind the server's"))
         #expect(skewed[2].fix?.contains("NTP") == true)
 
         let down = checks(status: nil, failure: "connection refused")
