@@ -179,7 +179,9 @@ extension LocalStore {
                         name: check,
                         status: .fail,
                         detail: problems.joined(separator: "; ") + ": writes are not captured as they should be",
-                        fix: retrack(name)
+                        // Opening a store rebuilds triggers that are missing or whose columns
+                        // changed, not one whose text differs: only tracking again does that.
+                        fix: missing.isEmpty && stored == columns ? "ferry track --db \(database) \(shellWord(name))" : retrack(name)
                     )
                 )
             }

@@ -63,6 +63,7 @@ import Testing
         let check = try #require(Self.check(try LocalStore.diagnose(databaseAt: device.path!), "triggers notes"))
         #expect(check.status == .fail)
         #expect(check.detail.contains("ferry_notes_delete differ from what Ferry creates now"), "\(check.detail)")
+        #expect(check.fix == "ferry track --db \(device.path!) notes")
     }
 
     @Test func aColumnAddedWithoutARefreshIsAMismatch() throws {
