@@ -1,24 +1,19 @@
+import FerryCore
 import Foundation
 
 /// The progress line on standard error: rewritten in place on a terminal, one line per step
-/// otherwise.
+/// otherwise (a ``ProgressReporter`` of standard error).
 struct BenchProgress {
-    private let terminal = isatty(STDERR_FILENO) != 0
-    private let start = ContinuousClock.now
+    private let reporter = ProgressReporter.standardError(label: "bench", unit: "steps")
 
     /// Shows `message`, with the time since the run began.
     func show(_ message: String) {
-        let elapsed = Int((ContinuousClock.now - start).seconds)
-        let line = "[bench \(elapsed / 60):\(String(format: "%02d", elapsed % 60))] \(message)"
-        if terminal {
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
-        } else {
-            FileHandle.standardError.write(Data((line + "\n").utf8))
-        }
+        let elapsed = Int(reporter.elapsed.components.seconds)
+        reporter.show("[bench \(elapsed / 60):\(String(format: "%02d", elapsed % 60))] \(message)")
     }
 
     /// Clears the line on a terminal.
     func finish() {
-        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        reporter.clear()
     }
 }

@@ -78,7 +78,13 @@ extension LocalStore {
                 try self.applyOne(mutation, to: target, &pass)
             }
             try self.flush(&pass)
-            try self.moveCursor(space: space, to: max(cursor.lastSeq, page.latestSeq), logID: page.logID, db)
+            try self.moveCursor(
+                space: space,
+                to: max(cursor.lastSeq, page.latestSeq),
+                logID: page.logID,
+                headSeq: page.headSeq,
+                db
+            )
         }
         return pass.report
     }
@@ -181,15 +187,16 @@ extension LocalStore {
     }
 
     /// Moves the cursor of `space` past the page; confirmed local mutations it passes are
-    /// part of the shadow now, and leave the outbox.
-    func moveCursor(space: String, to latest: Int64, logID: String, _ db: Database) throws {
+    /// part of the shadow now, and leave the outbox. `headSeq`, the head the server
+    /// answered with, is kept for the status (the last one stays when it is `nil`).
+    func moveCursor(space: String, to latest: Int64, logID: String, headSeq: Int64? = nil, _ db: Database) throws {
         try db.execute(
             sql: """
-                INSERT INTO ferry_cursor (space, last_seq, log_id, pulled_at) VALUES (?, ?, ?, ?)
+                INSERT INTO ferry_cursor (space, last_seq, log_id, pulled_at, head_seq) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (space) DO UPDATE SET last_seq = excluded.last_seq, log_id = excluded.log_id,
-                    pulled_at = excluded.pulled_at
+                    pulled_at = excluded.pulled_at, head_seq = coalesce(excluded.head_seq, ferry_cursor.head_seq)
                 """,
-            arguments: [space, latest, logID, RFC3339.format(millisecondsSince1970: clock.nowMilliseconds())]
+            arguments: [space, latest, logID, RFC3339.format(millisecondsSince1970: clock.nowMilliseconds()), headSeq]
         )
         try db.execute(sql: "DELETE FROM ferry_outbox WHERE state = 'acked' AND server_seq <= ?", arguments: [latest])
     }

@@ -153,6 +153,23 @@ extension LocalStore {
             // Columns renamed while older versions of the app still sync: new name → old name.
             try db.execute(sql: "ALTER TABLE ferry_tables ADD COLUMN renames TEXT NOT NULL DEFAULT '{}'")
         }
+        migrator.registerMigration("ferry-v6-status") { db in
+            // For `ferry status` and `ferry doctor`: the head of each space's log at the last
+            // pull, and the outcome of the last sync of each space.
+            try db.execute(
+                sql: """
+                    ALTER TABLE ferry_cursor ADD COLUMN head_seq INTEGER;
+                    CREATE TABLE ferry_sync_outcome (
+                        space TEXT PRIMARY KEY,
+                        phase TEXT NOT NULL,
+                        reason TEXT,
+                        message TEXT,
+                        at TEXT NOT NULL,
+                        last_success_at TEXT
+                    );
+                    """
+            )
+        }
         return migrator
     }
 

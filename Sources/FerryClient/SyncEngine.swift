@@ -86,13 +86,39 @@ public struct SyncEngine: Sendable {
         self.logger = logger
     }
 
-    /// Pushes, then pulls until the server has nothing more.
-    /// - Parameter progress: Called as a bootstrap from a snapshot goes (see ``pull(wait:into:progress:)``).
-    public func sync(progress: (@Sendable (BootstrapProgress) -> Void)? = nil) async throws -> Report {
+    /// Pushes, then pulls until the server has nothing more, and records the outcome in the
+    /// store (``LocalStore/recordSyncOutcome(space:reason:message:)``) for `ferry status`.
+    /// - Parameters:
+    ///   - progress: Called as a bootstrap from a snapshot goes (see ``pull(wait:into:progress:pulled:)``).
+    ///   - pulled: Called after each pulled page is applied (see ``pull(wait:into:progress:pulled:)``).
+    public func sync(
+        progress: (@Sendable (BootstrapProgress) -> Void)? = nil,
+        pulled: (@Sendable (PullProgress) -> Void)? = nil
+    ) async throws -> Report {
         var report = Report()
-        try await push(into: &report)
-        try await pull(wait: nil, into: &report, progress: progress)
+        do {
+            try await push(into: &report)
+            try await pull(wait: nil, into: &report, progress: progress, pulled: pulled)
+        } catch {
+            recordOutcome(of: error)
+            throw error
+        }
+        recordOutcome(of: nil)
         return report
+    }
+
+    /// Records how a sync ended in the store; a failure to record it is logged, not thrown.
+    func recordOutcome(of error: (any Error)?) {
+        do {
+            if let error {
+                let failure = SyncManager<ContinuousClock>.CycleFailure(error)
+                try store.recordSyncOutcome(space: space, reason: failure.reason, message: failure.message)
+            } else {
+                try store.recordSyncOutcome(space: space)
+            }
+        } catch {
+            logger.debug("could not record the sync's outcome", metadata: ["ferry.error": "\(error)"])
+        }
     }
 
     /// Catches up with schema changes of synced tables (``LocalStore/refreshSchemaIfChanged()``),
@@ -100,16 +126,20 @@ public struct SyncEngine: Sendable {
     /// ``bulkThreshold`` entries wait, then batch by batch. Each entry is confirmed only by
     /// the server's answer for it; an answer that is lost leaves the entry pending, and
     /// pushing it again stores nothing twice (the server answers `duplicate`).
-    public func push(into report: inout Report) async throws {
+    /// - Parameter pushed: Called after each batch or chunk the server answered, with the
+    ///   count of local mutations it confirmed or rejected so far in this call.
+    public func push(into report: inout Report, pushed: (@Sendable (Int) -> Void)? = nil) async throws {
         // A migration since the last push (of this process or another) rebuilds the triggers
         // first, and queues what they missed.
         try await store.refreshSchemaIfChanged()
+        let before = report.pushed + report.rejected
         if try await store.counts().pending > bulkThreshold {
-            try await pushBulk(into: &report)
+            try await pushBulk(into: &report, pushed: pushed)
         }
         while let batch = try await store.nextPushBatch(space: space, limit: pushBatchSize) {
             let response = try await transport.push(batch.request)
             try await record(response, for: batch, into: &report)
+            pushed?(report.pushed + report.rejected - before)
         }
     }
 
@@ -126,8 +156,11 @@ public struct SyncEngine: Sendable {
     /// does not implement it) is not an error: the call returns `false` and the rest of the
     /// outbox goes in push batches.
     /// - Returns: Whether the outbox was emptied in bulk (`false` when the server refused).
+    /// - Parameter pushed: Called after each chunk the server answered, with the count of
+    ///   local mutations it confirmed or rejected so far in this call.
     @discardableResult
-    public func pushBulk(into report: inout Report) async throws -> Bool {
+    public func pushBulk(into report: inout Report, pushed: (@Sendable (Int) -> Void)? = nil) async throws -> Bool {
+        let before = report.pushed + report.rejected
         while let chunk = try await store.nextBulkChunk(space: space, maxMutations: bulkChunkMutations, maxBytes: bulkChunkBytes) {
             let response: PushResponse
             do {
@@ -141,6 +174,7 @@ public struct SyncEngine: Sendable {
             }
             report.bulkChunks += 1
             try await record(response, for: chunk.batch, into: &report)
+            pushed?(report.pushed + report.rejected - before)
         }
         return true
     }
@@ -169,12 +203,16 @@ public struct SyncEngine: Sendable {
     /// when a bootstrap is in progress, when the cursor is 0 and the snapshot is more than
     /// ``bootstrapThreshold`` ahead, and after `410 history_pruned` (whatever the threshold);
     /// then pulls from the snapshot's seq. Pending local changes survive a bootstrap.
-    /// - Parameter progress: Called after the bootstrap's start, after each chunk applied,
-    ///   and at its end (``BootstrapProgress/isFinished``); on the task that pulls.
+    /// - Parameters:
+    ///   - progress: Called after the bootstrap's start, after each chunk applied,
+    ///     and at its end (``BootstrapProgress/isFinished``); on the task that pulls.
+    ///   - pulled: Called after each page is applied, on the task that pulls: the cursor,
+    ///     the head the server answered with and the count applied. Cheap: no extra read.
     public func pull(
         wait: Duration?,
         into report: inout Report,
-        progress: (@Sendable (BootstrapProgress) -> Void)? = nil
+        progress: (@Sendable (BootstrapProgress) -> Void)? = nil,
+        pulled: (@Sendable (PullProgress) -> Void)? = nil
     ) async throws {
         var wait = wait
         var resets = 0
@@ -182,6 +220,8 @@ public struct SyncEngine: Sendable {
         // Requests still on their way when this returns or throws are cancelled with `pages`.
         var pages = PullReadAhead(transport: transport, space: space, limit: pullLimit)
         var cursor = try await store.cursor(space: space)
+        var startSeq = cursor.lastSeq
+        let pulledBefore = report.pulled
         var considerSnapshot = true
         while true {
             if considerSnapshot {
@@ -191,6 +231,7 @@ public struct SyncEngine: Sendable {
                     pages.cancel()
                     cursor = try await store.cursor(space: space)
                 }
+                startSeq = cursor.lastSeq
             }
             let page: PullResponse
             do {
@@ -219,6 +260,7 @@ public struct SyncEngine: Sendable {
                 bootstraps += 1
                 pages.cancel()
                 cursor = try await store.cursor(space: space)
+                startSeq = cursor.lastSeq
                 continue
             }
             wait = nil
@@ -241,6 +283,16 @@ public struct SyncEngine: Sendable {
             report.conflicts += applied.conflicts
             report.deadLetters += applied.deadLetters
             cursor = LocalStore.Cursor(lastSeq: max(cursor.lastSeq, page.latestSeq), logID: page.logID)
+            pulled?(
+                PullProgress(
+                    space: space,
+                    startSeq: startSeq,
+                    seq: cursor.lastSeq,
+                    headSeq: page.headSeq,
+                    applied: report.pulled - pulledBefore,
+                    isFinished: !page.hasMore
+                )
+            )
             if !page.hasMore { return }
         }
     }

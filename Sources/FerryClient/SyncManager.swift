@@ -242,6 +242,7 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
                     }
                 }
             }
+            engine.recordOutcome(of: nil)
             let wall = wallClock.nowMilliseconds()
             update { $0.cycleSucceeded(now: clock.now, wallMilliseconds: wall) }
         } catch {
@@ -250,6 +251,7 @@ public final class SyncManager<C: Clock>: Service, Sendable where C.Duration == 
                 update { $0.cycleInterrupted(now: clock.now) }
             } else {
                 let failure = CycleFailure(error)
+                engine.recordOutcome(of: error)
                 // The status carries the failure (reason, message, backoff): a line per cycle is for debugging.
                 logger.debug(
                     "sync cycle failed",

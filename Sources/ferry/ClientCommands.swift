@@ -169,8 +169,8 @@ struct Sync: AsyncParsableCommand {
     }
 
     private func runOnce(_ engine: SyncEngine) async throws {
-        let printer = BootstrapProgressPrinter()
-        let report = try await engine.sync(progress: printer.show)
+        let printer = SyncProgressPrinter(space: space)
+        let report = try await engine.sync(progress: printer.bootstrap, pulled: printer.pulled)
         let counts = try await engine.store.counts()
         print(
             "pushed \(report.pushed), pulled \(report.pulled), bootstrapped \(report.bootstrapRecords), conflicts \(report.conflicts), "
@@ -222,7 +222,16 @@ struct StatusPrinter: Service {
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show what waits to sync in a database.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show what waits to sync in a database, and where each space stands.",
+        discussion: """
+            A table with a row per space: the cursor (last seq applied), the head of the log at \
+            the last pull and the lag between them ("unknown" before a pull), the outbox \
+            (pending local mutations), dead letters, open conflicts, the last successful sync, \
+            and the phase and reason of the last sync (healthy, or backoff with the reason it \
+            failed). --json prints one object for scripts.
+            """
+    )
 
     @OptionGroup var database: DatabaseOptions
 
@@ -233,8 +242,7 @@ struct Status: ParsableCommand {
         let store = try database.open()
         let counts = try store.counts()
         let tables = try store.syncedTables()
-        let cursors = try store.cursors().sorted { $0.key < $1.key }
-            .map { (space: $0.key, seq: $0.value.lastSeq, logID: $0.value.logID, pulledAt: $0.value.pulledAt) }
+        let spaces = try store.spaceStatuses()
         let lease = try store.leaseHolder()
         if json {
             var object: [String: JSONValue] = [
@@ -245,15 +253,19 @@ struct Status: ParsableCommand {
                 "dead_letters": .int(Int64(counts.deadLetters)),
                 "conflicts": .int(Int64(counts.conflicts)),
                 "cursors": .array(
-                    cursors.map { cursor in
+                    try store.cursors().sorted { $0.key < $1.key }.map { space, cursor in
                         .object([
-                            "space": .string(cursor.space), "last_seq": .int(cursor.seq),
+                            "space": .string(space), "last_seq": .int(cursor.lastSeq),
                             "log_id": cursor.logID.map(JSONValue.string) ?? .null,
                         ])
                     }
                 ),
+                "spaces": .array(spaces.map { Self.json($0, counts: counts) }),
             ]
-            if let lease { object["lease_owner"] = .string(lease.owner) }
+            if let lease {
+                object["lease_owner"] = .string(lease.owner)
+                object["lease_expires_at"] = .string(RFC3339.format(millisecondsSince1970: lease.expiresAt))
+            }
             print(String(decoding: JSONValue.object(object).serialized(), as: UTF8.self))
             return
         }
@@ -261,9 +273,6 @@ struct Status: ParsableCommand {
         print(
             "tables:       \(tables.isEmpty ? "none (ferry track)" : tables.map { "\($0.name)(\($0.keyColumn))" }.joined(separator: ", "))"
         )
-        for cursor in cursors {
-            print("space:        \(cursor.space) at seq \(cursor.seq), last pulled \(cursor.pulledAt ?? "never")")
-        }
         print("pending:      \(counts.pending)")
         print("rejected:     \(counts.rejected)")
         print("dead letters: \(counts.deadLetters)")
@@ -271,6 +280,49 @@ struct Status: ParsableCommand {
         if let lease {
             print("lease:        \(lease.owner) until \(RFC3339.format(millisecondsSince1970: lease.expiresAt))")
         }
+        guard !spaces.isEmpty else {
+            print("spaces:       none synced yet (ferry sync)")
+            return
+        }
+        print("")
+        var table = TextTable(header: [
+            "SPACE", "CURSOR", "HEAD", "LAG", "OUTBOX", "DEAD LETTERS", "CONFLICTS", "LAST SUCCESS", "PHASE", "REASON",
+        ])
+        for space in spaces {
+            table.rows.append([
+                space.space, "\(space.cursor)", space.headSeq.map { "\($0)" } ?? "unknown", space.lag.map { "\($0)" } ?? "unknown",
+                "\(counts.pending)", "\(space.deadLetters)", "\(counts.conflicts)", space.outcome?.lastSuccessAt ?? "never",
+                space.outcome?.phase.rawValue ?? "unknown", Self.reason(space.outcome),
+            ])
+        }
+        print(table.render())
+    }
+
+    /// The reason column: the failure's code and message, `-` after a success or none.
+    static func reason(_ outcome: LocalStore.SyncOutcome?) -> String {
+        guard let outcome, let reason = outcome.reason else { return "-" }
+        guard let message = outcome.message, !message.isEmpty else { return reason.rawValue }
+        return "\(reason.rawValue): \(message.count > 60 ? String(message.prefix(59)) + "…" : message)"
+    }
+
+    /// One space's object in `spaces` of the JSON output.
+    static func json(_ space: LocalStore.SpaceStatus, counts: LocalStore.Counts) -> JSONValue {
+        .object([
+            "space": .string(space.space),
+            "last_seq": .int(space.cursor),
+            "log_id": space.logID.map(JSONValue.string) ?? .null,
+            "head_seq": space.headSeq.map(JSONValue.int) ?? .null,
+            "lag": space.lag.map(JSONValue.int) ?? .null,
+            "pulled_at": space.pulledAt.map(JSONValue.string) ?? .null,
+            "outbox": .int(Int64(counts.pending)),
+            "dead_letters": .int(Int64(space.deadLetters)),
+            "conflicts": .int(Int64(counts.conflicts)),
+            "last_success_at": space.outcome?.lastSuccessAt.map(JSONValue.string) ?? .null,
+            "phase": space.outcome.map { .string($0.phase.rawValue) } ?? .null,
+            "reason": space.outcome?.reason.map { .string($0.rawValue) } ?? .null,
+            "message": space.outcome?.message.map(JSONValue.string) ?? .null,
+            "last_outcome_at": space.outcome.map { .string($0.at) } ?? .null,
+        ])
     }
 }
 

@@ -1,11 +1,13 @@
 import ArgumentParser
 import AsyncHTTPClient
+import FerryBench
 import FerryClient
 import FerryCore
 import FerryHTTP
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 struct Delta: AsyncParsableCommand {
@@ -73,7 +75,27 @@ struct DeltaOptions: ParsableArguments {
             if watch {
                 try await runManager(source, sink)
             } else {
-                let result = try await DeltaSync(source: source, sink: sink, clock: ContinuousClock()).run()
+                let progress = ProgressReporter.standardError(label: "delta \(source.stream)", unit: "records", quiet: json)
+                // Records written so far: the updated drain's, then the deleted drain's.
+                let written = Mutex((updated: 0, deleted: 0))
+                let sync = DeltaSync(
+                    source: source,
+                    sink: sink,
+                    clock: ContinuousClock(),
+                    onEvent: { event in
+                        let done: Int? = written.withLock { written in
+                            switch event {
+                            case .updatedBatch(_, _, let total, _): written.updated = total
+                            case .deletedBatch(_, _, let total, _): written.deleted = total
+                            default: return nil
+                            }
+                            return written.updated + written.deleted
+                        }
+                        if let done { progress.update(done: Int64(done)) }
+                    }
+                )
+                let result = try await sync.run()
+                if progress.hasShown { progress.clear() }
                 try report(result)
             }
         } catch let error as DeltaSyncError {

@@ -9,9 +9,10 @@ struct Ferry: AsyncParsableCommand {
         commandName: "ferry",
         abstract: "Ferry: a local-first sync engine.",
         discussion:
-            "Try it: demo. Server: serve, token, snapshot, prune. Client: track, import, sync, status, conflicts, stream, delta. Benchmarks: bench.",
+            "Try it: demo. Server: serve, token, snapshot, prune. Client: track, import, sync, status, doctor, conflicts, stream, delta. Benchmarks: bench.",
         subcommands: [
-            Demo.self, Serve.self, Token.self, Snapshot.self, Prune.self, Track.self, Import.self, Sync.self, Status.self, Conflicts.self,
+            Demo.self, Serve.self, Token.self, Snapshot.self, Prune.self, Track.self, Import.self, Sync.self, Status.self, Doctor.self,
+            Conflicts.self,
             StreamEvents.self, Delta.self, BenchCommand.self,
             BenchClientCommand.self,
         ]

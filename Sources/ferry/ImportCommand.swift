@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryBench
 import FerryClient
 import FerryCore
 import FerryHTTP
@@ -50,6 +51,10 @@ struct Import: AsyncParsableCommand {
         }
         defer { fclose(handle) }
         var lineNumber = 0
+        var size: Int64?
+        var info = stat()
+        if fstat(fileno(handle), &info) == 0, info.st_size > 0 { size = Int64(info.st_size) }
+        let reading = ProgressReporter.standardError(label: "import \(table)", unit: "bytes", total: size)
         var buffer: UnsafeMutablePointer<CChar>?
         var capacity = 0
         defer { free(buffer) }
@@ -58,6 +63,7 @@ struct Import: AsyncParsableCommand {
                 let length = getline(&buffer, &capacity, handle)
                 guard length >= 0, let buffer else { return nil }
                 lineNumber += 1
+                if lineNumber % 1000 == 0 { reading.update(done: Int64(ftello(handle))) }
                 let bytes = UnsafeRawBufferPointer(start: buffer, count: length)
                 let line = bytes.prefix { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }
                 if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
@@ -71,6 +77,7 @@ struct Import: AsyncParsableCommand {
                 return record
             }
         }
+        if reading.hasShown { reading.finish(done: Int64(ftello(handle))) }
         print("imported \(imported) records into \(table)")
         guard let server, let space, let token else { return }
         let stored = try await store.metadata(.refreshToken)
@@ -84,14 +91,18 @@ struct Import: AsyncParsableCommand {
         )
         let engine = SyncEngine(store: store, transport: transport, space: space)
         var report = SyncEngine.Report()
+        let pending = Int64(try await store.counts().pending)
+        let pushing = ProgressReporter.standardError(label: "push \(space)", unit: "mutations", total: pending)
         do {
-            try await engine.pushBulk(into: &report)
-            try await engine.push(into: &report)
+            try await engine.pushBulk(into: &report) { pushing.update(done: Int64($0)) }
+            let bulk = Int64(report.pushed + report.rejected)
+            try await engine.push(into: &report) { pushing.update(done: bulk + Int64($0)) }
         } catch {
             try? await transport.shutdown()
             throw error
         }
         try await transport.shutdown()
+        if pushing.hasShown { pushing.finish(done: Int64(report.pushed + report.rejected)) }
         let counts = try await store.counts()
         print("pushed \(report.pushed) in \(report.bulkChunks) bulk chunks, rejected \(report.rejected); pending \(counts.pending)")
     }

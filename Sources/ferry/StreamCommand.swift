@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryBench
 import FerryClient
 import FerryCore
 import FerryHTTP
@@ -72,7 +73,7 @@ struct StreamEvents: AsyncParsableCommand {
             types: typeList,
             configuration: EventPipelineConfiguration(batchSize: batchSize, invalidEvents: skipInvalid ? .skip : .fail)
         )
-        let progress = ProgressLine()
+        let progress = ProgressLine(space: space)
         let out = self.out
         let run = Task {
             let processor = try NDJSONFileProcessor(path: out)
@@ -134,34 +135,26 @@ private func standardError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// The progress line on standard error: redrawn in place on a terminal, at most four times a
-/// second; one line a second otherwise.
+/// The stream's progress on standard error (``ProgressReporter``): events streamed, with
+/// the rate, rewritten in place on a terminal, a plain line every few seconds otherwise.
 private final class ProgressLine: Sendable {
-    private struct State {
-        var last: ContinuousClock.Instant?
-        var latest = EventPipelineProgress(processed: 0, acknowledged: 0)
-        var drawn = false
+    private let reporter: ProgressReporter
+    private let latest = Mutex(EventPipelineProgress(processed: 0, acknowledged: 0))
+
+    init(space: String) {
+        reporter = ProgressReporter.standardError(label: "stream \(space)", unit: "events")
     }
 
-    private let state = Mutex(State())
-    private let terminal = isatty(STDERR_FILENO) != 0
-
-    var acknowledged: Int { state.withLock { $0.latest.acknowledged } }
+    var acknowledged: Int { latest.withLock { $0.acknowledged } }
 
     func update(_ progress: EventPipelineProgress) {
-        let now = ContinuousClock.now
-        let line: String? = state.withLock { state in
-            state.latest = progress
-            if let last = state.last, now - last < (terminal ? .milliseconds(250) : .seconds(1)) { return nil }
-            state.last = now
-            state.drawn = true
-            return "streamed \(progress.processed) events, \(progress.acknowledged) acknowledged"
-        }
-        guard let line else { return }
-        FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line : line + "\n").utf8))
+        latest.withLock { $0 = progress }
+        reporter.update(done: Int64(progress.processed))
     }
 
+    /// Shows the last line when a line was shown (a short stream shows none).
     func finish() {
-        if terminal, state.withLock({ $0.drawn }) { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        guard reporter.hasShown else { return }
+        reporter.finish(done: Int64(latest.withLock { $0.processed }))
     }
 }

@@ -146,4 +146,99 @@ private func python(_ path: String, _ sql: String) throws {
         #expect(rowsB.contains("('r7', 'record 7', 7)"))
         try await server.stop(signal: SIGTERM)
     }
+
+    @Test func statusShowsEachSpaceAndDoctorChecksTheDatabaseServerAndToken() async throws {
+        let folder = try TemporaryFolder()
+        let server = try await ServerProcess(arguments: ["--data", folder.path("server")])
+        let created = try ferry(["token", "create", "--data", folder.path("server"), "--space", "notes", "--json"])
+        let token = try JSONDecoder().decode(TokenPair.self, from: Data(created.output.utf8)).accessToken
+        let other = try ferry(["token", "create", "--data", folder.path("server"), "--space", "other", "--json"])
+        let otherToken = try JSONDecoder().decode(TokenPair.self, from: Data(other.output.utf8)).accessToken
+        let db = folder.path("a.sqlite")
+        try python(db, "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT); INSERT INTO notes VALUES (1, 'a'), (2, 'b');")
+        #expect(try ferry(["track", "--db", db, "notes"]).status == 0)
+
+        // Before any sync: no space yet.
+        let fresh = try ferry(["status", "--db", db])
+        #expect(fresh.status == 0)
+        #expect(fresh.output.contains("none synced yet"), "\(fresh.output)")
+        let sync = ["sync", "--db", db, "--server", server.baseURL, "--space", "notes"]
+        #expect(try ferry(sync + ["--token", token]).status == 0)
+
+        let table = try ferry(["status", "--db", db])
+        #expect(table.status == 0)
+        let lines = table.output.split(separator: "\n").map(String.init)
+        let header = try #require(lines.first { $0.hasPrefix("SPACE") })
+        #expect(
+            header.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+                == "SPACE CURSOR HEAD LAG OUTBOX DEAD LETTERS CONFLICTS LAST SUCCESS PHASE REASON",
+            "\(table.output)"
+        )
+        let row = try #require(lines.first { $0.hasPrefix("notes ") }).split(separator: " ", omittingEmptySubsequences: true)
+        #expect(Array(row.prefix(7)) == ["notes", "2", "2", "0", "0", "0", "0"], "\(table.output)")
+        #expect(Array(row.suffix(2)) == ["healthy", "-"], "\(table.output)")
+
+        let json = try ferry(["status", "--db", db, "--json"])
+        let object = try #require(try JSONValue(parsing: json.output).objectValue)
+        #expect(object["pending"] == .int(0))
+        let cursor = try #require(Self.first(object["cursors"]))
+        #expect(cursor["space"] == .string("notes") && cursor["last_seq"] == .int(2))
+        let space = try #require(Self.first(object["spaces"]))
+        #expect(space["head_seq"] == .int(2) && space["lag"] == .int(0) && space["phase"] == .string("healthy"))
+        #expect(space["reason"] == .null)
+
+        // A healthy database and a good token: exit 0.
+        let doctor = ["doctor", "--db", db, "--server", server.baseURL]
+        let healthy = try ferry(doctor + ["--token", token])
+        #expect(healthy.status == 0, "\(healthy.output)")
+        #expect(healthy.output.split(separator: "\n").first?.hasPrefix("CHECK") == true)
+        for check in ["triggers notes", "outbox", "dead letters", "conflicts", "lease", "last sync notes", "server", "token", "clock skew"]
+        {
+            #expect(healthy.output.contains(check), "\(check): \(healthy.output)")
+        }
+        #expect(!healthy.output.contains(" fail "), "\(healthy.output)")
+        let report = try #require(try JSONValue(parsing: try ferry(doctor + ["--token", token, "--json"]).output).objectValue)
+        #expect(report["status"] == .string("ok") || report["status"] == .string("warn"), "\(report)")
+        #expect(Self.items(report["checks"]).count == 9, "\(report)")
+
+        // A wrong token, and one of another space: the token check fails, exit status 1.
+        let wrong = try ferry(doctor + ["--token", "wrong"])
+        #expect(wrong.status == 1, "\(wrong.output)")
+        #expect(wrong.output.contains("401"), "\(wrong.output)")
+        #expect(wrong.output.contains("ferry token create"))
+        let forbidden = try ferry(doctor + ["--token", otherToken])
+        #expect(forbidden.status == 1, "\(forbidden.output)")
+        #expect(forbidden.output.contains("403"), "\(forbidden.output)")
+        let unreachable = try ferry(["doctor", "--db", db, "--server", "http://127.0.0.1:9", "--token", token])
+        #expect(unreachable.status == 1, "\(unreachable.output)")
+        #expect(unreachable.output.contains("does not answer"))
+
+        // A sync refused for its token shows in the status.
+        #expect(try ferry(sync + ["--token", "wrong"]).status != 0)
+        let failed = try #require(try JSONValue(parsing: try ferry(["status", "--db", db, "--json"]).output).objectValue)
+        let failedSpace = try #require(Self.first(failed["spaces"]))
+        #expect(failedSpace["phase"] == .string("backoff"), "\(failed)")
+        #expect(failedSpace["reason"] == .string("auth_required"), "\(failed)")
+        #expect(failedSpace["last_success_at"] != .null)
+
+        // A trigger dropped by another program: the doctor fails and names the fix.
+        try python(db, "DROP TRIGGER ferry_notes_update;")
+        let broken = try ferry(["doctor", "--db", db])
+        #expect(broken.status == 1, "\(broken.output)")
+        #expect(broken.output.contains("missing ferry_notes_update"), "\(broken.output)")
+        #expect(broken.output.contains("ferry track --db"))
+        #expect(try ferry(["doctor", "--db", folder.path("missing.sqlite")]).status != 0)
+        try await server.stop(signal: SIGTERM)
+    }
+
+    /// The items of a JSON array; none for anything else.
+    static func items(_ value: JSONValue?) -> [JSONValue] {
+        guard case .array(let items)? = value else { return [] }
+        return items
+    }
+
+    /// The first object of a JSON array.
+    static func first(_ value: JSONValue?) -> [String: JSONValue]? {
+        items(value).first?.objectValue
+    }
 }
