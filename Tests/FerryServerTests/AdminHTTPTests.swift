@@ -152,21 +152,27 @@ private struct Grants: Decodable {
     }
 }
 
+/// An application on `eventLog` and `tokens` with the default configuration, logging
+/// warnings only, for `app.test(.router)` (the store contract suites of the admin API).
+func routerTestApplication(eventLog: any EventLog, tokens: any TokenStore) -> some ApplicationProtocol {
+    var logger = Logger(label: "ferry-test")
+    logger.logLevel = .warning
+    return FerryApplication.makeApplication(
+        eventLog: eventLog,
+        tokens: tokens,
+        metrics: ServerMetrics(),
+        configuration: ServerConfiguration(),
+        serverConfiguration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+        logger: logger
+    )
+}
+
 /// The admin API over every store: what it issues, lists and revokes is what the store keeps.
 @Suite struct AdminStoreContractTests {
     @Test(arguments: EventLogFactory.all)
     func issueListAndRevokeOverHTTP(factory: EventLogFactory) async throws {
         try await factory.with { eventLog, tokens in
-            var logger = Logger(label: "ferry-test")
-            logger.logLevel = .warning
-            let app = FerryApplication.makeApplication(
-                eventLog: eventLog,
-                tokens: tokens,
-                metrics: ServerMetrics(),
-                configuration: ServerConfiguration(),
-                serverConfiguration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-                logger: logger
-            )
+            let app = routerTestApplication(eventLog: eventLog, tokens: tokens)
             let admin = try await tokens.issue(spaces: ["ignored"], accessTTL: 3600, admin: true)
             let adminScope = try #require(try await tokens.authenticate(accessToken: admin.accessToken))
             #expect(adminScope.isAdmin && adminScope.spaces.isEmpty)

@@ -319,16 +319,7 @@ private struct Health: Decodable {
     @Test(arguments: EventLogFactory.all)
     func spacesAndCheckpointsOverHTTP(factory: EventLogFactory) async throws {
         try await factory.with { eventLog, tokens in
-            var logger = Logger(label: "ferry-test")
-            logger.logLevel = .warning
-            let app = FerryApplication.makeApplication(
-                eventLog: eventLog,
-                tokens: tokens,
-                metrics: ServerMetrics(),
-                configuration: ServerConfiguration(),
-                serverConfiguration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-                logger: logger
-            )
+            let app = routerTestApplication(eventLog: eventLog, tokens: tokens)
             let admin = try await tokens.issue(spaces: [], accessTTL: 3600, admin: true).accessToken
             let device = try await tokens.issue(spaces: ["notes", "todo"], accessTTL: 3600).accessToken
             try await app.test(.router) { client in

@@ -109,7 +109,7 @@ struct ConsoleAdminRoutes {
             registry: ConsoleHealth.Registry(
                 spaces: counts.count,
                 devices: counts.values.reduce(0, +),
-                conflicts: activity.conflicts(limit: activity.limits.conflicts).count,
+                conflicts: activity.conflictCount,
                 maxSpaces: activity.limits.spaces,
                 maxDevicesPerSpace: activity.limits.devicesPerSpace,
                 maxConflicts: activity.limits.conflicts

@@ -92,7 +92,7 @@ public final class ServerActivity: Sendable {
     /// the conflicts reported.
     public func recordPush(space: String, deviceID: String, response: PushResponse) {
         let now = clock.nowMilliseconds()
-        let highest = response.acks.map(\.seq).max()
+        let highest = response.acks.lazy.map(\.seq).max()
         update(space: space, deviceID: deviceID) { device in
             device.lastPushMilliseconds = now
             if let highest { device.lastPushedSeq = max(device.lastPushedSeq ?? 0, highest) }
@@ -133,6 +133,9 @@ public final class ServerActivity: Sendable {
     public func deviceCounts() -> [String: Int] {
         state.withLock { $0.spaces.mapValues(\.devices.count) }
     }
+
+    /// How many conflicts it remembers now (at most ``Limits/conflicts``).
+    public var conflictCount: Int { state.withLock { $0.conflicts.count } }
 
     /// The conflicts remembered, newest first, at most `limit` of them.
     public func conflicts(limit: Int) -> [Conflict] {
