@@ -48,7 +48,7 @@ package struct BenchCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
-            "A workload to run: push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav; repeat for more (default all but caldav)."
+            "A workload to run: push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav, fanout; repeat for more (default all but caldav)."
     )
     var workload: [String] = []
 
@@ -89,6 +89,20 @@ package struct BenchCommand: AsyncParsableCommand {
     )
     var radicale: String?
 
+    @Option(
+        name: .long,
+        help: "Devices holding long-polls in the fanout workload, comma-separated (default 500,2000,5000; --quick 100)."
+    )
+    var devices: String?
+
+    @Option(name: .long, help: "Pushes of each fanout size, each timed until every device has it (default 20; --quick 3).")
+    var fanoutPushes: Int?
+
+    /// The sizes of `--devices`, when given and valid.
+    private var fanoutDevices: [Int]? {
+        devices.map { $0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    }
+
     /// The `radicale` executable: the flag's, `FERRY_TEST_RADICALE`, or the one `scripts/test` installs.
     private var radicaleExecutable: String? {
         if let radicale { return radicale }
@@ -100,7 +114,7 @@ package struct BenchCommand: AsyncParsableCommand {
     package func validate() throws {
         for name in workload where BenchWorkload(rawValue: name) == nil {
             throw ValidationError(
-                "--workload must be push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk or caldav, not '\(name)'"
+                "--workload must be push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav or fanout, not '\(name)'"
             )
         }
         if postgres != nil && server != nil { throw ValidationError("--postgres and --server exclude each other") }
@@ -108,8 +122,12 @@ package struct BenchCommand: AsyncParsableCommand {
         for (name, value) in [
             ("--n", n), ("--backlog", backlog), ("--rounds", rounds), ("--backlog-rounds", backlogRounds),
             ("--latency-writes", latencyWrites), ("--sidecar-writes", sidecarWrites), ("--caldav-events", caldavEvents),
+            ("--fanout-pushes", fanoutPushes),
         ] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
+        }
+        if let devices, fanoutDevices?.count != devices.split(separator: ",").count || fanoutDevices?.contains(where: { $0 < 1 }) == true {
+            throw ValidationError("--devices must be positive integers separated by commas, such as 500,2000")
         }
         if server != nil && serverToken == nil { throw ValidationError("--server needs --token (or FERRY_BENCH_TOKEN)") }
         guard ProtocolRules.isValidSpace(space) else { throw ValidationError("'\(space)' is not a space name") }
@@ -138,7 +156,9 @@ package struct BenchCommand: AsyncParsableCommand {
             sidecarWrites: sidecarWrites,
             ferry: ferry,
             caldavEvents: caldavEvents,
-            radicale: radicaleExecutable
+            radicale: radicaleExecutable,
+            fanoutDevices: fanoutDevices,
+            fanoutPushes: fanoutPushes
         )
         guard FileManager.default.isExecutableFile(atPath: plan.ferry) else {
             throw ValidationError("no ferry executable at \(plan.ferry) (--ferry)")

@@ -7,7 +7,7 @@ import Synchronization
 
 /// A workload of `ferry bench`.
 package enum BenchWorkload: String, CaseIterable, Sendable {
-    case push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav
+    case push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav, fanout
 
     /// The workloads a run without `--workload` measures: all but `caldav`, which needs
     /// Radicale.
@@ -43,11 +43,18 @@ package struct BenchPlan: Sendable {
     package var caldavEvents: Int
     /// The `radicale` executable the caldav workload starts, if any.
     package var radicale: String?
+    /// The sizes of the fanout workload: devices holding long-polls on one space.
+    package var fanoutDevices: [Int]
+    /// Pushes of each fanout size, each timed until every device has it.
+    package var fanoutPushes: Int
+    /// Whether the fanout workload runs at smoke-test length (a shorter idle window).
+    package var quickFanout: Bool
 
     /// A plan with the sizes given, else the defaults of a full run (`quick`: of a smoke
     /// test): N 200,000 (5,000), backlog 1,000,000 (20,000), 3 rounds (1), 1 backlog round,
-    /// 1,000 latency writes (200), 300 sidecar writes (50); every workload when `workloads` is empty; `ferry` the
-    /// running executable when not given.
+    /// 1,000 latency writes (200), 300 sidecar writes (50), fanout sizes 500, 2,000 and 5,000
+    /// devices (100) with 20 pushes each (3); every workload when `workloads` is empty;
+    /// `ferry` the running executable when not given.
     package init(
         workloads: [BenchWorkload],
         quick: Bool,
@@ -59,7 +66,9 @@ package struct BenchPlan: Sendable {
         sidecarWrites: Int? = nil,
         ferry: String?,
         caldavEvents: Int? = nil,
-        radicale: String? = nil
+        radicale: String? = nil,
+        fanoutDevices: [Int]? = nil,
+        fanoutPushes: Int? = nil
     ) {
         self.workloads = workloads.isEmpty ? BenchWorkload.defaults : workloads
         self.count = count ?? (quick ? 5_000 : 200_000)
@@ -71,6 +80,9 @@ package struct BenchPlan: Sendable {
         self.ferry = ferry ?? FerryExecutable.current
         self.caldavEvents = caldavEvents ?? (quick ? 1_000 : 10_000)
         self.radicale = radicale
+        self.fanoutDevices = fanoutDevices ?? (quick ? [100] : [500, 2000, 5000])
+        self.fanoutPushes = fanoutPushes ?? (quick ? 3 : 20)
+        quickFanout = quick
     }
 }
 
@@ -137,6 +149,7 @@ package final class BenchRunner {
             case .bootstrap: try await runBootstrap()
             case .bulk: try await runBulk()
             case .caldav: try await runCalDAV()
+            case .fanout: try await runFanout()
             }
         }
         progress.finish()
@@ -145,9 +158,15 @@ package final class BenchRunner {
     // MARK: Servers and records
 
     /// Runs `body` with a server for the workload `name` (a fresh child, or `servers` children
-    /// sharing a PostgreSQL store, stopped afterwards, with a token for `spaces`; or the given
-    /// running server).
-    func withServer<T>(_ name: String, spaces: [String], servers: Int = 1, _ body: (BenchServer) async throws -> T) async throws -> T {
+    /// sharing a PostgreSQL store, stopped afterwards, with a token for `spaces` and
+    /// `serverArguments` added to `ferry serve`'s; or the given running server).
+    func withServer<T>(
+        _ name: String,
+        spaces: [String],
+        servers: Int = 1,
+        serverArguments: [String] = [],
+        _ body: (BenchServer) async throws -> T
+    ) async throws -> T {
         let server: BenchServer
         switch target {
         case .local(let store):
@@ -156,7 +175,8 @@ package final class BenchRunner {
                 ferry: plan.ferry,
                 folder: root.appendingPathComponent("server-\(name)"),
                 spaces: spaces,
-                servers: servers
+                servers: servers,
+                arguments: serverArguments
             )
         case .remote(let url, let token, let space, _):
             server = BenchServer(baseURL: url, token: token, fixedSpace: space, process: nil, dataFolder: nil)

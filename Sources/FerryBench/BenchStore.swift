@@ -27,11 +27,19 @@ package enum BenchStore: Sendable {
 
     /// Starts `servers` `ferry serve` children (the executable `ferry`) on a new, empty store
     /// named after `folder` (its data folder, or its database), with a token for `spaces`;
-    /// returns once they listen. Several servers need the PostgreSQL store. The servers build
+    /// returns once they listen, each started with `arguments` too. Several servers need the
+    /// PostgreSQL store. The servers build
     /// snapshots only when `snapshotEvery` is given (the background builder would otherwise
     /// run beside the workloads that do not measure it).
-    func launch(ferry: String, folder: URL, spaces: [String], servers: Int = 1, snapshotEvery: Int = 0) async throws -> BenchServer {
-        let snapshots = ["--snapshot-every", String(snapshotEvery)]
+    func launch(
+        ferry: String,
+        folder: URL,
+        spaces: [String],
+        servers: Int = 1,
+        snapshotEvery: Int = 0,
+        arguments: [String] = []
+    ) async throws -> BenchServer {
+        let options = ["--snapshot-every", String(snapshotEvery)] + arguments
         // Started through a link of its own name, so that a `pkill -f "ferry serve"` run on
         // a shared machine to clean up other servers does not stop the bench's.
         let link = folder.deletingLastPathComponent().appendingPathComponent("ferry-bench-server")
@@ -48,7 +56,7 @@ package enum BenchStore: Sendable {
             precondition(servers == 1, "several servers share a PostgreSQL store only")
             let process = try await ServerProcess(
                 executable: link.path,
-                arguments: ["--data", folder.path, "--durability", durability.rawValue] + snapshots,
+                arguments: ["--data", folder.path, "--durability", durability.rawValue] + options,
                 waitUntilHealthy: true,
                 capturesStandardError: true
             )
@@ -61,7 +69,7 @@ package enum BenchStore: Sendable {
             precondition(servers == 1, "several servers share a PostgreSQL store only")
             let process = try await ServerProcess(
                 executable: link.path,
-                arguments: ["--memory", "--data", folder.path] + snapshots,
+                arguments: ["--memory", "--data", folder.path] + options,
                 waitUntilHealthy: true,
                 capturesStandardError: true
             )
@@ -80,7 +88,7 @@ package enum BenchStore: Sendable {
                     processes.append(
                         try await ServerProcess(
                             executable: link.path,
-                            arguments: ["--postgres", url] + snapshots,
+                            arguments: ["--postgres", url] + options,
                             waitUntilHealthy: true,
                             capturesStandardError: true
                         )

@@ -9,8 +9,50 @@ public final class StorageOutage: Sendable {
     private let down = Mutex(false)
     private let failure = Mutex<FerryError?>(nil)
     private let streamReads = Mutex(0)
+    private let pageReads = Mutex(PageReads())
+
+    /// The pages read through the switch, and the reads held back while reads are held.
+    private struct PageReads {
+        var count = 0
+        var isHeld = false
+        var held: [CheckedContinuation<Void, Never>] = []
+    }
 
     public init() {}
+
+    /// The store `base`, unavailable while this switch is on.
+    public func eventLog(over base: any EventLog) -> any EventLog {
+        OutageEventLog(base: base, outage: self)
+    }
+
+    /// How many pages of the log (`read(space:since:limit:excludingDevice:)`) were read
+    /// through this switch.
+    public var pagesRead: Int { pageReads.withLock(\.count) }
+
+    /// Makes later page reads wait until ``releasePageReads()``.
+    public func holdPageReads() { pageReads.withLock { $0.isHeld = true } }
+
+    /// Lets the held page reads and later ones go on.
+    public func releasePageReads() {
+        let held = pageReads.withLock { reads in
+            reads.isHeld = false
+            defer { reads.held = [] }
+            return reads.held
+        }
+        for continuation in held { continuation.resume() }
+    }
+
+    /// Counts a page read, and holds it while reads are held.
+    func passPageRead() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let isHeld = pageReads.withLock { reads in
+                reads.count += 1
+                if reads.isHeld { reads.held.append(continuation) }
+                return reads.isHeld
+            }
+            if !isHeld { continuation.resume() }
+        }
+    }
 
     /// Whether the storage is down now.
     public var isDown: Bool { down.withLock { $0 } }
@@ -45,6 +87,7 @@ struct OutageEventLog: EventLog {
 
     func read(space: String, since: Int64, limit: Int, excludingDevice: String?) async throws -> LogPage {
         try outage.check()
+        await outage.passPageRead()
         return try await base.read(space: space, since: since, limit: limit, excludingDevice: excludingDevice)
     }
 

@@ -9,6 +9,8 @@ package struct SyncEndpoints: Sendable {
     package let eventLog: any EventLog
     /// The limits and timings.
     package let configuration: ServerConfiguration
+    /// The reads long-polls woken by the same commit share.
+    package let wakeUpReads = WakeUpReads()
 
     /// What a push did, for the answer and the metrics.
     package struct PushOutcome: Sendable {
@@ -50,13 +52,18 @@ package struct SyncEndpoints: Sendable {
     /// a mutation the caller may see is committed, the wait passes, or the server shuts down
     /// gracefully (then the empty page is answered at once).
     /// - Throws: ``FerryError`` with code `cursor_ahead` when the cursor is above the head.
+    ///
+    /// The reads of long-polls are shared (``WakeUpReads``): those a commit wakes, and those
+    /// that arrive together, as the devices a commit answered come back with their next pull.
     package func pull(_ query: PullQuery) async throws -> LogPage {
-        let page = try await read(query)
-        guard page.mutations.isEmpty, let wait = query.wait, wait > .zero else { return page }
+        guard let wait = query.wait, wait > .zero else { return try await read(query) }
+        let page = try await wakeUpReads.page(for: query, from: eventLog)
+        guard page.mutations.isEmpty else { return page }
         return try await longPoll(first: page, query: query, wait: wait, clock: configuration.clock)
     }
 
-    /// Each round sleeps until the head moves; nothing polls the store.
+    /// Each round sleeps until the head moves; nothing polls the store. The waiters a commit
+    /// wakes share one read of the space (``WakeUpReads``).
     private func longPoll(first: LogPage, query: PullQuery, wait: Duration, clock: some Clock<Duration>) async throws -> LogPage {
         let deadline = clock.now.advanced(by: wait)
         var page = first
@@ -66,7 +73,7 @@ package struct SyncEndpoints: Sendable {
                 guard remaining > .zero,
                     await eventLog.waitForAppend(space: query.space, above: page.latestSeq, timeout: remaining)
                 else { return }
-                page = try await read(query)
+                page = try await wakeUpReads.page(for: query, from: eventLog)
             }
         } onGracefulShutdown: {
             eventLog.shutdownWaiters()
