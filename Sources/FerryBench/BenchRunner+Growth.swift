@@ -12,7 +12,7 @@ extension BenchRunner {
     /// `head - G` (each size does the same work). The spaces curve: on another server, S
     /// spaces of 10 mutations each, for each of the plan's space counts in turn; at each, in
     /// each round, G / 10 pushes of 10 mutations into random spaces of a random sample of
-    /// (at most) 1,000 of them, then each space of the sample pulled from 0; the server's
+    /// 1,000 of them (or as many as the smallest count), then each space of the sample pulled from 0; the server's
     /// resident memory is read before the spaces exist and after each point's rounds.
     /// Mutations per second; the target of each point is a rate at least 0.8 of the smallest
     /// size's. No ceiling. Needs a local SQLite or PostgreSQL store.
@@ -112,6 +112,9 @@ extension BenchRunner {
     private func runGrowthOfSpaces(_ store: BenchStore) async throws {
         let pushCount = max(1, plan.growthCount / BenchGrowthSeed.mutationsPerSpace)
         let counts = plan.growthSpaces.sorted()
+        // The same sample size at every count, so that every point does the same work with a
+        // token of the same size (the server reads a token's grant on every request).
+        let sampleSize = min(Self.growthSample, counts.first ?? Self.growthSample)
         try await withServer("growth-spaces", spaces: ["growth"]) { server in
             let pid = server.process?.process.processIdentifier
             let rssBefore = pid.flatMap { ProcessMemory.residentMB(of: $0) } ?? .nan
@@ -129,7 +132,7 @@ extension BenchRunner {
                 for round in 1...plan.rounds {
                     // A random sample, the same size at every count: a token per space for
                     // 100,000 spaces would make every request read a grant of 100,000 names.
-                    let sample = (0..<spaces).shuffled(using: &generator).prefix(Self.growthSample).map(BenchGrowthSeed.spaceName)
+                    let sample = (0..<spaces).shuffled(using: &generator).prefix(sampleSize).map(BenchGrowthSeed.spaceName)
                     let token = try await BenchGrowthSeed.issueToken(server, store: store, spaces: sample)
                     try await withTransport(baseURL: server.baseURL, token: token) { transport in
                         progress.show(

@@ -44,11 +44,12 @@ enum BenchTable {
         }
     }
 
-    /// A field of a result for reading: text as it is, numbers as ``format(_:)`` writes them.
+    /// A field of a result for reading: text as it is, whole numbers grouped, other numbers as
+    /// ``format(_:)`` writes them.
     static func text(_ value: JSONValue) -> String {
         switch value {
         case .string(let text): text
-        case .int(let number): format(Double(number))
+        case .int(let number): grouped(Int(number))
         case .double(let number): format(number)
         case .null: "–"
         default: value.line
