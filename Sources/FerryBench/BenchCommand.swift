@@ -8,7 +8,7 @@ import Logging
 package struct BenchCommand: AsyncParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure push, pull, sync, latency, sidecar and backlog, each next to its ceiling.",
+        abstract: "Measure push, pull, sync, latency, sidecar, backlog and growth, each next to its ceiling.",
         discussion: """
             Each workload starts its own `ferry serve` child on loopback with a temporary data
             folder (or uses --server), writes records of about 200 bytes of JSON, and reports the
@@ -48,9 +48,27 @@ package struct BenchCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
-            "A workload to run: push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav, fanout; repeat for more (default all but caldav)."
+            "A workload to run: push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav, fanout, growth; repeat for more (default all but caldav)."
     )
     var workload: [String] = []
+
+    @Option(
+        name: .long,
+        help: "Log sizes of the growth workload, comma-separated (default 0,100000,1000000; --quick 0,10000,100000)."
+    )
+    var growthSizes: String?
+
+    @Option(name: .long, help: "Space counts of the growth workload, comma-separated (default 1000,100000; --quick 100,1000).")
+    var growthSpaces: String?
+
+    @Option(name: .long, help: "Mutations pushed and pulled at each point of the growth workload (default 20000; --quick 2000).")
+    var growthCount: Int?
+
+    @Option(
+        name: [.customLong("svg"), .customLong("plot")],
+        help: ArgumentHelp("Also draw the growth and fan-out curves of the run as an SVG chart into this file.", valueName: "file")
+    )
+    var svg: String?
 
     @Option(name: .long, help: "Benchmark this running server instead of starting ferry serve children.")
     var server: String?
@@ -98,11 +116,6 @@ package struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Pushes of each fanout size, each timed until every device has it (default 20; --quick 3).")
     var fanoutPushes: Int?
 
-    /// The sizes of `--devices`, when given and valid.
-    private var fanoutDevices: [Int]? {
-        devices.map { $0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
-    }
-
     /// The `radicale` executable: the flag's, `FERRY_TEST_RADICALE`, or the one `scripts/test` installs.
     private var radicaleExecutable: String? {
         if let radicale { return radicale }
@@ -114,7 +127,7 @@ package struct BenchCommand: AsyncParsableCommand {
     package func validate() throws {
         for name in workload where BenchWorkload(rawValue: name) == nil {
             throw ValidationError(
-                "--workload must be push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav or fanout, not '\(name)'"
+                "--workload must be push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav, fanout or growth, not '\(name)'"
             )
         }
         if postgres != nil && server != nil { throw ValidationError("--postgres and --server exclude each other") }
@@ -122,12 +135,19 @@ package struct BenchCommand: AsyncParsableCommand {
         for (name, value) in [
             ("--n", n), ("--backlog", backlog), ("--rounds", rounds), ("--backlog-rounds", backlogRounds),
             ("--latency-writes", latencyWrites), ("--sidecar-writes", sidecarWrites), ("--caldav-events", caldavEvents),
-            ("--fanout-pushes", fanoutPushes),
+            ("--fanout-pushes", fanoutPushes), ("--growth-count", growthCount),
         ] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
-        if let devices, fanoutDevices?.count != devices.split(separator: ",").count || fanoutDevices?.contains(where: { $0 < 1 }) == true {
+        if let devices, Self.sizes(devices)?.contains(0) != false {
             throw ValidationError("--devices must be positive integers separated by commas, such as 500,2000")
+        }
+        for (name, list) in [("--growth-sizes", growthSizes), ("--growth-spaces", growthSpaces)] {
+            guard let list else { continue }
+            guard let sizes = Self.sizes(list), !sizes.isEmpty else {
+                throw ValidationError("\(name) must be sizes separated by commas, such as 0,10000,100000")
+            }
+            if name == "--growth-spaces" && sizes.contains(0) { throw ValidationError("--growth-spaces must be at least 1") }
         }
         if server != nil && serverToken == nil { throw ValidationError("--server needs --token (or FERRY_BENCH_TOKEN)") }
         guard ProtocolRules.isValidSpace(space) else { throw ValidationError("'\(space)' is not a space name") }
@@ -135,6 +155,14 @@ package struct BenchCommand: AsyncParsableCommand {
         guard SQLiteConfiguration.Durability(rawValue: durability) != nil else {
             throw ValidationError("--durability must be full or normal")
         }
+    }
+
+    /// The sizes of a comma-separated list (`0,10000,100000`), `nil` when one is not a whole
+    /// number of at least 0.
+    static func sizes(_ list: String) -> [Int]? {
+        let sizes = list.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard sizes.allSatisfy({ ($0 ?? -1) >= 0 }) else { return nil }
+        return sizes.compactMap { $0 }
     }
 
     /// The token for `--server`: the flag's, else `FERRY_BENCH_TOKEN`.
@@ -157,8 +185,11 @@ package struct BenchCommand: AsyncParsableCommand {
             ferry: ferry,
             caldavEvents: caldavEvents,
             radicale: radicaleExecutable,
-            fanoutDevices: fanoutDevices,
-            fanoutPushes: fanoutPushes
+            fanoutDevices: devices.flatMap(Self.sizes),
+            fanoutPushes: fanoutPushes,
+            growthLogSizes: growthSizes.flatMap(Self.sizes),
+            growthSpaces: growthSpaces.flatMap(Self.sizes),
+            growthCount: growthCount
         )
         guard FileManager.default.isExecutableFile(atPath: plan.ferry) else {
             throw ValidationError("no ferry executable at \(plan.ferry) (--ferry)")
@@ -175,7 +206,7 @@ package struct BenchCommand: AsyncParsableCommand {
         } else {
             throw ValidationError("--durability must be full or normal")
         }
-        try await BenchRunner(plan: plan, target: target).runAndReport(json: json, durability: durability) { text in
+        try await BenchRunner(plan: plan, target: target).runAndReport(json: json, durability: durability, svg: svg) { text in
             print(text)
             fflush(nil)
         }

@@ -7,7 +7,7 @@ import PostgresNIO
 /// The PostgreSQL side of `ferry bench --postgres URL`: direct fills and the multi-row insert
 /// ceiling, on the new database of a workload (see ``ThrowawayPostgres``).
 enum BenchPostgres {
-    private static let logger: Logger = {
+    static let logger: Logger = {
         var logger = Logger(label: "ferry.bench.postgres")
         logger.logLevel = .error
         return logger

@@ -62,6 +62,9 @@ struct BenchResult: Sendable {
     var ceiling: BenchCeiling?
     /// Extra figures: `p50`, `p99`, `max` (ms) for latency, `peak_rss_mb` for sync and backlog.
     var extra: [(String, Double)] = []
+    /// Fields written into the JSON object as they are, beside the figures: the growth
+    /// workload's `phase`, `log_size` or `spaces` and `ratio_to_smallest`.
+    var fields: [(String, JSONValue)] = []
     /// The target for this figure, as text, and whether it was met.
     var target: (text: String, met: Bool)?
 
@@ -90,7 +93,26 @@ struct BenchResult: Sendable {
         if let ceiling { object["ceiling_name"] = .string(ceiling.name) }
         if let target { object["target"] = .string(target.text); object["target_met"] = .bool(target.met) }
         for (name, value) in extra { object[name] = Self.number(value, digits: 2) }
+        for (name, value) in fields { object[name] = value }
         return .object(object)
+    }
+
+    /// The figure `name`: `value` (the median), an extra figure, or a numeric field; `nil`
+    /// when the result has none of that name.
+    func figure(_ name: String) -> Double? {
+        if name == "value" { return stats.median }
+        if let extra = extra.first(where: { $0.0 == name }) { return extra.1 }
+        switch fields.first(where: { $0.0 == name })?.1 {
+        case .int(let value): return Double(value)
+        case .double(let value): return value
+        default: return nil
+        }
+    }
+
+    /// The text field `name`, if the result has one.
+    func label(_ name: String) -> String? {
+        if case .string(let text) = fields.first(where: { $0.0 == name })?.1 { return text }
+        return nil
     }
 
     /// A ceiling as a JSON object of its own (workload `ceiling`).

@@ -5,8 +5,9 @@ extension BenchRunner {
     /// Runs the plan and writes its report with `write`: with `json`, one line per result as
     /// soon as it is known (so that a run cut short keeps what it measured), then one per
     /// ceiling; otherwise the table, headed by the run's settings (`durability` among them).
+    /// With `svg`, the curves of the results are also drawn into that file (see ``BenchChart``).
     /// What was measured is written even when a workload fails; the failure is thrown after.
-    package func runAndReport(json: Bool, durability: String, write: @escaping (String) -> Void) async throws {
+    package func runAndReport(json: Bool, durability: String, svg: String? = nil, write: @escaping (String) -> Void) async throws {
         if json { onResult = { write($0.json.line) } }
         let started = ContinuousClock.now
         var failure: (any Error)?
@@ -28,6 +29,7 @@ extension BenchRunner {
                 """
             write(BenchTable.render(results: results, ceilings: ceilings, header: header))
         }
+        if let svg { try BenchChart(results: results).svg.write(toFile: svg, atomically: true, encoding: .utf8) }
         if let failure { throw failure }
     }
 }

@@ -8,6 +8,7 @@ import Synchronization
 /// A workload of `ferry bench`.
 package enum BenchWorkload: String, CaseIterable, Sendable {
     case push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav, fanout
+    case growth
 
     /// The workloads a run without `--workload` measures: all but `caldav`, which needs
     /// Radicale.
@@ -49,11 +50,20 @@ package struct BenchPlan: Sendable {
     package var fanoutPushes: Int
     /// Whether the fanout workload runs at smoke-test length (a shorter idle window).
     package var quickFanout: Bool
+    /// Log sizes of the growth workload (mutations seeded into its space before each point).
+    package var growthLogSizes: [Int]
+    /// Space counts of the growth workload (spaces of 10 mutations on its second server).
+    package var growthSpaces: [Int]
+    /// Mutations pushed, and pulled, at each point of the growth workload, per round.
+    package var growthCount: Int
 
     /// A plan with the sizes given, else the defaults of a full run (`quick`: of a smoke
     /// test): N 200,000 (5,000), backlog 1,000,000 (20,000), 3 rounds (1), 1 backlog round,
-    /// 1,000 latency writes (200), 300 sidecar writes (50), fanout sizes 500, 2,000 and 5,000
-    /// devices (100) with 20 pushes each (3); every workload when `workloads` is empty;
+    /// 1,000 latency writes (200), 300 sidecar writes (50); fanout sizes 500, 2,000 and 5,000
+    /// devices (100) with 20 pushes each (3); growth log sizes 0, 100,000 and 1,000,000 (0,
+    /// 10,000, 100,000: the 10,000,000 takes minutes to seed, so it is asked for with
+    /// `--growth-sizes`), growth spaces 1,000 and 100,000 (100 and 1,000), growth pushes and
+    /// pulls of 20,000 mutations (2,000); every workload when `workloads` is empty;
     /// `ferry` the running executable when not given.
     package init(
         workloads: [BenchWorkload],
@@ -68,7 +78,10 @@ package struct BenchPlan: Sendable {
         caldavEvents: Int? = nil,
         radicale: String? = nil,
         fanoutDevices: [Int]? = nil,
-        fanoutPushes: Int? = nil
+        fanoutPushes: Int? = nil,
+        growthLogSizes: [Int]? = nil,
+        growthSpaces: [Int]? = nil,
+        growthCount: Int? = nil
     ) {
         self.workloads = workloads.isEmpty ? BenchWorkload.defaults : workloads
         self.count = count ?? (quick ? 5_000 : 200_000)
@@ -83,6 +96,9 @@ package struct BenchPlan: Sendable {
         self.fanoutDevices = fanoutDevices ?? (quick ? [100] : [500, 2000, 5000])
         self.fanoutPushes = fanoutPushes ?? (quick ? 3 : 20)
         quickFanout = quick
+        self.growthLogSizes = growthLogSizes ?? (quick ? [0, 10_000, 100_000] : [0, 100_000, 1_000_000])
+        self.growthSpaces = growthSpaces ?? (quick ? [100, 1_000] : [1_000, 100_000])
+        self.growthCount = growthCount ?? (quick ? 2_000 : 20_000)
     }
 }
 
@@ -150,6 +166,7 @@ package final class BenchRunner {
             case .bulk: try await runBulk()
             case .caldav: try await runCalDAV()
             case .fanout: try await runFanout()
+            case .growth: try await runGrowth()
             }
         }
         progress.finish()

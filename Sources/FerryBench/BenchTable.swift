@@ -1,3 +1,4 @@
+import FerryCore
 import Foundation
 
 /// The terminal table of a run: the ceilings, then one line per result.
@@ -17,7 +18,8 @@ enum BenchTable {
         var rows = [["workload", "store", "clients", "value", "min … max", "ceiling", "ratio", "target", "met", "also"]]
         for result in results {
             let ratio = result.ratio.map { String(format: "%.2f", $0) } ?? "–"
-            let also = result.extra.map { "\($0.0) \(format($0.1))" }.joined(separator: ", ")
+            let fields = result.fields.map { "\($0.0) \(text($0.1))" }
+            let also = (fields + result.extra.map { "\($0.0) \(format($0.1))" }).joined(separator: ", ")
             rows.append([
                 result.workload, result.store,
                 result.clients.map { "\($0)" + (result.servers.map { $0 == 1 ? ", 1 server" : ", \($0) servers" } ?? "") } ?? "",
@@ -39,6 +41,18 @@ enum BenchTable {
             indent
                 + row.enumerated().map { column, cell in cell.padding(toLength: widths[column], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }
+    }
+
+    /// A field of a result for reading: text as it is, whole numbers grouped, other numbers as
+    /// ``format(_:)`` writes them.
+    static func text(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let text): text
+        case .int(let number): grouped(Int(number))
+        case .double(let number): format(number)
+        case .null: "–"
+        default: value.line
         }
     }
 
