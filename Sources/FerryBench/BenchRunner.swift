@@ -8,6 +8,7 @@ import Synchronization
 /// A workload of `ferry bench`.
 package enum BenchWorkload: String, CaseIterable, Sendable {
     case push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav
+    case wire
 
     /// The workloads a run without `--workload` measures: all but `caldav`, which needs
     /// Radicale.
@@ -137,6 +138,7 @@ package final class BenchRunner {
             case .bootstrap: try await runBootstrap()
             case .bulk: try await runBulk()
             case .caldav: try await runCalDAV()
+            case .wire: try await runWire()
             }
         }
         progress.finish()
