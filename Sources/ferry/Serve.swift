@@ -113,7 +113,7 @@ struct Serve: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
-            "gzip for clients that accept it (answers) and advertise it (request bodies): on or off (env FERRY_COMPRESSION, default on)."
+            "gzip answers for clients that ask for it, and accept and advertise gzip request bodies: on or off (env FERRY_COMPRESSION, default on)."
     )
     var compression: String?
 
