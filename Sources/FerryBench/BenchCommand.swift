@@ -48,7 +48,7 @@ package struct BenchCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
-            "A workload to run: push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav, fanout, growth; repeat for more (default all but caldav)."
+            "A workload to run: push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav, fanout, growth, wire; repeat for more (default all but caldav)."
     )
     var workload: [String] = []
 
@@ -127,7 +127,7 @@ package struct BenchCommand: AsyncParsableCommand {
     package func validate() throws {
         for name in workload where BenchWorkload(rawValue: name) == nil {
             throw ValidationError(
-                "--workload must be push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav, fanout or growth, not '\(name)'"
+                "--workload must be push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav, fanout, growth or wire, not '\(name)'"
             )
         }
         if postgres != nil && server != nil { throw ValidationError("--postgres and --server exclude each other") }

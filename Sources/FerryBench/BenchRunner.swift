@@ -9,6 +9,7 @@ import Synchronization
 package enum BenchWorkload: String, CaseIterable, Sendable {
     case push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav, fanout
     case growth
+    case wire
 
     /// The workloads a run without `--workload` measures: all but `caldav`, which needs
     /// Radicale.
@@ -167,6 +168,7 @@ package final class BenchRunner {
             case .caldav: try await runCalDAV()
             case .fanout: try await runFanout()
             case .growth: try await runGrowth()
+            case .wire: try await runWire()
             }
         }
         progress.finish()

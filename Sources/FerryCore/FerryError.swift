@@ -29,6 +29,8 @@ public struct FerryError: Error, Sendable, CustomStringConvertible {
         public static let historyPruned = Code(rawValue: "history_pruned")
         /// The body, or one payload in it, is larger than the server accepts. Status 413.
         public static let payloadTooLarge = Code(rawValue: "payload_too_large")
+        /// The request body's `Content-Encoding` is not one the server accepts. Status 415.
+        public static let unsupportedMediaType = Code(rawValue: "unsupported_media_type")
         /// Too many requests; retry after the `Retry-After` seconds. Status 429.
         public static let rateLimited = Code(rawValue: "rate_limited")
         /// The server failed. Status 500.
@@ -46,6 +48,7 @@ public struct FerryError: Error, Sendable, CustomStringConvertible {
             case .cursorAhead, .conflict: 409
             case .historyPruned: 410
             case .payloadTooLarge: 413
+            case .unsupportedMediaType: 415
             case .rateLimited: 429
             case .unavailable: 503
             default: 500

@@ -29,11 +29,20 @@ struct HTTPExchange: Sendable {
     let logger: Logger
     /// The longest pause allowed between two parts of a body read whole; `nil`: no limit.
     let bodyIdleTimeout: Duration?
+    /// The gzip coding: what the server advertised, whether to ask for it.
+    let coding: HTTPContentCoding
 
     /// Creates an exchange; trailing slashes of `baseURL` are dropped. With
     /// `bodyIdleTimeout`, a body read whole that stops coming for that long fails the call
     /// (the request's own timeout ends when the answer's head arrives).
-    init(client: HTTPClient, baseURL: String, maxResponseBytes: Int, logger: Logger, bodyIdleTimeout: Duration? = nil) {
+    init(
+        client: HTTPClient,
+        baseURL: String,
+        maxResponseBytes: Int,
+        logger: Logger,
+        bodyIdleTimeout: Duration? = nil,
+        coding: HTTPContentCoding = HTTPContentCoding(enabled: false, minimumBytes: .max)
+    ) {
         var root = Substring(baseURL)
         while root.hasSuffix("/") { root = root.dropLast() }
         self.client = client
@@ -41,6 +50,7 @@ struct HTTPExchange: Sendable {
         self.maxResponseBytes = maxResponseBytes
         self.logger = logger
         self.bodyIdleTimeout = bodyIdleTimeout
+        self.coding = coding
     }
 
     /// Sends a request and reads its answer, whatever its status.
@@ -93,13 +103,16 @@ struct HTTPExchange: Sendable {
         }
         logger.debug("sending request", metadata: ["method": "\(method.rawValue)", "target": "\(target)"])
         do {
-            return try await client.execute(request, timeout: Self.timeAmount(timeout), logger: logger)
+            let response = try await client.execute(request, timeout: Self.timeAmount(timeout), logger: logger)
+            coding.learn(from: response.headers)
+            return response
         } catch {
             throw failure(error, method, target)
         }
     }
 
-    /// Reads the whole body of an answer whose head has arrived, up to ``maxResponseBytes``;
+    /// Reads the whole body of an answer whose head has arrived, up to ``maxResponseBytes``
+    /// (decompressed, when the answer is gzip: ``HTTPContentCoding/decode(_:headers:limit:)``);
     /// with ``bodyIdleTimeout``, fails (`HTTPClientError.readTimeout`, as transient) when no
     /// part of it arrives for that long: a server that stalls mid-answer does not hold the
     /// call forever.
@@ -115,7 +128,8 @@ struct HTTPExchange: Sendable {
             }
             let status = Int(response.status.code)
             logger.debug("answer received", metadata: ["target": "\(target)", "status": "\(status)"])
-            return Answer(status: status, headers: response.headers, body: bytes)
+            let body = try HTTPContentCoding.decode(bytes, headers: response.headers, limit: maxResponseBytes)
+            return Answer(status: status, headers: response.headers, body: body)
         } catch {
             throw failure(error, method, target)
         }

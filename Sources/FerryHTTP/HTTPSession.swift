@@ -34,7 +34,8 @@ struct HTTPSession: Sendable {
             baseURL: configuration.baseURL,
             maxResponseBytes: configuration.maxResponseBytes,
             logger: configuration.logger,
-            bodyIdleTimeout: configuration.requestTimeout
+            bodyIdleTimeout: configuration.requestTimeout,
+            coding: HTTPContentCoding(enabled: configuration.compression, minimumBytes: configuration.compressionMinimumBytes)
         )
         let timeout = configuration.requestTimeout
         self.exchange = exchange
@@ -49,7 +50,8 @@ struct HTTPSession: Sendable {
         )
     }
 
-    /// Sends a `/sync` request and reads its answer whole; see
+    /// Sends a `/sync` request and reads its answer whole (asking for it gzip-compressed when
+    /// the transport's coding is on); see
     /// ``authorizedResponse(_:_:body:timeout:route:accept:contentType:headers:)``.
     func authorized(
         _ method: HTTPMethod,
@@ -69,9 +71,49 @@ struct HTTPSession: Sendable {
             route: route,
             accept: accept,
             contentType: contentType,
-            headers: headers
+            headers: exchange.coding.enabled ? headers + [(name: "Accept-Encoding", value: "gzip")] : headers
         )
         return try await exchange.read(response, method, target)
+    }
+
+    /// Sends a request body as ``authorized(_:_:body:timeout:route:accept:contentType:headers:)``
+    /// does, gzip-compressed when the server has advertised gzip
+    /// (``HTTPContentCoding/encode(_:)``); when the server refuses the compressed body with
+    /// `415` (its compression was turned off since), forgets the advertisement and sends the
+    /// body once more as it is.
+    func authorizedUpload(
+        _ method: HTTPMethod,
+        _ target: String,
+        body: ByteBuffer,
+        timeout: Duration,
+        route: String,
+        contentType: String = "application/json",
+        headers: [(name: String, value: String)] = []
+    ) async throws -> HTTPExchange.Answer {
+        let encoded = exchange.coding.encode(body)
+        do {
+            return try await authorized(
+                method,
+                target,
+                body: encoded.body,
+                timeout: timeout,
+                route: route,
+                contentType: contentType,
+                headers: headers + encoded.headers
+            )
+        } catch let error as SyncTransportError where error.status == 415 && !encoded.headers.isEmpty {
+            exchange.coding.forget()
+            logger.debug("the server refused a compressed body; sending it as is", metadata: ["route": "\(route)"])
+            return try await authorized(
+                method,
+                target,
+                body: body,
+                timeout: timeout,
+                route: route,
+                contentType: contentType,
+                headers: headers
+            )
+        }
     }
 
     /// Sends a `/sync` request with the current access token; on `401`, renews the token

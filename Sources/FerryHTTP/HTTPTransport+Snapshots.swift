@@ -48,7 +48,7 @@ extension HTTPTransport {
         let target =
             "/sync/push?space=\(Self.percentEncode(request.space))&device_id=\(Self.percentEncode(request.deviceID))"
             + "&session_id=\(Self.percentEncode(request.sessionID))"
-        let answer = try await session.authorized(
+        let answer = try await session.authorizedUpload(
             .POST,
             target,
             body: ByteBuffer(bytes: request.body),

@@ -24,6 +24,10 @@ import NIOHTTP1
 /// - network failures and timeouts are `transient`, carrying the client's error;
 /// - a success answer whose body is not the expected JSON is `transient` too.
 ///
+/// With ``HTTPTransportConfiguration/compression`` (the default), answers are asked for
+/// gzip-compressed and decompressed here, and push bodies are sent compressed once the server
+/// has advertised that it accepts them (see ``HTTPTransportConfiguration/compression``).
+///
 /// A cancelled call throws `CancellationError`. Call ``shutdown()`` when done with the
 /// transport.
 public final class HTTPTransport: SyncTransport {
@@ -48,7 +52,7 @@ public final class HTTPTransport: SyncTransport {
             throw SyncTransportError(.permanent, "push: a payload holds a number JSON cannot express (infinity or NaN)")
         }
         let body = ByteBuffer(bytes: writer.bytes)
-        let answer = try await session.authorized(.POST, "/sync/mutations/push", body: body, timeout: requestTimeout, route: "push")
+        let answer = try await session.authorizedUpload(.POST, "/sync/mutations/push", body: body, timeout: requestTimeout, route: "push")
         return try Self.read(PushResponse.self, from: answer, route: "push")
     }
 

@@ -40,6 +40,17 @@ public struct HTTPTransportConfiguration: Sendable {
     /// Where the transport logs requests and refreshes (at `debug`). Default: discards everything.
     public var logger: Logger
 
+    /// Whether the transport uses the protocol's optional gzip coding: it asks for compressed
+    /// answers (`Accept-Encoding: gzip` on pulls, pushes, manifests and snapshot chunks) and
+    /// decompresses them, and it compresses push and bulk-push bodies of at least
+    /// ``compressionMinimumBytes`` once the server has advertised that it accepts them
+    /// (`Accept-Encoding: gzip` on one of its answers). Off: every body goes as is, as to a
+    /// server that knows no coding. Default: on (see docs/benchmarks.md, "Bytes on the wire").
+    public var compression: Bool
+
+    /// The smallest push body compressed, in bytes. Default: 1024.
+    public var compressionMinimumBytes: Int
+
     /// Creates a configuration; every argument but the server and the access token has the
     /// default documented on its property.
     public init(
@@ -50,6 +61,8 @@ public struct HTTPTransportConfiguration: Sendable {
         maxResponseBytes: Int = 256 << 20,
         httpClient: HTTPClient? = nil,
         logger: Logger = Logger(label: "ferry.http", factory: { _ in SwiftLogNoOpLogHandler() }),
+        compression: Bool = true,
+        compressionMinimumBytes: Int = 1024,
         onTokensRefreshed: @escaping @Sendable (TokenPair) async -> Void = { _ in }
     ) {
         self.baseURL = baseURL
@@ -60,5 +73,7 @@ public struct HTTPTransportConfiguration: Sendable {
         self.httpClient = httpClient
         self.logger = logger
         self.onTokensRefreshed = onTokensRefreshed
+        self.compression = compression
+        self.compressionMinimumBytes = compressionMinimumBytes
     }
 }

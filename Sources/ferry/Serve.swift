@@ -110,6 +110,16 @@ struct Serve: AsyncParsableCommand {
     )
     var retainAge: String?
 
+    @Option(
+        name: .long,
+        help:
+            "gzip answers for clients that ask for it, and accept and advertise gzip request bodies: on or off (env FERRY_COMPRESSION, default on)."
+    )
+    var compression: String?
+
+    @Option(name: .long, help: "Smallest answer body compressed, in bytes (env FERRY_COMPRESSION_MIN_BYTES, default 1024).")
+    var compressionMinBytes: Int?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (env FERRY_LOG_LEVEL, default info).")
     var logLevel: String?
 
@@ -215,6 +225,7 @@ struct Serve: AsyncParsableCommand {
             maxLongPollsPerToken: maxLongPollsPerToken,
             maxLongPolls: maxLongPolls
         )
+        try environment.compression(&configuration, mode: compression, minimumBytes: compressionMinBytes)
         let snapshots = try snapshotPolicy()
         let port = try environment.integer(self.port, "FERRY_PORT", default: 8080)
         let host = self.host ?? environment.value("FERRY_HOST") ?? "127.0.0.1"

@@ -110,6 +110,10 @@ private let provocations: [String: Provocation] = [
     "POST /sync/mutations/push 403": { server in
         try await server.request(.POST, pushPath, token: try await server.token("other"), body: notesPush)
     },
+    "POST /sync/mutations/push 415": { server in
+        let headers = [("Content-Encoding", "compress")]
+        return try await server.request(.POST, pushPath, token: try await server.token("notes"), body: notesPush, headers: headers)
+    },
     "POST /sync/mutations/push 413": { server in
         let big = MutationInput(
             clientActionID: 1,
@@ -237,6 +241,10 @@ private let provocations: [String: Provocation] = [
         let headers = [("X-Chunk-Id", SnapshotChunker.chunkID(of: Array(big)))]
         return try await server.request(.POST, bulkPath, token: try await server.token("notes"), body: big, headers: headers)
     },
+    "POST /sync/push 415": { server in
+        let headers = bulkHeaders + [("Content-Encoding", "br")]
+        return try await server.request(.POST, bulkPath, token: try await server.token("notes"), body: bulkBody, headers: headers)
+    },
     "POST /sync/push 503": { server in
         let token = try await server.token("notes")
         server.outage.set(down: true)
@@ -258,6 +266,10 @@ private let provocations: [String: Provocation] = [
     },
     "POST /sync/stream 413": { server in
         try await server.request(.POST, "/sync/stream", token: try await server.token("notes"), body: Data(count: 70_000))
+    },
+    "POST /sync/stream 415": { server in
+        let headers = [("Content-Encoding", "br")]
+        return try await server.request(.POST, "/sync/stream", token: try await server.token("notes"), body: notesStream, headers: headers)
     },
     "POST /sync/stream 503": { server in
         let token = try await server.token("notes")
@@ -482,7 +494,8 @@ private let provocations: [String: Provocation] = [
 /// The error codes each status may carry (PROTOCOL.md, "Errors").
 private let errorCodes: [Int: Set<String>] = [
     400: ["bad_request"], 401: ["unauthorized"], 403: ["forbidden"], 404: ["not_found"], 409: ["cursor_ahead", "conflict"],
-    410: ["history_pruned"], 413: ["payload_too_large"], 429: ["rate_limited"], 500: ["internal"], 503: ["unavailable"],
+    410: ["history_pruned"], 413: ["payload_too_large"], 415: ["unsupported_media_type"], 429: ["rate_limited"], 500: ["internal"],
+    503: ["unavailable"],
 ]
 
 /// The OpenAPI document checked against what the server really answers: every documented

@@ -45,6 +45,15 @@ public struct ServerConfiguration: Sendable {
     /// The longest query string, in bytes; a longer one is answered `400 bad_request`.
     /// Default 8 KiB.
     public var maxQueryBytes: Int
+    /// Whether `/sync` answers (pull pages, event streams, snapshot chunks) are gzip-compressed
+    /// for the clients that send `Accept-Encoding: gzip`, and gzip-compressed request bodies
+    /// (pushes, bulk pushes) are accepted and advertised (`Accept-Encoding: gzip` on every
+    /// `/sync` answer). Off: every body is sent as is, and a compressed request body gets
+    /// `415`. Default on (see docs/benchmarks.md, "Bytes on the wire").
+    public var compression: Bool
+    /// The smallest answer body that is compressed, in bytes: gzip saves nothing on a few
+    /// hundred bytes. Default 1024.
+    public var compressionMinimumBytes: Int
     /// The clock that measures long-poll waits.
     public var clock: any Clock<Duration>
 
@@ -66,6 +75,8 @@ public struct ServerConfiguration: Sendable {
         idleTimeout: Duration = .seconds(75),
         maxHeaderBytes: Int = 16 << 10,
         maxQueryBytes: Int = 8 << 10,
+        compression: Bool = true,
+        compressionMinimumBytes: Int = 1024,
         clock: any Clock<Duration> = ContinuousClock()
     ) {
         self.maxBodyBytes = maxBodyBytes
@@ -84,6 +95,8 @@ public struct ServerConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.maxHeaderBytes = maxHeaderBytes
         self.maxQueryBytes = maxQueryBytes
+        self.compression = compression
+        self.compressionMinimumBytes = max(0, compressionMinimumBytes)
         self.clock = clock
     }
 }

@@ -62,11 +62,14 @@ public enum FerryApplication {
             tokens: tokens,
             metrics: metrics,
             longPolls: LongPollLimiter(perGrant: configuration.maxLongPollsPerToken, total: configuration.maxLongPolls),
-            activity: activity
+            activity: activity,
+            coding: ContentCoding(configuration: configuration)
         )
         controller.addAuthRoutes(to: router)
+        let sync = router.group("sync")
+        if configuration.compression { sync.add(middleware: AcceptEncodingMiddleware()) }
         controller.addSyncRoutes(
-            to: router.group("sync").add(middleware: AuthMiddleware(tokens: tokens, jwt: jwt, realm: .spaces, metrics: metrics))
+            to: sync.add(middleware: AuthMiddleware(tokens: tokens, jwt: jwt, realm: .spaces, metrics: metrics))
         )
         let admin = router.group("admin").add(middleware: AuthMiddleware(tokens: tokens, jwt: jwt, realm: .admin, metrics: metrics))
         AdminController(tokens: tokens, configuration: configuration).addRoutes(to: admin)

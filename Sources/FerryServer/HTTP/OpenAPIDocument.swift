@@ -26,7 +26,13 @@ package enum OpenAPIDocument {
             Every error answers {"error": {"code", "message"}}, with the codes its status
             allows; a request refused with a 4xx changes nothing on the server. An unknown
             route, or a method a route does not have, answers 404 not_found. A 500 (internal)
-            is a bug of the server and is not listed.
+            is a bug of the server and is not listed. Content codings (optional): a request
+            with Accept-Encoding accepting gzip may get the answer of a push, pull, bulk push,
+            stream or snapshot chunk gzip-compressed (Content-Encoding: gzip, Vary:
+            Accept-Encoding); a server that accepts gzip request bodies says so with
+            Accept-Encoding: gzip on its /sync answers, and then takes the bodies of push, bulk
+            push and stream with Content-Encoding: gzip (the decompressed size held to the
+            limit, 413; a corrupt body 400; another coding 415).
         servers:
           - url: /
             description: The server that serves this document.
@@ -48,6 +54,18 @@ package enum OpenAPIDocument {
               description: Seconds to wait before trying again.
               required: true
               schema: {type: integer, minimum: 0}
+            Content-Encoding:
+              description: gzip when the body is compressed; absent otherwise.
+              required: false
+              schema: {type: string, enum: [gzip]}
+            Vary:
+              description: Accept-Encoding, on the answers that may be compressed (when the server's compression is on).
+              required: false
+              schema: {type: string}
+            Accept-Encoding:
+              description: gzip when the server accepts gzip-compressed request bodies (RFC 7694); on every /sync answer.
+              required: false
+              schema: {type: string}
           schemas:
             SpaceName:
               type: string
@@ -79,7 +97,8 @@ package enum OpenAPIDocument {
                 code:
                   type: string
                   enum: [bad_request, unauthorized, forbidden, not_found, cursor_ahead, conflict,
-                         history_pruned, payload_too_large, rate_limited, internal, unavailable]
+                         history_pruned, payload_too_large, unsupported_media_type, rate_limited,
+                         internal, unavailable]
                 message: {type: string}
             HistoryPruned:
               type: object
@@ -387,7 +406,8 @@ package enum OpenAPIDocument {
                 (device_id, session_id, client_action_id) is rejected as duplicate with the
                 seq it was stored under. A bad space, device_id or session_id, or more
                 mutations than the limit, answer 400; a body or one payload over its limit
-                answers 413; nothing is stored then.
+                answers 413; nothing is stored then. The body may be gzip-compressed
+                (Content-Encoding), and the answer is when asked for (Accept-Encoding).
               security: [{bearer: []}]
               requestBody:
                 required: true
@@ -397,6 +417,10 @@ package enum OpenAPIDocument {
               responses:
                 "200":
                   description: The outcome of every mutation.
+                  headers:
+                    Content-Encoding: {$ref: "#/components/headers/Content-Encoding"}
+                    Vary: {$ref: "#/components/headers/Vary"}
+                    Accept-Encoding: {$ref: "#/components/headers/Accept-Encoding"}
                   content:
                     application/json:
                       schema: {$ref: "#/components/schemas/PushResponse"}
@@ -404,6 +428,7 @@ package enum OpenAPIDocument {
                 "401": {$ref: "#/components/responses/Unauthorized"}
                 "403": {$ref: "#/components/responses/Forbidden"}
                 "413": {$ref: "#/components/responses/PayloadTooLarge"}
+                "415": {$ref: "#/components/responses/UnsupportedMediaType"}
                 "503": {$ref: "#/components/responses/Unavailable"}
           /sync/mutations/pull:
             get:
@@ -422,6 +447,10 @@ package enum OpenAPIDocument {
               responses:
                 "200":
                   description: A page of the log.
+                  headers:
+                    Content-Encoding: {$ref: "#/components/headers/Content-Encoding"}
+                    Vary: {$ref: "#/components/headers/Vary"}
+                    Accept-Encoding: {$ref: "#/components/headers/Accept-Encoding"}
                   content:
                     application/json:
                       schema: {$ref: "#/components/schemas/PullResponse"}
@@ -463,7 +492,8 @@ package enum OpenAPIDocument {
               operationId: chunk
               summary: A snapshot chunk's body, NDJSON, one record per line.
               description: >
-                Immutable (ETag is the id); its SHA-256 equals the id. 404 for an unknown or
+                Immutable (ETag is the id); its SHA-256 equals the id (of the body decompressed,
+                when it is sent gzip-compressed). 404 for an unknown or
                 malformed id, or one that no kept manifest of the token's spaces names.
               security: [{bearer: []}]
               parameters:
@@ -472,7 +502,9 @@ package enum OpenAPIDocument {
                 "200":
                   description: One SnapshotRecord per line.
                   headers:
-                    ETag: {description: The chunk id in quotes., required: true, schema: {type: string}}
+                    ETag: {description: "The chunk id in quotes; the id followed by -gzip, in quotes, when the body is compressed.", required: true, schema: {type: string}}
+                    Content-Encoding: {$ref: "#/components/headers/Content-Encoding"}
+                    Vary: {$ref: "#/components/headers/Vary"}
                   content:
                     application/x-ndjson:
                       schema: {$ref: "#/components/schemas/SnapshotRecord"}
@@ -506,6 +538,10 @@ package enum OpenAPIDocument {
               responses:
                 "200":
                   description: The outcome of every mutation, as a push answers.
+                  headers:
+                    Content-Encoding: {$ref: "#/components/headers/Content-Encoding"}
+                    Vary: {$ref: "#/components/headers/Vary"}
+                    Accept-Encoding: {$ref: "#/components/headers/Accept-Encoding"}
                   content:
                     application/json:
                       schema: {$ref: "#/components/schemas/PushResponse"}
@@ -513,6 +549,7 @@ package enum OpenAPIDocument {
                 "401": {$ref: "#/components/responses/Unauthorized"}
                 "403": {$ref: "#/components/responses/Forbidden"}
                 "413": {$ref: "#/components/responses/PayloadTooLarge"}
+                "415": {$ref: "#/components/responses/UnsupportedMediaType"}
                 "503": {$ref: "#/components/responses/Unavailable"}
           /sync/stream:
             post:
@@ -522,7 +559,9 @@ package enum OpenAPIDocument {
                 Every mutation whose entity is in types and whose seq is above that type's
                 checkpoint for the device, ascending, up to the head at the moment the request
                 began, then one SyncComplete line. One SyncReset line instead when the device
-                must start over. The body is written as it is read from the log.
+                must start over. The body is written as it is read from the log; when
+                compressed (Accept-Encoding: gzip), as one gzip stream flushed after every
+                part, so each line can be read as soon as it is written.
               security: [{bearer: []}]
               requestBody:
                 required: true
@@ -532,6 +571,10 @@ package enum OpenAPIDocument {
               responses:
                 "200":
                   description: One StreamEvent per line.
+                  headers:
+                    Content-Encoding: {$ref: "#/components/headers/Content-Encoding"}
+                    Vary: {$ref: "#/components/headers/Vary"}
+                    Accept-Encoding: {$ref: "#/components/headers/Accept-Encoding"}
                   content:
                     application/x-ndjson:
                       schema: {$ref: "#/components/schemas/StreamEvent"}
@@ -539,6 +582,7 @@ package enum OpenAPIDocument {
                 "401": {$ref: "#/components/responses/Unauthorized"}
                 "403": {$ref: "#/components/responses/Forbidden"}
                 "413": {$ref: "#/components/responses/PayloadTooLarge"}
+                "415": {$ref: "#/components/responses/UnsupportedMediaType"}
                 "503": {$ref: "#/components/responses/Unavailable"}
           /sync/ack:
             post:
@@ -919,6 +963,11 @@ package enum OpenAPIDocument {
             description: "since_seq is above the space's head; reset the copy of the space and start again."
         ),
         ErrorAnswer(name: "PayloadTooLarge", code: "payload_too_large", description: "The body or one payload is over its limit."),
+        ErrorAnswer(
+            name: "UnsupportedMediaType",
+            code: "unsupported_media_type",
+            description: "The request body's Content-Encoding is not gzip or identity, or is gzip on a server whose compression is off."
+        ),
         ErrorAnswer(
             name: "RateLimited",
             code: "rate_limited",

@@ -13,6 +13,8 @@ struct SyncController {
     let longPolls: LongPollLimiter
     /// Where pushes and pulls are recorded for the operator console.
     let activity: ServerActivity
+    /// The gzip coding of answers and request bodies.
+    let coding: ContentCoding
 
     func addSyncRoutes(to group: RouterGroup<FerryRequestContext>) {
         group.post("mutations/push", use: push)
@@ -40,15 +42,16 @@ struct SyncController {
             conflicts: outcome.response.conflicts.count
         )
         activity.recordPush(space: envelope.space, deviceID: envelope.deviceID, response: outcome.response)
-        return JSONResponse.writing(outcome.response)
+        return coding.json(outcome.response.jsonBytes(), for: request)
     }
 
     /// Records the pull of the device the query names (by `exclude_device`) and answers its page.
-    private func answer(_ page: LogPage, to query: PullQuery) -> Response {
+    /// The page is gzip-compressed when the request accepts it (``ContentCoding``).
+    private func answer(_ page: LogPage, to query: PullQuery, request: Request) -> Response {
         if let device = query.excludeDevice {
             activity.recordPull(space: query.space, deviceID: device, cursor: page.latestSeq)
         }
-        return JSONResponse.make(json: page.pullResponseJSON())
+        return coding.json(page.pullResponseJSON(), for: request)
     }
 
     @Sendable func pull(request: Request, context: FerryRequestContext) async throws -> Response {
@@ -56,7 +59,7 @@ struct SyncController {
         var query = try PullQuery(parameter: { parameters[Substring($0)] }, configuration: endpoints.configuration)
         try context.authorize(space: query.space)
         guard let wait = query.wait, wait > .zero, let grant = context.scope?.grantID else {
-            return answer(try await endpoints.pull(query), to: query)
+            return answer(try await endpoints.pull(query), to: query, request: request)
         }
         if let refusal = longPolls.acquire(grant: grant) {
             // Over a limit: never held. What is there is answered; with nothing new, the
@@ -64,7 +67,7 @@ struct SyncController {
             query.wait = nil
             let page = try await endpoints.pull(query)
             guard page.mutations.isEmpty, page.latestSeq == query.since else {
-                return answer(page, to: query)
+                return answer(page, to: query, request: request)
             }
             metrics.recordLongPollRefused(limit: refusal.rawValue)
             let seconds = max(1, endpoints.configuration.longPollRetryAfter.components.seconds)
@@ -77,12 +80,13 @@ struct SyncController {
             return response
         }
         defer { longPolls.release(grant: grant) }
-        return answer(try await endpoints.pull(query), to: query)
+        return answer(try await endpoints.pull(query), to: query, request: request)
     }
 
     /// `POST /sync/stream`: checks and authorizes before the head is sent, then writes the
     /// stream's pages as the store yields them. A write to a connection the client closed
-    /// throws, which ends the reading.
+    /// throws, which ends the reading. To a request that accepts gzip, the pages are one gzip
+    /// stream flushed after each page: still streamed, each line readable when it is written.
     @Sendable func stream(request: Request, context: FerryRequestContext) async throws -> Response {
         let body = try StreamRequest(jsonBytes: try await collectBody(of: request).readableBytesView)
         let lines = try await endpoints.openStream(body) { try context.authorize(space: $0) }
@@ -90,16 +94,21 @@ struct SyncController {
         var headers = HTTPFields()
         headers[.contentType] = "application/x-ndjson"
         headers[.cacheControl] = "no-store"
+        if coding.enabled { headers[.vary] = "Accept-Encoding" }
+        let compressed = coding.compresses(for: request)
+        if compressed { headers[.contentEncoding] = "gzip" }
         return Response(
             status: .ok,
             headers: headers,
             body: ResponseBody { writer in
                 metrics.streamOpened()
                 defer { metrics.streamClosed() }
+                let encoder: GzipStreamEncoder? = try compressed ? GzipStreamEncoder() : nil
                 try await lines.forEachPage { page in
-                    try await writer.write(ByteBuffer(bytes: page.bytes))
+                    try await writer.write(try encoder?.part(page.bytes) ?? ByteBuffer(bytes: page.bytes))
                     metrics.recordStreamed(events: page.events)
                 }
+                if let encoder { try await writer.write(try encoder.finish()) }
                 try await writer.finish(nil)
             }
         )
@@ -152,21 +161,36 @@ struct SyncController {
     }
 
     /// `GET /sync/pull/{chunk_id}`: a chunk's NDJSON body, immutable (its id is its hash);
-    /// `304` when the client holds it already (`If-None-Match`).
+    /// `304` when the client holds it already (`If-None-Match`). Compressed for a request that
+    /// accepts gzip; that representation's entity tag is `"<id>-gzip"`, and either tag
+    /// matches in `If-None-Match` (both name the same content).
     @Sendable func chunk(request: Request, context: FerryRequestContext) async throws -> Response {
         let id = context.parameters.get("chunk") ?? ""
         let body = try await endpoints.chunk(id: id, scope: context.scope?.spaces ?? [])
         metrics.recordChunkServed(bytes: body.count)
         var headers = HTTPFields()
-        let etag = "\"\(id.lowercased())\""
+        let plainTag = "\"\(id.lowercased())\""
+        let gzipTag = "\"\(id.lowercased())-gzip\""
+        let compressed = coding.compresses(for: request) && body.count >= coding.minimumBytes
+        let etag = compressed ? gzipTag : plainTag
         headers[.eTag] = etag
         headers[.cacheControl] = "private, max-age=31536000, immutable"
+        if coding.enabled { headers[.vary] = "Accept-Encoding" }
         if let match = request.headers[.ifNoneMatch],
-            match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag })
+            match.split(separator: ",").contains(where: {
+                let tag = $0.trimmingCharacters(in: .whitespaces)
+                return tag == plainTag || tag == gzipTag
+            })
         {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = "application/x-ndjson"
+        if compressed {
+            let encoded = ContentCoding.gzip(body)
+            headers[.contentEncoding] = "gzip"
+            headers[.contentLength] = String(encoded.readableBytes)
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: encoded))
+        }
         headers[.contentLength] = String(body.count)
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
@@ -181,7 +205,7 @@ struct SyncController {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw FerryError(.payloadTooLarge, "the chunk is \(length) bytes; at most \(limit) are accepted")
         }
-        var buffer = try await request.body.collect(upTo: limit)
+        var buffer = try await coding.decodedBody(of: request, limit: limit)
         let body = buffer.readBytes(length: buffer.readableBytes) ?? []
         let outcome = try await endpoints.bulkPush(
             space: String(space),
@@ -197,14 +221,14 @@ struct SyncController {
             conflicts: outcome.response.conflicts.count
         )
         activity.recordPush(space: String(space), deviceID: String(device), response: outcome.response)
-        return JSONResponse.writing(outcome.response)
+        return coding.json(outcome.response.jsonBytes(), for: request)
     }
 
     /// The header that names a bulk chunk by its SHA-256.
     static let chunkIDHeader = HTTPFields.Element.Name("X-Chunk-Id")!
 
     @Sendable func refresh(request: Request, context: FerryRequestContext) async throws -> Response {
-        let body = try await decodeBody(RefreshRequest.self, from: request)
+        let body = try JSONDecoder().decode(RefreshRequest.self, from: try await collectBody(of: request, decoding: false))
         guard let issued = try await tokens.refresh(refreshToken: body.refreshToken) else {
             metrics.recordAuthFailure(reason: "refresh_invalid")
             AuthFailureLog.log(context.logger, reason: "refresh_invalid", request: request, context: context, token: body.refreshToken)
@@ -215,22 +239,19 @@ struct SyncController {
         )
     }
 
-    /// Reads the body up to the limit (`413` beyond it); an empty body is a `400`.
-    private func collectBody(of request: Request) async throws -> ByteBuffer {
+    /// Reads the body up to the limit (`413` beyond it), decoded from its `Content-Encoding`
+    /// when `decoding` (the `/sync` routes: ``ContentCoding/decodedBody(of:limit:)``); an empty
+    /// body is a `400`.
+    private func collectBody(of request: Request, decoding: Bool = true) async throws -> ByteBuffer {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > endpoints.configuration.maxBodyBytes {
             throw FerryError(
                 .payloadTooLarge,
                 "the request body is \(length) bytes; at most \(endpoints.configuration.maxBodyBytes) are accepted"
             )
         }
-        let buffer = try await request.body.collect(upTo: endpoints.configuration.maxBodyBytes)
+        let limit = endpoints.configuration.maxBodyBytes
+        let buffer = try await decoding ? coding.decodedBody(of: request, limit: limit) : request.body.collect(upTo: limit)
         guard buffer.readableBytes > 0 else { throw FerryError(.badRequest, "the request body is empty") }
         return buffer
-    }
-
-    /// Reads the body up to the limit (`413` beyond it) and decodes it (`400` when it is not
-    /// the expected JSON).
-    private func decodeBody<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
-        try JSONDecoder().decode(T.self, from: try await collectBody(of: request))
     }
 }

@@ -76,6 +76,24 @@ public struct FerryEnvironment: Sendable {
         }
     }
 
+    /// The gzip coding of `/sync` bodies: `--compression` (`FERRY_COMPRESSION`, `on` or `off`)
+    /// and `--compression-min-bytes` (`FERRY_COMPRESSION_MIN_BYTES`), set on `configuration`.
+    public func compression(_ configuration: inout ServerConfiguration, mode: String?, minimumBytes: Int?) throws {
+        switch (mode ?? value("FERRY_COMPRESSION"))?.lowercased() {
+        case nil: break
+        case "on", "1", "true": configuration.compression = true
+        case "off", "0", "false": configuration.compression = false
+        case let text?:
+            throw ConfigurationError("\(mode == nil ? "FERRY_COMPRESSION" : "--compression") must be on or off, not '\(text)'")
+        }
+        configuration.compressionMinimumBytes = try integer(
+            minimumBytes,
+            "FERRY_COMPRESSION_MIN_BYTES",
+            default: configuration.compressionMinimumBytes
+        )
+        guard configuration.compressionMinimumBytes >= 0 else { throw ConfigurationError("the compression threshold must be at least 0") }
+    }
+
     /// The limits that hold against hostile clients, set on `configuration`: each from its
     /// flag, else its variable (`FERRY_IDLE_TIMEOUT`, a duration as `90s` or `2m`;
     /// `FERRY_MAX_HEADER_BYTES`, `FERRY_MAX_QUERY_BYTES`, `FERRY_MAX_LONG_POLLS_PER_TOKEN`,
