@@ -42,6 +42,13 @@ let package = Package(
     targets: [
         .target(name: "FerryCore"),
         .target(
+            name: "FerryCompression",
+            dependencies: [
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "FerryLog",
             dependencies: [
                 "FerryCore",
@@ -72,6 +79,7 @@ let package = Package(
         .target(
             name: "FerryHTTP",
             dependencies: [
+                "FerryCompression",
                 "FerryCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
@@ -84,6 +92,7 @@ let package = Package(
         .target(
             name: "FerryServer",
             dependencies: [
+                "FerryCompression",
                 "FerryCore",
                 "FerryLog",
                 "FerrySQLite",

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CompressNIO
+import FerryCompression
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -63,37 +64,16 @@ final class HTTPContentCoding: Sendable {
     }
 
     /// `compressed`, one gzip member, decompressed; at most `limit` bytes are ever written.
+    ///
+    /// - Throws: `NIOTooManyBytesError` past `limit`, the decompressor's error when it is
+    ///   corrupt or truncated.
     static func gunzip(_ compressed: ByteBuffer, limit: Int) throws -> ByteBuffer {
-        var input = compressed
-        let decompressor = CompressionAlgorithm.gzip().decompressor
-        try decompressor.startStream()
-        defer { try? decompressor.finishStream() }
-        let step = 64 << 10
-        var output = ByteBufferAllocator().buffer(capacity: min(limit + 1, max(step, compressed.readableBytes * 4)))
-        // An empty input whose pointer is not nil, to drain and end the stream.
-        var drained = ByteBuffer(bytes: [0])
-        drained.moveReaderIndex(forwardBy: 1)
-        while true {
-            if output.writableBytes == 0 {
-                guard output.readableBytes <= limit else { throw NIOTooManyBytesError(maxBytes: limit) }
-                output.reserveCapacity(minimumWritableBytes: min(step, limit + 1 - output.readableBytes))
-            }
-            let written = output.readableBytes
-            let unread = input.readableBytes
-            do {
-                if input.readableBytes > 0 {
-                    try decompressor.streamInflate(from: &input, to: &output)
-                } else {
-                    try decompressor.streamInflate(from: &drained, to: &output)
-                }
-                // Nothing read, nothing written, no error: the stream has ended (bytes after
-                // its end are ignored).
-                if input.readableBytes == unread, output.readableBytes == written { break }
-            } catch let error as CompressNIOError where error == .bufferOverflow {
-                // The output is full; it grows at the top of the loop.
-            }
-            guard output.readableBytes <= limit else { throw NIOTooManyBytesError(maxBytes: limit) }
+        do {
+            return try Gunzip.inflate(compressed, limit: limit)
+        } catch .tooLarge {
+            throw NIOTooManyBytesError(maxBytes: limit)
+        } catch .corrupt(let error) {
+            throw error
         }
-        return output
     }
 }
