@@ -143,10 +143,10 @@ extension BenchRunner {
 
     /// The CPU `pid` uses over `window`, in percent of one core (`/proc/PID/stat`).
     static func cpuPercent(of pid: Int32, over window: Duration) async throws -> Double? {
-        guard let before = ProcessMemory.cpuSeconds(of: pid) else { return nil }
+        guard let before = ProcessCPU.seconds(of: pid) else { return nil }
         let started = ContinuousClock.now
         try await Task.sleep(for: window)
-        guard let after = ProcessMemory.cpuSeconds(of: pid) else { return nil }
+        guard let after = ProcessCPU.seconds(of: pid) else { return nil }
         return (after - before) / (ContinuousClock.now - started).seconds * 100
     }
 

@@ -118,32 +118,35 @@ extension BenchRunner {
     )
         async throws -> WireTally
     {
-        var tally = WireTally()
         let target = "/sync/mutations/push"
-        let before = (ProcessCPU.seconds() ?? 0, server.process.flatMap { ProcessCPU.seconds(of: $0.process.processIdentifier) } ?? 0)
-        let start = ContinuousClock.now
-        for part in BenchRecords.batches(range, size: batch) {
-            let request = PushRequest(space: space, deviceID: "d-wire", sessionID: "s-1", mutations: BenchRecords.inputs(part))
-            var body = ByteBuffer(bytes: request.jsonBytes())
-            var headers = HTTPHeaders([
-                ("Authorization", "Bearer \(server.token)"), ("Content-Type", "application/json"), ("Accept", "application/json"),
-            ])
-            if gzip {
-                let codec = ContinuousClock.now
-                body = try body.compress(with: .gzip())
-                tally.codecSeconds += (ContinuousClock.now - codec).seconds
-                headers.add(name: "Content-Encoding", value: "gzip")
-                headers.add(name: "Accept-Encoding", value: "gzip")
-            }
-            let answer = try await send(client, server: server, method: .POST, target: target, headers: headers, body: body, tally: &tally)
-            guard (try? PushResponse(jsonBytes: answer.readableBytesView)) != nil else {
-                throw BenchError("wire: the push answer is not a push response")
+        return try await measuringCPU(of: server) { tally in
+            for part in BenchRecords.batches(range, size: batch) {
+                let request = PushRequest(space: space, deviceID: "d-wire", sessionID: "s-1", mutations: BenchRecords.inputs(part))
+                var body = ByteBuffer(bytes: request.jsonBytes())
+                var headers = HTTPHeaders([
+                    ("Authorization", "Bearer \(server.token)"), ("Content-Type", "application/json"), ("Accept", "application/json"),
+                ])
+                if gzip {
+                    let codec = ContinuousClock.now
+                    body = try body.compress(with: .gzip())
+                    tally.codecSeconds += (ContinuousClock.now - codec).seconds
+                    headers.add(name: "Content-Encoding", value: "gzip")
+                    headers.add(name: "Accept-Encoding", value: "gzip")
+                }
+                let answer = try await send(
+                    client,
+                    server: server,
+                    method: .POST,
+                    target: target,
+                    headers: headers,
+                    body: body,
+                    tally: &tally
+                )
+                guard (try? PushResponse(jsonBytes: answer.readableBytesView)) != nil else {
+                    throw BenchError("wire: the push answer is not a push response")
+                }
             }
         }
-        tally.elapsed = (ContinuousClock.now - start).seconds
-        tally.clientCPU = (ProcessCPU.seconds() ?? 0) - before.0
-        tally.serverCPU = (server.process.flatMap { ProcessCPU.seconds(of: $0.process.processIdentifier) } ?? 0) - before.1
-        return tally
     }
 
     /// Pulls `space` from zero to its head, asking for gzip when `gzip`.
@@ -156,27 +159,45 @@ extension BenchRunner {
     ) async throws
         -> WireTally
     {
-        var tally = WireTally()
-        let before = (ProcessCPU.seconds() ?? 0, server.process.flatMap { ProcessCPU.seconds(of: $0.process.processIdentifier) } ?? 0)
-        let start = ContinuousClock.now
-        var since: Int64 = 0
-        var received = 0
-        while true {
-            var headers = HTTPHeaders([("Authorization", "Bearer \(server.token)"), ("Accept", "application/json")])
-            if gzip { headers.add(name: "Accept-Encoding", value: "gzip") }
-            let target = "/sync/mutations/pull?space=\(space)&since_seq=\(since)"
-            let answer = try await send(client, server: server, method: .GET, target: target, headers: headers, body: nil, tally: &tally)
-            guard let page = try? PullResponse(jsonBytes: answer.readableBytesView) else {
-                throw BenchError("wire: the pull answer is not a pull page")
+        try await measuringCPU(of: server) { tally in
+            var since: Int64 = 0
+            var received = 0
+            while true {
+                var headers = HTTPHeaders([("Authorization", "Bearer \(server.token)"), ("Accept", "application/json")])
+                if gzip { headers.add(name: "Accept-Encoding", value: "gzip") }
+                let target = "/sync/mutations/pull?space=\(space)&since_seq=\(since)"
+                let answer = try await send(
+                    client,
+                    server: server,
+                    method: .GET,
+                    target: target,
+                    headers: headers,
+                    body: nil,
+                    tally: &tally
+                )
+                guard let page = try? PullResponse(jsonBytes: answer.readableBytesView) else {
+                    throw BenchError("wire: the pull answer is not a pull page")
+                }
+                received += page.mutations.count
+                since = page.latestSeq
+                if !page.hasMore { break }
             }
-            received += page.mutations.count
-            since = page.latestSeq
-            if !page.hasMore { break }
+            guard received >= expected else { throw BenchError("wire: pulled \(received) of \(expected) mutations") }
         }
-        guard received >= expected else { throw BenchError("wire: pulled \(received) of \(expected) mutations") }
+    }
+
+    /// Runs one pass with a new tally, then sets on it the pass's wall time and the CPU this
+    /// process and the server child used meanwhile.
+    private static func measuringCPU(of server: BenchServer, _ pass: (inout WireTally) async throws -> Void) async throws -> WireTally {
+        let serverPID = server.process?.process.processIdentifier
+        let clientBefore = ProcessCPU.seconds() ?? 0
+        let serverBefore = serverPID.flatMap { ProcessCPU.seconds(of: $0) } ?? 0
+        let start = ContinuousClock.now
+        var tally = WireTally()
+        try await pass(&tally)
         tally.elapsed = (ContinuousClock.now - start).seconds
-        tally.clientCPU = (ProcessCPU.seconds() ?? 0) - before.0
-        tally.serverCPU = (server.process.flatMap { ProcessCPU.seconds(of: $0.process.processIdentifier) } ?? 0) - before.1
+        tally.clientCPU = (ProcessCPU.seconds() ?? 0) - clientBefore
+        tally.serverCPU = (serverPID.flatMap { ProcessCPU.seconds(of: $0) } ?? 0) - serverBefore
         return tally
     }
 

@@ -8,19 +8,6 @@ enum ProcessMemory {
     /// The resident set size now (`VmRSS`), in MiB; `nil` where `/proc` is missing.
     static func residentMB(of pid: Int32? = nil) -> Double? { field("VmRSS:", pid: pid) }
 
-    /// The CPU time a process has used so far, user and system, in seconds (`/proc/PID/stat`);
-    /// `nil` where `/proc` is missing.
-    static func cpuSeconds(of pid: Int32? = nil) -> Double? {
-        let path = pid.map { "/proc/\($0)/stat" } ?? "/proc/self/stat"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-            let end = text.lastIndex(of: ")")
-        else { return nil }
-        // After "pid (comm)": state is field 3, utime field 14 and stime field 15.
-        let fields = text[text.index(after: end)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
     private static func field(_ name: String, pid: Int32?) -> Double? {
         let path = pid.map { "/proc/\($0)/status" } ?? "/proc/self/status"
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
