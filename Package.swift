@@ -128,6 +128,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 "FerryClient",
+                "FerryCompression",
                 "FerryCore",
                 "FerryHTTP",
                 "FerryServer",

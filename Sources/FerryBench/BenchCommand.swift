@@ -116,6 +116,12 @@ package struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Pushes of each fanout size, each timed until every device has it (default 20; --quick 3).")
     var fanoutPushes: Int?
 
+    @Option(
+        name: .long,
+        help: "on (default) or off: whether the ferry serve children offer gzip (off: every body plain; the wire workload keeps it on)."
+    )
+    var compression: String = "on"
+
     /// The `radicale` executable: the flag's, `FERRY_TEST_RADICALE`, or the one `scripts/test` installs.
     private var radicaleExecutable: String? {
         if let radicale { return radicale }
@@ -155,6 +161,7 @@ package struct BenchCommand: AsyncParsableCommand {
         guard SQLiteConfiguration.Durability(rawValue: durability) != nil else {
             throw ValidationError("--durability must be full or normal")
         }
+        guard ["on", "off"].contains(compression) else { throw ValidationError("--compression must be on or off") }
     }
 
     /// The sizes of a comma-separated list (`0,10000,100000`), `nil` when one is not a whole
@@ -173,7 +180,7 @@ package struct BenchCommand: AsyncParsableCommand {
 
     package func run() async throws {
         logToStandardError(from: .warning)
-        let plan = BenchPlan(
+        var plan = BenchPlan(
             workloads: workload.compactMap(BenchWorkload.init(rawValue:)),
             quick: quick,
             count: n,
@@ -191,6 +198,7 @@ package struct BenchCommand: AsyncParsableCommand {
             growthSpaces: growthSpaces.flatMap(Self.sizes),
             growthCount: growthCount
         )
+        plan.serverCompression = compression == "on"
         guard FileManager.default.isExecutableFile(atPath: plan.ferry) else {
             throw ValidationError("no ferry executable at \(plan.ferry) (--ferry)")
         }

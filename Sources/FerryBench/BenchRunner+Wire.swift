@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CompressNIO
+import FerryCompression
 import FerryCore
 import Foundation
 import NIOCore
@@ -31,7 +32,7 @@ extension BenchRunner {
     func runWire() async throws {
         let rounds = plan.rounds
         let spaces = (1...rounds).flatMap { ["wire-identity-r\($0)", "wire-gzip-r\($0)"] }
-        try await withServer("wire", spaces: spaces) { server in
+        try await withServer("wire", spaces: spaces, keepsCompression: true) { server in
             let client = HTTPClient(eventLoopGroupProvider: .singleton)
             let figures: [String: [WireTally]]
             do {
@@ -128,7 +129,7 @@ extension BenchRunner {
                 ])
                 if gzip {
                     let codec = ContinuousClock.now
-                    body = try body.compress(with: .gzip())
+                    body = try body.compress(with: Gzip.algorithm)
                     tally.codecSeconds += (ContinuousClock.now - codec).seconds
                     headers.add(name: "Content-Encoding", value: "gzip")
                     headers.add(name: "Accept-Encoding", value: "gzip")

@@ -55,6 +55,9 @@ package struct BenchPlan: Sendable {
     package var growthLogSizes: [Int]
     /// Space counts of the growth workload (spaces of 10 mutations on its second server).
     package var growthSpaces: [Int]
+    /// Whether the `ferry serve` children offer the gzip content coding (`--compression`);
+    /// the wire workload's server always does, since it measures both codings.
+    package var serverCompression = true
     /// Mutations pushed, and pulled, at each point of the growth workload, per round.
     package var growthCount: Int
 
@@ -178,14 +181,17 @@ package final class BenchRunner {
 
     /// Runs `body` with a server for the workload `name` (a fresh child, or `servers` children
     /// sharing a PostgreSQL store, stopped afterwards, with a token for `spaces` and
-    /// `serverArguments` added to `ferry serve`'s; or the given running server).
+    /// `serverArguments` added to `ferry serve`'s, and `--compression off` when the plan says
+    /// so unless `keepsCompression`; or the given running server).
     func withServer<T>(
         _ name: String,
         spaces: [String],
         servers: Int = 1,
         serverArguments: [String] = [],
+        keepsCompression: Bool = false,
         _ body: (BenchServer) async throws -> T
     ) async throws -> T {
+        let compression = plan.serverCompression || keepsCompression ? [] : ["--compression", "off"]
         let server: BenchServer
         switch target {
         case .local(let store):
@@ -195,7 +201,7 @@ package final class BenchRunner {
                 folder: root.appendingPathComponent("server-\(name)"),
                 spaces: spaces,
                 servers: servers,
-                arguments: serverArguments
+                arguments: serverArguments + compression
             )
         case .remote(let url, let token, let space, _):
             server = BenchServer(baseURL: url, token: token, fixedSpace: space, process: nil, dataFolder: nil)

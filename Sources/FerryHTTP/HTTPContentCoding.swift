@@ -47,8 +47,7 @@ final class HTTPContentCoding: Sendable {
     /// the server accepts it and the body is large enough; as it is otherwise.
     func encode(_ body: ByteBuffer) -> (body: ByteBuffer, headers: [(name: String, value: String)]) {
         guard enabled, serverAcceptsGzip, body.readableBytes >= minimumBytes else { return (body, []) }
-        var input = body
-        guard let compressed = try? input.compress(with: .gzip()) else { return (body, []) }
+        guard let compressed = Gzip.compress(body) else { return (body, []) }
         return (compressed, [(name: "Content-Encoding", value: "gzip")])
     }
 

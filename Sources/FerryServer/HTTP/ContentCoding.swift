@@ -80,9 +80,8 @@ struct ContentCoding: Sendable {
 
     /// `bytes` as one gzip member.
     static func gzip(_ bytes: [UInt8]) -> ByteBuffer {
-        var input = ByteBuffer(bytes: bytes)
         // Compressing into a buffer of the maximum size cannot overflow.
-        return (try? input.compress(with: .gzip())) ?? ByteBuffer(bytes: bytes)
+        Gzip.compress(ByteBuffer(bytes: bytes)) ?? ByteBuffer(bytes: bytes)
     }
 
     /// The body of `request` decoded from its `Content-Encoding`, at most `limit` bytes
@@ -138,7 +137,7 @@ final class GzipStreamEncoder {
 
     /// Starts the gzip stream.
     init() throws {
-        compressor = CompressionAlgorithm.gzip().compressor
+        compressor = Gzip.algorithm.compressor
         try compressor.startStream()
     }
 
