@@ -155,6 +155,46 @@ private func fill(_ log: MemoryEventLog, count: Int, space: String = "notes") as
         #expect(sizes.first?.mutations == 2)
     }
 
+    @Test func roundsBetweenSweepsLookOnlyAtTheWrittenSpaces() async throws {
+        let log = MemoryEventLog()
+        let reports = Mutex<[(spaces: [String], complete: Bool)]>([])
+        let service = SnapshotService(
+            store: log,
+            policy: SnapshotPolicy(every: 1),
+            observer: SnapshotService.Observer(sizes: { sizes, complete in
+                reports.withLock { $0.append((sizes.map(\.space), complete)) }
+            }),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        _ = try await append(log, [upsert(1, key: "a")], space: "a")
+        _ = try await append(log, [upsert(1, key: "b")], space: "b")
+        // The first round cannot know what was written before it: it looks at every space.
+        await service.round(sweeping: false)
+        #expect(try await log.newestManifest(space: "a")?.snapshotSeq == 1)
+        #expect(try await log.newestManifest(space: "b")?.snapshotSeq == 1)
+
+        _ = try await append(log, [upsert(2, key: "b2")], space: "b")
+        await service.round(sweeping: false)
+        #expect(try await log.newestManifest(space: "b")?.snapshotSeq == 2, "the written space is looked at")
+        await service.round(sweeping: false)
+        _ = try await append(log, [upsert(2, key: "a2")], space: "a")
+        await service.round(sweeping: true)
+        #expect(try await log.newestManifest(space: "a")?.snapshotSeq == 2)
+
+        let seen = reports.withLock { $0 }
+        #expect(seen.map(\.spaces) == [["a", "b"], ["b"], ["a", "b"]], "a round with nothing written reads and reports nothing")
+        #expect(seen.map(\.complete) == [true, false, true])
+    }
+
+    @Test func theMemoryStoreTellsTheSpacesWrittenSinceItWasLastAsked() async throws {
+        let log = MemoryEventLog()
+        _ = log.takeWrittenSpaces()
+        _ = try await append(log, [upsert(1, key: "a")], space: "a")
+        #expect(log.takeWrittenSpaces() == ["a"])
+        #expect(log.takeWrittenSpaces() == [])
+        #expect(try await log.logSizes(of: ["a", "missing"]).map(\.space) == ["a"])
+    }
+
     @Test func theEndpointsServeTheManifestChunksOfTheScopeAndBulkPushes() async throws {
         let log = MemoryEventLog()
         let endpoints = SyncEndpoints(eventLog: log, configuration: ServerConfiguration(bulkMaxBytes: 4096, bulkMaxLines: 5))

@@ -460,4 +460,27 @@ private func seqs(_ outcomes: [AppendOutcome]) -> [Int64] {
             #expect(try await store.logSizes().first { $0.space == "a" }?.mutations == 1)
         }
     }
+
+    @Test(arguments: EventLogFactory.all)
+    func logSizesOfSomeSpacesAndTheSpacesWrittenSinceLastAsked(factory: EventLogFactory) async throws {
+        try await withStore(factory) { log, store in
+            #expect(store.takeWrittenSpaces() == nil, "nothing was collected before the first call")
+            try await push(log, in: "a", [1, 2])
+            try await push(log, in: "c", [1])
+            _ = try await log.read(space: "b", since: 0, limit: 10, excludingDevice: nil)
+            #expect(store.takeWrittenSpaces() == ["a", "c"])
+            #expect(store.takeWrittenSpaces() == [])
+            let sizes = try await store.logSizes(of: ["c", "a", "missing"])
+            #expect(
+                sizes == [
+                    SpaceLogSize(space: "a", headSeq: 2, floorSeq: 0, snapshotSeq: 0),
+                    SpaceLogSize(space: "c", headSeq: 1, floorSeq: 0, snapshotSeq: 0),
+                ]
+            )
+            #expect(try await store.logSizes(of: []).isEmpty)
+            // More names than one statement binds (SQLite's store reads 500 at a time).
+            let many = Set((0..<1_200).map { "x\($0)" }).union(["b", "c"])
+            #expect(try await store.logSizes(of: many).map(\.space) == ["b", "c"])
+        }
+    }
 }

@@ -193,4 +193,10 @@ extension OutageEventLog: SnapshotStore {
     func logSizes() async throws -> [SpaceLogSize] {
         try await snapshots.logSizes()
     }
+
+    func logSizes(of spaces: Set<String>) async throws -> [SpaceLogSize] {
+        try await snapshots.logSizes(of: spaces)
+    }
+
+    func takeWrittenSpaces() -> Set<String>? { (base as? any SnapshotStore)?.takeWrittenSpaces() }
 }

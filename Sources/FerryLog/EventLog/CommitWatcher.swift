@@ -18,6 +18,9 @@ public final class CommitWatcher: Sendable {
         var waiters: [String: [UInt64: Waiter]] = [:]
         var nextID: UInt64 = 0
         var isShutDown = false
+        /// The spaces published to since ``takePublishedSpaces()`` last took them; `nil`
+        /// until it is first called (nothing is collected for nobody).
+        var published: Set<String>?
     }
 
     private let state = Mutex(State())
@@ -38,6 +41,7 @@ public final class CommitWatcher: Sendable {
         let woken: [CheckedContinuation<Bool, Never>] = state.withLock { state in
             if let known = state.heads[space], known >= head { return [] }
             state.heads[space] = head
+            state.published?.insert(space)
             guard var waiting = state.waiters[space] else { return [] }
             var woken: [CheckedContinuation<Bool, Never>] = []
             for (id, waiter) in waiting where waiter.threshold < head {
@@ -48,6 +52,19 @@ public final class CommitWatcher: Sendable {
             return woken
         }
         for continuation in woken { continuation.resume(returning: true) }
+    }
+
+    /// The spaces whose head moved since the previous call (the first call answers `nil`:
+    /// nothing was collected before it, so the caller must look at every space once).
+    ///
+    /// The background snapshot rounds look only at these between their full sweeps, so that
+    /// a server holding many spaces does not read every one of them every second. What is
+    /// kept is bounded by the spaces written between two calls.
+    public func takePublishedSpaces() -> Set<String>? {
+        state.withLock { state in
+            defer { state.published = [] }
+            return state.published
+        }
     }
 
     /// Forgets the head published for `space`, whose log was replaced by one that starts

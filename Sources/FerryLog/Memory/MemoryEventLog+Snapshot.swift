@@ -127,4 +127,14 @@ extension MemoryEventLog: SnapshotStore {
                 .sorted { $0.space < $1.space }
         }
     }
+
+    public func logSizes(of spaces: Set<String>) async throws -> [SpaceLogSize] {
+        withLogs { logs in
+            spaces.sorted().compactMap { space in
+                logs[space].map { SpaceLogSize(space: space, headSeq: $0.head, floorSeq: $0.floor, snapshotSeq: $0.snapshotSeq) }
+            }
+        }
+    }
+
+    public func takeWrittenSpaces() -> Set<String>? { watcher.takePublishedSpaces() }
 }

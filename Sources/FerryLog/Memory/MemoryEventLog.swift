@@ -130,7 +130,7 @@ public final class MemoryEventLog: EventLog {
     }
     /// Kept apart from the logs, so that a replaced log finds the checkpoints of the old one.
     private let checkpoints = Mutex<[DeviceInSpace: [String: Checkpoint]]>([:])
-    private let watcher: CommitWatcher
+    let watcher: CommitWatcher
     private let clock: WallClock
 
     /// Creates an empty log.

@@ -11,6 +11,13 @@ import ServiceLifecycle
 /// 3. collects the manifests superseded longer ago than ``SnapshotPolicy/keep``, and the
 ///    chunks no manifest names any more (once a minute, or once per keep time if shorter).
 ///
+/// A round looks only at the spaces written since the previous one
+/// (``SnapshotStore/takeWrittenSpaces()``), since only a write moves a head or a count-based
+/// retention floor; once a minute (``sweepInterval``), and on the first round, it looks at
+/// every space, for the age-based retention of spaces nobody writes to and for anything a
+/// failed round left. So a server holding many spaces reads one row per written space every
+/// second, not one per space.
+///
 /// Servers of a cluster each run one; they may build the same snapshot, and the store
 /// publishes only one (the state moves by compare-and-set).
 public struct SnapshotService: Service {
@@ -20,14 +27,15 @@ public struct SnapshotService: Service {
         public var built: @Sendable (String, SnapshotBuilder.Outcome) -> Void
         /// Mutations were pruned.
         public var pruned: @Sendable (PruneOutcome) -> Void
-        /// The log sizes at the end of a round.
-        public var sizes: @Sendable ([SpaceLogSize]) -> Void
+        /// The log sizes at the end of a round: of every space when the round swept them all
+        /// (`true`), else of the spaces it looked at (`false`).
+        public var sizes: @Sendable ([SpaceLogSize], Bool) -> Void
 
         /// Creates an observer.
         public init(
             built: @escaping @Sendable (String, SnapshotBuilder.Outcome) -> Void = { _, _ in },
             pruned: @escaping @Sendable (PruneOutcome) -> Void = { _ in },
-            sizes: @escaping @Sendable ([SpaceLogSize]) -> Void = { _ in }
+            sizes: @escaping @Sendable ([SpaceLogSize], Bool) -> Void = { _, _ in }
         ) {
             self.built = built
             self.pruned = pruned
@@ -67,12 +75,15 @@ public struct SnapshotService: Service {
         do {
             try await cancelWhenGracefulShutdown {
                 // Collection is a write: once a minute is enough (or once per keep time, if shorter).
-                let collectEvery = min(Duration.seconds(60), policy.keep)
+                let collectEvery = min(Self.sweepInterval, policy.keep)
                 var sinceCollection = collectEvery
+                var sinceSweep = Self.sweepInterval
                 while !Task.isCancelled {
                     let collect = sinceCollection >= collectEvery
-                    await round(collecting: collect)
+                    let sweep = sinceSweep >= Self.sweepInterval
+                    await round(collecting: collect, sweeping: sweep)
                     sinceCollection = collect ? .zero : sinceCollection + policy.interval
+                    sinceSweep = sweep ? .zero : sinceSweep + policy.interval
                     try await clock.sleep(for: policy.interval)
                 }
             }
@@ -81,12 +92,20 @@ public struct SnapshotService: Service {
         }
     }
 
-    /// One round over every space; a failure is logged and the round goes on with the next
-    /// space (the next round retries). `collecting`: also collect old manifests and chunks.
-    public func round(collecting: Bool = true) async {
+    /// How often a round looks at every space rather than at the written ones: a minute.
+    public static let sweepInterval = Duration.seconds(60)
+
+    /// One round; a failure is logged and the round goes on with the next space (the next
+    /// sweep retries). `collecting`: also collect old manifests and chunks. `sweeping`: look
+    /// at every space; otherwise only at those written since the previous round (at every
+    /// space when the store cannot tell).
+    public func round(collecting: Bool = true, sweeping: Bool = true) async {
+        // Taken before the sizes are read, so that a write during the round is in the next.
+        let written = store.takeWrittenSpaces()
+        let complete = sweeping || written == nil
         let sizes: [SpaceLogSize]
         do {
-            sizes = try await store.logSizes()
+            sizes = try await complete ? store.logSizes() : store.logSizes(of: written ?? [])
         } catch {
             logger.warning("snapshots: cannot list the spaces", metadata: ["error": "\(error)"])
             return
@@ -120,7 +139,11 @@ public struct SnapshotService: Service {
                 let keepFrom = wallClock.nowMilliseconds() - Int64(policy.keep.components.seconds * 1000)
                 _ = try await store.collectSnapshots(supersededBefore: keepFrom)
             }
-            observer.sizes(try await store.logSizes())
+            if complete {
+                observer.sizes(try await store.logSizes(), true)
+            } else if !sizes.isEmpty {
+                observer.sizes(try await store.logSizes(of: Set(sizes.map(\.space))), false)
+            }
         } catch {
             logger.warning("snapshots: collection failed", metadata: ["error": "\(error)"])
         }

@@ -152,4 +152,23 @@ public protocol SnapshotStore: EventLog {
 
     /// Every space with a log, with its head, floor and newest snapshot seq.
     func logSizes() async throws -> [SpaceLogSize]
+
+    /// The sizes of those of `spaces` that have a log, in name order (one read, however
+    /// many spaces the store holds).
+    func logSizes(of spaces: Set<String>) async throws -> [SpaceLogSize]
+
+    /// The spaces whose head moved since the previous call, or `nil` when the store cannot
+    /// tell (and on the first call, since nothing was collected before it): then the caller
+    /// must look at every space. ``SnapshotService`` looks at these between its full sweeps.
+    func takeWrittenSpaces() -> Set<String>?
+}
+
+extension SnapshotStore {
+    /// Every space's size, filtered: correct for any store, and as slow as ``logSizes()``.
+    public func logSizes(of spaces: Set<String>) async throws -> [SpaceLogSize] {
+        try await logSizes().filter { spaces.contains($0.space) }
+    }
+
+    /// `nil`: a store that does not collect its written spaces makes every round a full one.
+    public func takeWrittenSpaces() -> Set<String>? { nil }
 }

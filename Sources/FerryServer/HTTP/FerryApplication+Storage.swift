@@ -29,7 +29,7 @@ extension FerryApplication {
                     observer: SnapshotService.Observer(
                         built: { _, _ in metrics.recordSnapshotBuilt() },
                         pruned: { metrics.recordPruned($0.mutationsDeleted) },
-                        sizes: { metrics.recordLogSizes($0) }
+                        sizes: { metrics.recordLogSizes($0, complete: $1) }
                     ),
                     logger: logger
                 )

@@ -890,18 +890,6 @@ package enum OpenAPIDocument {
                         required: [status]
                         properties:
                           status: {type: string, enum: [ok]}
-                          spaces:
-                            type: array
-                            description: Each space's log size, floor and newest snapshot.
-                            items:
-                              type: object
-                              required: [space, head_seq, floor_seq, mutations, snapshot_seq]
-                              properties:
-                                space: {type: string}
-                                head_seq: {type: integer, format: int64}
-                                floor_seq: {type: integer, format: int64}
-                                mutations: {type: integer, format: int64}
-                                snapshot_seq: {type: integer, format: int64}
                 "503":
                   description: The storage does not answer.
                   content:

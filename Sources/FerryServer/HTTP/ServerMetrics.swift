@@ -25,12 +25,40 @@ public final class ServerMetrics: Sendable {
     private let chunkBytesServed: Metrics.Counter
     private let snapshotsBuilt: Metrics.Counter
     private let mutationsPruned: Metrics.Counter
-    /// The per-space gauges made so far, by space.
-    private let spaceGauges = Mutex<[String: (mutations: Metrics.Gauge, floor: Metrics.Gauge, snapshot: Metrics.Gauge)]>([:])
+    private let spaces: Metrics.Gauge
+    private let logMutations: Metrics.Gauge
+    /// The per-space gauges, by space: of at most ``labelledSpaces`` spaces.
+    private let spaceGauges = Mutex<[String: SpaceGauges]>([:])
 
-    /// Creates the metrics in `registry`.
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    /// The gauges of one space.
+    private struct SpaceGauges {
+        var mutations: Metrics.Gauge
+        var floor: Metrics.Gauge
+        var snapshot: Metrics.Gauge
+
+        func record(_ size: SpaceLogSize) {
+            mutations.record(size.mutations)
+            floor.record(size.floorSeq)
+            snapshot.record(size.snapshotSeq)
+        }
+
+        func destroy() {
+            mutations.destroy()
+            floor.destroy()
+            snapshot.destroy()
+        }
+    }
+
+    /// The most spaces that get gauges of their own (`ferry_log_mutations{space}` and its
+    /// siblings): the largest logs. A label per space of a server holding 100,000 of them
+    /// would make 300,000 series, which neither the server's memory nor a Prometheus wants.
+    public let labelledSpaces: Int
+
+    /// Creates the metrics in `registry`; at most `labelledSpaces` spaces (default 100, the
+    /// largest logs) get gauges of their own.
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), labelledSpaces: Int = 100) {
         self.registry = registry
+        self.labelledSpaces = max(0, labelledSpaces)
         self.factory = PrometheusMetricsFactory(registry: registry)
         self.accepted = Metrics.Counter(label: "ferry_mutations_accepted_total", factory: factory)
         self.duplicates = Metrics.Counter(label: "ferry_mutations_duplicate_total", factory: factory)
@@ -44,6 +72,8 @@ public final class ServerMetrics: Sendable {
         self.chunkBytesServed = Metrics.Counter(label: "ferry_snapshot_chunk_bytes_served_total", factory: factory)
         self.snapshotsBuilt = Metrics.Counter(label: "ferry_snapshots_built_total", factory: factory)
         self.mutationsPruned = Metrics.Counter(label: "ferry_mutations_pruned_total", factory: factory)
+        self.spaces = Metrics.Gauge(label: "ferry_spaces", factory: factory)
+        self.logMutations = Metrics.Gauge(label: "ferry_log_mutations_all_spaces", factory: factory)
     }
 
     /// Records a snapshot chunk served.
@@ -60,28 +90,50 @@ public final class ServerMetrics: Sendable {
         if count > 0 { mutationsPruned.increment(by: Int(count)) }
     }
 
-    /// Sets the per-space gauges: `ferry_log_mutations`, `ferry_log_floor_seq` and
-    /// `ferry_snapshot_seq`, labelled by space.
-    public func recordLogSizes(_ sizes: [SpaceLogSize]) {
-        let gauges = spaceGauges.withLock { made in
-            sizes.map { size in
-                if let existing = made[size.space] { return (size, existing) }
-                let dimensions = [("space", size.space)]
-                let gauges = (
-                    mutations: Metrics.Gauge(label: "ferry_log_mutations", dimensions: dimensions, factory: factory),
-                    floor: Metrics.Gauge(label: "ferry_log_floor_seq", dimensions: dimensions, factory: factory),
-                    snapshot: Metrics.Gauge(label: "ferry_snapshot_seq", dimensions: dimensions, factory: factory)
-                )
-                made[size.space] = gauges
-                return (size, gauges)
+    /// Sets the gauges of the log sizes the background round read: `complete` when `sizes`
+    /// holds every space (then `ferry_spaces` and `ferry_log_mutations_all_spaces` are set,
+    /// and the ``labelledSpaces`` largest logs are the ones labelled from now on), else those
+    /// of the spaces it looked at (the labelled ones among them are updated, and a new one
+    /// is labelled while there is room).
+    public func recordLogSizes(_ sizes: [SpaceLogSize], complete: Bool) {
+        if complete {
+            spaces.record(sizes.count)
+            logMutations.record(sizes.reduce(Int64(0)) { $0 + $1.mutations })
+        }
+        let (kept, dropped) = spaceGauges.withLock { made -> ([(SpaceLogSize, SpaceGauges)], [SpaceGauges]) in
+            var dropped: [SpaceGauges] = []
+            var labelled = sizes
+            if complete {
+                labelled = Array(sizes.sorted { ($0.mutations, $1.space) > ($1.mutations, $0.space) }.prefix(labelledSpaces))
+                let names = Set(labelled.map(\.space))
+                for (space, gauges) in made where !names.contains(space) {
+                    dropped.append(gauges)
+                    made[space] = nil
+                }
             }
+            var kept: [(SpaceLogSize, SpaceGauges)] = []
+            for size in labelled {
+                if let existing = made[size.space] {
+                    kept.append((size, existing))
+                } else if made.count < labelledSpaces {
+                    let dimensions = [("space", size.space)]
+                    let gauges = SpaceGauges(
+                        mutations: Metrics.Gauge(label: "ferry_log_mutations", dimensions: dimensions, factory: factory),
+                        floor: Metrics.Gauge(label: "ferry_log_floor_seq", dimensions: dimensions, factory: factory),
+                        snapshot: Metrics.Gauge(label: "ferry_snapshot_seq", dimensions: dimensions, factory: factory)
+                    )
+                    made[size.space] = gauges
+                    kept.append((size, gauges))
+                }
+            }
+            return (kept, dropped)
         }
-        for (size, gauge) in gauges {
-            gauge.mutations.record(size.mutations)
-            gauge.floor.record(size.floorSeq)
-            gauge.snapshot.record(size.snapshotSeq)
-        }
+        for gauges in dropped { gauges.destroy() }
+        for (size, gauges) in kept { gauges.record(size) }
     }
+
+    /// How many spaces have gauges of their own (for tests).
+    var labelledSpaceCount: Int { spaceGauges.withLock { $0.count } }
 
     private struct Route: Hashable {
         var method: String

@@ -410,6 +410,28 @@ extension PostgresEventLog: SnapshotStore {
         }
     }
 
+    public func logSizes(of spaces: Set<String>) async throws -> [SpaceLogSize] {
+        guard !spaces.isEmpty else { return [] }
+        let names = spaces.sorted()
+        let logger = database.logger
+        return try await database.perform { connection in
+            var sizes: [SpaceLogSize] = []
+            for try await (name, head, floor, snapshot) in try await connection.query(
+                """
+                SELECT s.name, s.head_seq, s.floor_seq,
+                    coalesce((SELECT max(m.snapshot_seq) FROM snapshot_manifest AS m WHERE m.space_id = s.id), 0)
+                FROM space AS s WHERE s.name = ANY(\(names)) ORDER BY s.name
+                """,
+                logger: logger
+            ).decode((String, Int64, Int64, Int64).self) {
+                sizes.append(SpaceLogSize(space: name, headSeq: head, floorSeq: floor, snapshotSeq: snapshot))
+            }
+            return sizes
+        }
+    }
+
+    public func takeWrittenSpaces() -> Set<String>? { watcher.takePublishedSpaces() }
+
     // MARK: - Helpers
 
     /// The first key of the advisory locks that keep prunes of one space apart.

@@ -27,7 +27,7 @@ import PostgresNIO
 /// pruned triples too (see `PostgresEventLog+Snapshot.swift`).
 public final class PostgresEventLog: EventLog {
     let database: PostgresBackend
-    private let watcher: CommitWatcher
+    let watcher: CommitWatcher
     private let clock: WallClock
 
     /// Creates the log on a database whose schema is migrated.

@@ -21,7 +21,7 @@ import GRDB
 /// triples too (see `SQLiteEventLog+Snapshot.swift`).
 public final class SQLiteEventLog: EventLog {
     let database: SQLiteDatabase
-    private let watcher: CommitWatcher
+    let watcher: CommitWatcher
     private let clock: WallClock
 
     /// Creates the log on an opened database.
