@@ -29,6 +29,9 @@ package struct BenchClientCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Bootstrap from a snapshot this many mutations ahead (default 10000; a huge value replays the log).")
     var bootstrapThreshold: Int64 = 10_000
 
+    @Option(name: .long, help: "auto (default), on or off: whether the transport uses gzip (as ferry bench --compression).")
+    var compression: String = "auto"
+
     /// Creates the command with its defaults (ArgumentParser fills in the options).
     package init() {}
 
@@ -37,13 +40,17 @@ package struct BenchClientCommand: AsyncParsableCommand {
         guard let token = token ?? FerryEnvironment().value("FERRY_BENCH_TOKEN") else {
             throw ValidationError("bench-client needs --token or FERRY_BENCH_TOKEN")
         }
+        guard let coding = BenchCompression(rawValue: compression) else {
+            throw ValidationError("--compression must be auto, on or off")
+        }
         let report = try await BenchDevice.sync(
             server: server,
             token: token,
             space: space,
             db: db,
             expect: expect,
-            bootstrapThreshold: bootstrapThreshold
+            bootstrapThreshold: bootstrapThreshold,
+            compression: coding.transport
         )
         print(report.line)
     }

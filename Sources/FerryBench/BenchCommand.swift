@@ -118,9 +118,12 @@ package struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "on (default) or off: whether the ferry serve children offer gzip (off: every body plain; the wire workload keeps it on)."
+        help: """
+            auto (default: the servers offer gzip, the transports skip it to a loopback server), on (servers and \
+            transports use it) or off (servers run --compression off). The wire workload measures both codings regardless.
+            """
     )
-    var compression: String = "on"
+    var compression: String = "auto"
 
     /// The `radicale` executable: the flag's, `FERRY_TEST_RADICALE`, or the one `scripts/test` installs.
     private var radicaleExecutable: String? {
@@ -161,7 +164,7 @@ package struct BenchCommand: AsyncParsableCommand {
         guard SQLiteConfiguration.Durability(rawValue: durability) != nil else {
             throw ValidationError("--durability must be full or normal")
         }
-        guard ["on", "off"].contains(compression) else { throw ValidationError("--compression must be on or off") }
+        guard BenchCompression(rawValue: compression) != nil else { throw ValidationError("--compression must be auto, on or off") }
     }
 
     /// The sizes of a comma-separated list (`0,10000,100000`), `nil` when one is not a whole
@@ -198,7 +201,7 @@ package struct BenchCommand: AsyncParsableCommand {
             growthSpaces: growthSpaces.flatMap(Self.sizes),
             growthCount: growthCount
         )
-        plan.serverCompression = compression == "on"
+        plan.compression = BenchCompression(rawValue: compression) ?? .auto
         guard FileManager.default.isExecutableFile(atPath: plan.ferry) else {
             throw ValidationError("no ferry executable at \(plan.ferry) (--ferry)")
         }

@@ -11,14 +11,16 @@ package enum BenchDevice {
     /// runs one full sync with `space` of the server at `server` (push, then pull and apply
     /// page by page), and answers the report `ferry bench` reads: rows applied, seconds,
     /// peak resident memory, and the resident memory sampled during the sync. Throws when
-    /// `expect` is given and the table holds another number of rows afterwards.
+    /// `expect` is given and the table holds another number of rows afterwards. `compression`
+    /// is the transport's gzip setting (`ferry bench --compression`).
     package static func sync(
         server: String,
         token: String,
         space: String,
         db: String,
         expect: Int?,
-        bootstrapThreshold: Int64 = 10_000
+        bootstrapThreshold: Int64 = 10_000,
+        compression: HTTPTransportConfiguration.Compression = .automatic
     ) async throws -> JSONValue {
         let baseline = ProcessMemory.residentMB() ?? 0
         let pool = try DatabasePool(path: db)
@@ -27,7 +29,9 @@ package enum BenchDevice {
         }
         let store = try LocalStore(pool)
         try store.register(table: BenchRecords.entity)
-        let transport = HTTPTransport(configuration: HTTPTransportConfiguration(baseURL: server, accessToken: token))
+        let transport = HTTPTransport(
+            configuration: HTTPTransportConfiguration(baseURL: server, accessToken: token, compression: compression)
+        )
         let engine = SyncEngine(store: store, transport: transport, space: space, bootstrapThreshold: bootstrapThreshold)
         let opened = ProcessMemory.residentMB() ?? 0
 

@@ -16,7 +16,9 @@ extension BenchRunner {
     /// Runs `ferry bench-client` on the device database `db` against `space` of `server`
     /// and answers what it reports.
     func runClient(_ server: BenchServer, space: String, db: URL, expect: Int?, extra: [String] = []) async throws -> ClientReport {
-        var arguments = ["bench-client", "--server", server.baseURL, "--space", space, "--db", db.path]
+        var arguments = [
+            "bench-client", "--server", server.baseURL, "--space", space, "--db", db.path, "--compression", plan.compression.rawValue,
+        ]
         if let expect { arguments += ["--expect", "\(expect)"] }
         arguments += extra
         // The token goes through the environment, where other users' `ps` does not show it.

@@ -23,7 +23,11 @@ extension BenchRunner {
                 let signal = CommitSignal(table: BenchRecords.entity)
                 poolB.add(transactionObserver: signal, extent: .observerLifetime)
 
-                let configuration = HTTPTransportConfiguration(baseURL: server.baseURL, accessToken: server.token)
+                let configuration = HTTPTransportConfiguration(
+                    baseURL: server.baseURL,
+                    accessToken: server.token,
+                    compression: plan.compression.transport
+                )
                 let transportA = HTTPTransport(configuration: configuration)
                 let transportB = HTTPTransport(configuration: configuration)
                 let engineA = SyncEngine(store: storeA, transport: transportA, space: space)

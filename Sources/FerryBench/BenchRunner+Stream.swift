@@ -47,7 +47,8 @@ extension BenchRunner {
             let configuration = HTTPTransportConfiguration(
                 baseURL: server.baseURL,
                 accessToken: server.token,
-                requestTimeout: .seconds(120)
+                requestTimeout: .seconds(120),
+                compression: plan.compression.transport
             )
             let serverPID = server.process?.process.processIdentifier
             var rates: [Double] = []

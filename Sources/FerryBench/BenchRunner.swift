@@ -55,9 +55,9 @@ package struct BenchPlan: Sendable {
     package var growthLogSizes: [Int]
     /// Space counts of the growth workload (spaces of 10 mutations on its second server).
     package var growthSpaces: [Int]
-    /// Whether the `ferry serve` children offer the gzip content coding (`--compression`);
-    /// the wire workload's server always does, since it measures both codings.
-    package var serverCompression = true
+    /// Whether the servers offer the gzip coding and the bench's transports use it
+    /// (`--compression`); the wire workload's server always offers it, since it measures both.
+    package var compression = BenchCompression.auto
     /// Mutations pushed, and pulled, at each point of the growth workload, per round.
     package var growthCount: Int
 
@@ -103,6 +103,26 @@ package struct BenchPlan: Sendable {
         self.growthLogSizes = growthLogSizes ?? (quick ? [0, 10_000, 100_000] : [0, 100_000, 1_000_000])
         self.growthSpaces = growthSpaces ?? (quick ? [100, 1_000] : [1_000, 100_000])
         self.growthCount = growthCount ?? (quick ? 2_000 : 20_000)
+    }
+}
+
+/// Whether a bench run uses the protocol's gzip coding (`ferry bench --compression`).
+package enum BenchCompression: String, Sendable, CaseIterable {
+    /// The servers offer it and the transports decide, as by default: not to a loopback
+    /// server, so not in a local run.
+    case auto
+    /// The servers offer it and every transport uses it.
+    case on
+    /// The servers are run with `--compression off` and no transport uses it.
+    case off
+
+    /// The transports' setting.
+    package var transport: HTTPTransportConfiguration.Compression {
+        switch self {
+        case .auto: .automatic
+        case .on: .always
+        case .off: .never
+        }
     }
 }
 
@@ -191,7 +211,7 @@ package final class BenchRunner {
         keepsCompression: Bool = false,
         _ body: (BenchServer) async throws -> T
     ) async throws -> T {
-        let compression = plan.serverCompression || keepsCompression ? [] : ["--compression", "off"]
+        let compression = plan.compression != .off || keepsCompression ? [] : ["--compression", "off"]
         let server: BenchServer
         switch target {
         case .local(let store):
@@ -230,7 +250,12 @@ package final class BenchRunner {
     /// Runs `body` with a transport to the server at `baseURL`, as above.
     func withTransport<T>(baseURL: String, token: String, _ body: (HTTPTransport) async throws -> T) async throws -> T {
         let transport = HTTPTransport(
-            configuration: HTTPTransportConfiguration(baseURL: baseURL, accessToken: token, requestTimeout: .seconds(120))
+            configuration: HTTPTransportConfiguration(
+                baseURL: baseURL,
+                accessToken: token,
+                requestTimeout: .seconds(120),
+                compression: plan.compression.transport
+            )
         )
         do {
             let result = try await body(transport)

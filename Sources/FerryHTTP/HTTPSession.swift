@@ -35,7 +35,10 @@ struct HTTPSession: Sendable {
             maxResponseBytes: configuration.maxResponseBytes,
             logger: configuration.logger,
             bodyIdleTimeout: configuration.requestTimeout,
-            coding: HTTPContentCoding(enabled: configuration.compression, minimumBytes: configuration.compressionMinimumBytes)
+            coding: HTTPContentCoding(
+                enabled: configuration.compression.isEnabled(forBaseURL: configuration.baseURL),
+                minimumBytes: configuration.compressionMinimumBytes
+            )
         )
         let timeout = configuration.requestTimeout
         self.exchange = exchange

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FerryCore
+import Foundation
 import Logging
 
 /// How an ``HTTPTransport`` reaches its server and authenticates, with documented defaults.
@@ -40,13 +41,13 @@ public struct HTTPTransportConfiguration: Sendable {
     /// Where the transport logs requests and refreshes (at `debug`). Default: discards everything.
     public var logger: Logger
 
-    /// Whether the transport uses the protocol's optional gzip coding: it asks for compressed
+    /// When the transport uses the protocol's optional gzip coding: it asks for compressed
     /// answers (`Accept-Encoding: gzip` on pulls, pushes, manifests and snapshot chunks) and
     /// decompresses them, and it compresses push and bulk-push bodies of at least
     /// ``compressionMinimumBytes`` once the server has advertised that it accepts them
-    /// (`Accept-Encoding: gzip` on one of its answers). Off: every body goes as is, as to a
-    /// server that knows no coding. Default: on (see docs/benchmarks.md, "Bytes on the wire").
-    public var compression: Bool
+    /// (`Accept-Encoding: gzip` on one of its answers). Default: ``Compression/automatic``,
+    /// gzip unless the server is on this machine (see docs/benchmarks.md, "Bytes on the wire").
+    public var compression: Compression
 
     /// The smallest push body compressed, in bytes. Default: 1024.
     public var compressionMinimumBytes: Int
@@ -61,7 +62,7 @@ public struct HTTPTransportConfiguration: Sendable {
         maxResponseBytes: Int = 256 << 20,
         httpClient: HTTPClient? = nil,
         logger: Logger = Logger(label: "ferry.http", factory: { _ in SwiftLogNoOpLogHandler() }),
-        compression: Bool = true,
+        compression: Compression = .automatic,
         compressionMinimumBytes: Int = 1024,
         onTokensRefreshed: @escaping @Sendable (TokenPair) async -> Void = { _ in }
     ) {
@@ -75,5 +76,48 @@ public struct HTTPTransportConfiguration: Sendable {
         self.onTokensRefreshed = onTokensRefreshed
         self.compression = compression
         self.compressionMinimumBytes = compressionMinimumBytes
+    }
+}
+
+extension HTTPTransportConfiguration {
+    /// When an ``HTTPTransport`` uses the protocol's optional gzip coding.
+    ///
+    /// gzip makes Ferry's JSON bodies 4 to 15 times smaller and costs CPU on both sides (zlib's
+    /// fastest level, about 2 µs per mutation on this project's machine). Over a network that
+    /// is a good trade; between two processes of one machine the bytes cost nothing, and the
+    /// CPU cost a fifth to two fifths of push and pull throughput in the benchmarks, so the
+    /// default leaves loopback servers alone. `true` and `false` literals mean ``always`` and
+    /// ``never``.
+    public enum Compression: Sendable, Hashable, ExpressibleByBooleanLiteral {
+        /// gzip, unless the server's host is a loopback one (`localhost`, `127.0.0.0/8`,
+        /// `::1`). The default.
+        case automatic
+        /// gzip, whatever the host.
+        case always
+        /// Never: every body goes as is, as to a server that knows no coding.
+        case never
+
+        /// `true` is ``always``, `false` is ``never``.
+        public init(booleanLiteral value: Bool) {
+            self = value ? .always : .never
+        }
+
+        /// Whether a transport to `baseURL` uses gzip.
+        public func isEnabled(forBaseURL baseURL: String) -> Bool {
+            switch self {
+            case .always: true
+            case .never: false
+            case .automatic: !Self.isLoopback(baseURL)
+            }
+        }
+
+        /// Whether `baseURL`'s host is this machine's loopback interface.
+        static func isLoopback(_ baseURL: String) -> Bool {
+            guard var host = URLComponents(string: baseURL)?.host?.lowercased() else { return false }
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            if host == "localhost" || host.hasSuffix(".localhost") || host == "::1" { return true }
+            let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+            return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+        }
     }
 }

@@ -26,7 +26,7 @@ private func notes(_ count: Int, from first: Int64) -> [MutationInput] {
     /// Runs `body` with a transport (compression `on`) to a test server (compression
     /// `serverCompression`) through a counting proxy.
     private func throughProxy(
-        compression on: Bool,
+        compression on: HTTPTransportConfiguration.Compression,
         serverCompression: Bool = true,
         _ body: (HTTPTransport, TestServer, String, FaultProxy) async throws -> Void
     ) async throws {
@@ -114,5 +114,22 @@ private func notes(_ count: Int, from first: Int64) -> [MutationInput] {
         // A body already decoded (not starting as gzip does) is left as it is.
         let plain = ByteBuffer(string: "{}")
         #expect(try HTTPContentCoding.decode(plain, headers: ["Content-Encoding": "gzip"], limit: 10) == plain)
+    }
+
+    @Test func theDefaultLeavesLoopbackServersAloneAndCompressesOverANetwork() {
+        let automatic = HTTPTransportConfiguration.Compression.automatic
+        for local in ["http://127.0.0.1:8080", "http://localhost:8080/", "http://LOCALHOST", "http://127.1.2.3", "http://[::1]:9000"] {
+            #expect(!automatic.isEnabled(forBaseURL: local), "\(local)")
+        }
+        for remote in [
+            "https://sync.example.com", "http://10.0.0.7:8080", "http://128.0.0.1", "http://127.0.0.1.example.com", "http://[::2]",
+        ] {
+            #expect(automatic.isEnabled(forBaseURL: remote), "\(remote)")
+        }
+        #expect(HTTPTransportConfiguration.Compression.always.isEnabled(forBaseURL: "http://127.0.0.1:8080"))
+        #expect(!HTTPTransportConfiguration.Compression.never.isEnabled(forBaseURL: "https://sync.example.com"))
+        let configuration = HTTPTransportConfiguration(baseURL: "http://127.0.0.1:1", accessToken: "t", compression: true)
+        #expect(configuration.compression == .always)
+        #expect(HTTPTransportConfiguration(baseURL: "http://127.0.0.1:1", accessToken: "t").compression == .automatic)
     }
 }
