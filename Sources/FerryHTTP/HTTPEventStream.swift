@@ -14,7 +14,9 @@ import NIOHTTP1
 /// `401` refreshed once then retried, every failure a ``FerryCore/SyncTransportError``).
 ///
 /// The stream's body is split into lines as it arrives (``NDJSONLines``), so memory stays
-/// bounded whatever its length; a line longer than ``maxLineBytes`` fails the stream.
+/// bounded whatever its length; a line longer than ``maxLineBytes`` fails the stream. When
+/// the configuration's ``HTTPTransportConfiguration/compression`` uses gzip, the stream asks
+/// for it (`Accept-Encoding: gzip`) and inflates the body as it arrives (``DecodedBody``).
 /// Timeouts: ``HTTPTransportConfiguration/requestTimeout`` bounds the wait for the answer's
 /// head only, never the body; when the stream creates its own HTTP client, a read that waits
 /// longer than `idleTimeout` for the next bytes fails the stream (AsyncHTTPClient's read
@@ -25,7 +27,7 @@ import NIOHTTP1
 /// Call ``shutdown()`` when done.
 public final class HTTPEventStream: EventStream {
     /// The lines of one opened stream.
-    public typealias Lines = NDJSONLines<HTTPClientResponse.Body>
+    public typealias Lines = NDJSONLines<DecodedBody>
 
     /// The most acks sent in one `POST /sync/ack` (the protocol's limit).
     public static let maxAcksPerRequest = 1000
@@ -75,9 +77,10 @@ public final class HTTPEventStream: EventStream {
             body: ByteBuffer(bytes: body.serialized()),
             timeout: session.requestTimeout,
             route: "stream",
-            accept: "application/x-ndjson"
+            accept: "application/x-ndjson",
+            headers: session.exchange.coding.enabled ? [(name: "Accept-Encoding", value: "gzip")] : []
         )
-        return NDJSONLines(response.body, maxLineBytes: maxLineBytes)
+        return NDJSONLines(DecodedBody(response), maxLineBytes: maxLineBytes)
     }
 
     /// Acknowledges `acks` with `POST /sync/ack`, expecting `204`.

@@ -132,4 +132,38 @@ private func notes(_ count: Int, from first: Int64) -> [MutationInput] {
         #expect(configuration.compression == .always)
         #expect(HTTPTransportConfiguration(baseURL: "http://127.0.0.1:1", accessToken: "t").compression == .automatic)
     }
+
+    @Test func anEventStreamAsksForGzipAndInflatesItAsItArrives() async throws {
+        try await TestServer.with { server in
+            let token = try await server.token("notes")
+            try await using(server.transport(accessToken: token)) { transport in
+                for first in stride(from: Int64(1), to: 3001, by: 1000) {
+                    let pushed = try await transport.push(.make(space: "notes", notes(1000, from: first)))
+                    #expect(pushed.accepted == 1000)
+                }
+            }
+            let upstream = Int(server.http.baseURL.split(separator: ":").last ?? "") ?? 0
+            var lines: [HTTPTransportConfiguration.Compression: [[UInt8]]] = [:]
+            var bytes: [HTTPTransportConfiguration.Compression: Int] = [:]
+            for compression: HTTPTransportConfiguration.Compression in [.always, .never] {
+                try await FaultProxy.with(upstreamPort: upstream) { proxy in
+                    let stream = HTTPEventStream(
+                        configuration: HTTPTransportConfiguration(baseURL: proxy.baseURL, accessToken: token, compression: compression),
+                        space: "notes",
+                        deviceID: "reader"
+                    )
+                    var read: [[UInt8]] = []
+                    for try await line in try await stream.open(types: ["note"]) { read.append(line) }
+                    try await stream.shutdown()
+                    lines[compression] = read
+                    bytes[compression] = proxy.records.reduce(0) { $0 + $1.forwardedBytes }
+                }
+            }
+            #expect(lines[.always]?.count == 3001, "3,000 events and SyncComplete")
+            #expect(lines[.always] == lines[.never], "the same lines, decoded")
+            let compressed = bytes[.always] ?? 0
+            let plain = bytes[.never] ?? 0
+            #expect(compressed * 4 < plain, "the gzip stream took \(compressed) bytes, the plain one \(plain)")
+        }
+    }
 }
