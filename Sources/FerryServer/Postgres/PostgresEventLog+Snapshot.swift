@@ -393,37 +393,29 @@ extension PostgresEventLog: SnapshotStore {
     }
 
     public func logSizes() async throws -> [SpaceLogSize] {
-        let logger = database.logger
-        return try await database.perform { connection in
-            var sizes: [SpaceLogSize] = []
-            for try await (name, head, floor, snapshot) in try await connection.query(
-                """
-                SELECT s.name, s.head_seq, s.floor_seq,
-                    coalesce((SELECT max(m.snapshot_seq) FROM snapshot_manifest AS m WHERE m.space_id = s.id), 0)
-                FROM space AS s ORDER BY s.name
-                """,
-                logger: logger
-            ).decode((String, Int64, Int64, Int64).self) {
-                sizes.append(SpaceLogSize(space: name, headSeq: head, floorSeq: floor, snapshotSeq: snapshot))
-            }
-            return sizes
-        }
+        try await readSizes("\(unescaped: Self.sizesSelect) ORDER BY s.name")
     }
 
     public func logSizes(of spaces: Set<String>) async throws -> [SpaceLogSize] {
         guard !spaces.isEmpty else { return [] }
         let names = spaces.sorted()
+        return try await readSizes("\(unescaped: Self.sizesSelect) WHERE s.name = ANY(\(names)) ORDER BY s.name")
+    }
+
+    /// The columns of a ``SpaceLogSize``, from `space AS s`.
+    private static let sizesSelect = """
+        SELECT s.name, s.head_seq, s.floor_seq,
+            coalesce((SELECT max(m.snapshot_seq) FROM snapshot_manifest AS m WHERE m.space_id = s.id), 0)
+        FROM space AS s
+        """
+
+    private func readSizes(_ query: PostgresQuery) async throws -> [SpaceLogSize] {
         let logger = database.logger
         return try await database.perform { connection in
             var sizes: [SpaceLogSize] = []
-            for try await (name, head, floor, snapshot) in try await connection.query(
-                """
-                SELECT s.name, s.head_seq, s.floor_seq,
-                    coalesce((SELECT max(m.snapshot_seq) FROM snapshot_manifest AS m WHERE m.space_id = s.id), 0)
-                FROM space AS s WHERE s.name = ANY(\(names)) ORDER BY s.name
-                """,
-                logger: logger
-            ).decode((String, Int64, Int64, Int64).self) {
+            for try await (name, head, floor, snapshot) in try await connection.query(query, logger: logger)
+                .decode((String, Int64, Int64, Int64).self)
+            {
                 sizes.append(SpaceLogSize(space: name, headSeq: head, floorSeq: floor, snapshotSeq: snapshot))
             }
             return sizes

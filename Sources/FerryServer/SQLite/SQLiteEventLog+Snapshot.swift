@@ -305,47 +305,38 @@ extension SQLiteEventLog: SnapshotStore {
 
     public func logSizes() async throws -> [SpaceLogSize] {
         try await database.read { db in
-            let rows = try Row.fetchCursor(
-                db.cachedStatement(
-                    sql: """
-                        SELECT s.name, s.head_seq, s.floor_seq,
-                            coalesce((SELECT max(m.snapshot_seq) FROM snapshot_manifest AS m WHERE m.space_id = s.id), 0)
-                        FROM space AS s ORDER BY s.name
-                        """
-                )
-            )
-            var sizes: [SpaceLogSize] = []
-            while let row = try rows.next() {
-                sizes.append(SpaceLogSize(space: row[0], headSeq: row[1], floorSeq: row[2], snapshotSeq: row[3]))
-            }
-            return sizes
+            try Self.sizes(db.cachedStatement(sql: "\(Self.sizesSelect) ORDER BY s.name"), arguments: [])
         }
     }
 
     public func logSizes(of spaces: Set<String>) async throws -> [SpaceLogSize] {
-        guard !spaces.isEmpty else { return [] }
         let names = spaces.sorted()
         return try await database.read { db in
             var sizes: [SpaceLogSize] = []
             // At most 500 names a statement, well under SQLite's limit on bound values.
             for start in stride(from: 0, to: names.count, by: 500) {
                 let part = Array(names[start..<min(start + 500, names.count)])
-                let rows = try Row.fetchCursor(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT s.name, s.head_seq, s.floor_seq,
-                                coalesce((SELECT max(m.snapshot_seq) FROM snapshot_manifest AS m WHERE m.space_id = s.id), 0)
-                            FROM space AS s WHERE s.name IN (\(databaseQuestionMarks(count: part.count))) ORDER BY s.name
-                            """
-                    ),
-                    arguments: StatementArguments(part)
-                )
-                while let row = try rows.next() {
-                    sizes.append(SpaceLogSize(space: row[0], headSeq: row[1], floorSeq: row[2], snapshotSeq: row[3]))
-                }
+                let sql = "\(Self.sizesSelect) WHERE s.name IN (\(databaseQuestionMarks(count: part.count))) ORDER BY s.name"
+                sizes += try Self.sizes(db.cachedStatement(sql: sql), arguments: StatementArguments(part))
             }
             return sizes
         }
+    }
+
+    /// The columns of a ``SpaceLogSize``, from `space AS s`.
+    private static let sizesSelect = """
+        SELECT s.name, s.head_seq, s.floor_seq,
+            coalesce((SELECT max(m.snapshot_seq) FROM snapshot_manifest AS m WHERE m.space_id = s.id), 0)
+        FROM space AS s
+        """
+
+    private static func sizes(_ statement: Statement, arguments: StatementArguments) throws -> [SpaceLogSize] {
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        var sizes: [SpaceLogSize] = []
+        while let row = try rows.next() {
+            sizes.append(SpaceLogSize(space: row[0], headSeq: row[1], floorSeq: row[2], snapshotSeq: row[3]))
+        }
+        return sizes
     }
 
     public func takeWrittenSpaces() -> Set<String>? { watcher.takePublishedSpaces() }
