@@ -67,8 +67,12 @@ struct LiveUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
     static let maxFrameSize = 1 << 12
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        channel.eventLoop.makeCompletedFuture {
+        let maxHeaderBytes = http1.httpDecoder.maxHeaderListSize
+        return channel.eventLoop.makeCompletedFuture {
             let admitted = NIOLockedValueBox<LiveAdmission?>(nil)
+            // Until the first request is decided (upgraded or not): the idle timeout and the
+            // answer to a head that cannot be parsed, which the HTTP pipeline gives later.
+            let firstHead = FirstHeadErrorResponder(maxHeaderBytes: maxHeaderBytes, idleTimeout: http1.idleTimeout)
             // The head of an upgrade request that was refused: NIO's upgrade handler does not
             // pass it on (only what follows it), so it is handed to the HTTP pipeline again.
             let refusedHead = NIOLockedValueBox<HTTPRequestHead?>(nil)
@@ -91,6 +95,7 @@ struct LiveUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
+                        channel.pipeline.syncOperations.removeHandler(firstHead, promise: nil)
                         guard let admission = admitted.withLockedValue({ $0 }) else { throw ChannelError.inappropriateOperationForState }
                         let asyncChannel = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
                             wrappingChannelSynchronously: channel,
@@ -104,6 +109,7 @@ struct LiveUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        channel.pipeline.syncOperations.removeHandler(firstHead, promise: nil)
                         let replay = refusedHead.withLockedValue({ $0 }).map(RefusedUpgradeHead.init(head:))
                         if let replay { try channel.pipeline.syncOperations.addHandler(replay) }
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
@@ -130,6 +136,7 @@ struct LiveUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.decoderConfiguration.maxHeaderListSize = http1.httpDecoder.maxHeaderListSize
             configuration.decoderConfiguration.maxHeaderFieldCount = http1.httpDecoder.maxHeaderFieldCount
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            try channel.pipeline.syncOperations.addHandler(firstHead)
             return Value(upgradeResult: result, channel: channel)
         }
     }
@@ -218,5 +225,61 @@ final class RefusedUpgradeHead: ChannelInboundHandler, RemovableChannelHandler {
             if case .end = unwrapInboundIn(data) { return }
         }
         context.fireChannelRead(data)
+    }
+}
+
+/// What the HTTP pipeline does for later requests, done for the first one while NIO's upgrade
+/// handler waits for its head (the HTTP pipeline is added once it is decided): a head that
+/// cannot be parsed (over the limits, or not HTTP) is answered as ``ParseErrorResponder``
+/// answers it, and a connection whose first head has not been decided after the idle timeout
+/// (none came, or it trickles in) is closed. Removed once the first request is decided.
+final class FirstHeadErrorResponder: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let maxHeaderBytes: Int
+    private let idleTimeout: TimeAmount?
+    private let state = NIOLockedValueBox<(answered: Bool, timer: Scheduled<Void>?)>((false, nil))
+
+    init(maxHeaderBytes: Int, idleTimeout: TimeAmount?) {
+        self.maxHeaderBytes = maxHeaderBytes
+        self.idleTimeout = idleTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard let idleTimeout else { return }
+        let channel = context.channel
+        let timer = context.eventLoop.scheduleTask(in: idleTimeout) { channel.close(promise: nil) }
+        state.withLockedValue { $0.timer = timer }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        state.withLockedValue { $0.timer }?.cancel()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parseError = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        let first = state.withLockedValue { state in
+            defer { state.answered = true }
+            return !state.answered
+        }
+        guard first else { return }
+        let message =
+            parseError == .headerOverflow
+            ? "the request head is over the server's limits: at most \(maxHeaderBytes) bytes of request line and header fields, and \(ParseErrorResponder.maxHeaderFields) fields"
+            : "the request is not valid HTTP/1.1"
+        let body = ParseErrorResponder.errorBody(message)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(body.count))
+        headers.add(name: "Connection", value: "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+        let closing = context.eventLoop.makePromise(of: Void.self)
+        closing.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: closing)
     }
 }

@@ -489,9 +489,14 @@ package enum OpenAPIDocument {
                 - {name: exclude_device, in: query, required: false, schema: {$ref: "#/components/schemas/ClientID"},
                    description: "Leave out the mutations this device wrote."}
               responses:
-                "101":
-                  description: Switching to the WebSocket; frames are PullResponse JSON text.
-                "400": {$ref: "#/components/responses/BadRequest"}
+                "400":
+                  description: >
+                    A parameter is wrong, or the request did not ask the WebSocket upgrade (an
+                    upgrade request the server admits is answered 101 Switching Protocols,
+                    which this document cannot describe as a response body).
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
                 "401": {$ref: "#/components/responses/Unauthorized"}
                 "403": {$ref: "#/components/responses/Forbidden"}
                 "409": {$ref: "#/components/responses/CursorAhead"}
