@@ -83,7 +83,7 @@ struct LiveUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                     refusedHead.withLockedValue { $0 = head }
                     let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
                     promise.completeWithTask {
-                        guard head.method == .GET, head.uri.hasPrefix("/sync/mutations/live"),
+                        guard head.method == .GET, head.uri.split(separator: "?", maxSplits: 1).first == "/sync/mutations/live",
                             let request = try? HTTPRequest(head, secure: false, splitCookie: false)
                         else { return nil }
                         guard let admission = await live.admit(Request(head: request, body: .init(buffer: .init()))) else { return nil }

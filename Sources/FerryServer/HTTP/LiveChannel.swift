@@ -82,6 +82,8 @@ struct LiveChannel: Sendable {
     /// Admits an upgrade request, or answers `nil` (the request then goes to the router).
     func admit(_ request: Request) async -> LiveAdmission? {
         guard let token = Self.bearer(of: request), let scope = await authenticate(token), !scope.isAdmin else { return nil }
+        // Over the query limit: the router's QueryLimitMiddleware answers it.
+        if let text = request.uri.query, text.utf8.count > endpoints.configuration.maxQueryBytes { return nil }
         let parameters = request.uri.queryParameters
         guard let query = try? Self.query(parameters, configuration: endpoints.configuration), scope.allows(query.space) else {
             return nil
@@ -200,6 +202,11 @@ struct LiveChannel: Sendable {
             try? await outbound.close(.unknown(UInt16(Self.closeCode(for: error))), reason: Self.closeReason(for: error))
         } catch is CancellationError {
             try? await outbound.close(.goingAway, reason: nil)
+        } catch {
+            // A failure that is not the protocol's (the connection itself, or the store's
+            // driver): 4500, as the pull would answer 500.
+            let failure = FerryError(.internal, "the server failed")
+            try? await outbound.close(.unknown(UInt16(Self.closeCode(for: failure))), reason: Self.closeReason(for: failure))
         }
     }
 
