@@ -66,6 +66,27 @@ struct LiveRefusalHTTPTests {
         }
     }
 
+    /// An upgrade to a protocol the server does not speak (curl's `--http2` on `http://` asks
+    /// `h2c`) is served as the plain request it also is.
+    @Test func anUpgradeToAnotherProtocolIsServedAsHTTP1() async throws {
+        try await TestServer.with { server in
+            let connection = try RawConnection(port: try Self.port(of: server))
+            defer { connection.close() }
+            let head =
+                "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                + "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+            var (received, closed) = connection.send(Array(head.utf8))
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !closed, ContinuousClock.now < deadline, !(RawAnswer(received)?.isComplete ?? false) {
+                let more = connection.readUntilClosed(timeout: .milliseconds(20))
+                received += more.received
+                closed = more.closed
+                await Task.yield()
+            }
+            #expect(RawAnswer(received)?.status == 200)
+        }
+    }
+
     @Test func aChannelOverTheLimitIsRefusedWith429() async throws {
         try await TestServer.with(configuration: ServerConfiguration(maxLongPollsPerToken: 1)) { server in
             let token = try await server.token("live")

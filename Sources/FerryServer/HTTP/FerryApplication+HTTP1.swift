@@ -137,6 +137,10 @@ struct LiveUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.decoderConfiguration.maxHeaderFieldCount = http1.httpDecoder.maxHeaderFieldCount
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
             try channel.pipeline.syncOperations.addHandler(firstHead)
+            // Any upgrade request's head, whatever protocol it asks (h2c, say, which no upgrader
+            // here takes and whose head NIO would drop as well).
+            let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<UpgradeResult>.self)
+            try channel.pipeline.syncOperations.addHandler(UpgradeHeadRecorder(refusedHead), position: .before(upgradeHandler))
             return Value(upgradeResult: result, channel: channel)
         }
     }
@@ -281,5 +285,28 @@ final class FirstHeadErrorResponder: ChannelInboundHandler, RemovableChannelHand
         let closing = context.eventLoop.makePromise(of: Void.self)
         closing.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: closing)
+    }
+}
+
+/// Keeps the head of a first request that asks an upgrade, for ``RefusedUpgradeHead``; leaves
+/// the pipeline after the first head.
+final class UpgradeHeadRecorder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    private let recorded: NIOLockedValueBox<HTTPRequestHead?>
+
+    init(_ recorded: NIOLockedValueBox<HTTPRequestHead?>) {
+        self.recorded = recorded
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(let head) = unwrapInboundIn(data) else {
+            context.fireChannelRead(data)
+            return
+        }
+        if head.headers.contains(name: "upgrade") { recorded.withLockedValue { $0 = head } }
+        context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(self, promise: nil)
     }
 }
