@@ -149,6 +149,59 @@ struct LiveChannelHTTPTests {
         }
     }
 
+    @Test func aFailedReadAfterTheUpgradeClosesWith4000PlusItsStatus() async throws {
+        try await TestServer.with { server in
+            let token = try await server.token("live")
+            for (error, code) in [
+                (FerryError(.historyPruned, "the history below seq 3 was pruned"), UInt16(4410)),
+                (FerryError(.unavailable, "the storage is unavailable, retry later"), UInt16(4503)),
+            ] {
+                let (frames, continuation) = AsyncStream.makeStream(of: PullResponse.self)
+                let channel = Task {
+                    try await Self.connect(server, "space=live&since_seq=0&exclude_device=me", token: token, frames: continuation)
+                }
+                var iterator = frames.makeAsyncIterator()
+                let first = try #require(await iterator.next())
+                // A commit the channel reads through the failing store: the store itself takes it.
+                server.outage.set(failing: error)
+                _ = try await server.eventLog.append(
+                    AppendBatch(
+                        space: "live",
+                        deviceID: "other",
+                        sessionID: "s",
+                        mutations: [
+                            NewMutation(clientActionID: first.headSeq + 1, entity: "note", entityKey: "k", op: .delete, payload: nil)
+                        ]
+                    )
+                )
+                let close = try await channel.value
+                server.outage.set(failing: nil)
+                #expect(close?.closeCode == .unknown(code))
+                #expect(close?.reason?.contains(error.code.rawValue) == true, "\(String(describing: close?.reason))")
+            }
+        }
+    }
+
+    @Test func aDataFrameFromTheClientClosesWithPolicyViolation() async throws {
+        try await TestServer.with { server in
+            let token = try await server.token("live")
+            let url = "ws://" + server.http.baseURL.dropFirst("http://".count) + "/sync/mutations/live?space=live&since_seq=0"
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer \(token)"
+            let close = try await WebSocketClient.connect(
+                url: url,
+                configuration: WebSocketClientConfiguration(additionalHeaders: headers),
+                logger: Logger(label: "live-test")
+            ) { inbound, outbound, _ in
+                var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                _ = try await messages.next()
+                try await outbound.write(.text("hello"))
+                while try await messages.next() != nil {}
+            }
+            #expect(close?.closeCode == .policyViolation)
+        }
+    }
+
     @Test func fortyChannelsWokenByOnePushShareTheRead() async throws {
         try await TestServer.with(configuration: ServerConfiguration(maxLongPollsPerToken: 64)) { server in
             let token = try await server.token("live")
