@@ -64,7 +64,7 @@ struct BenchChart {
             xLabel: "devices",
             ys: ["p50", "p99", "max"],
             yLabel: "ms",
-            split: nil
+            split: "channel"
         ),
     ]
 

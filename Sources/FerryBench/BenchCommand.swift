@@ -125,6 +125,17 @@ package struct BenchCommand: AsyncParsableCommand {
     )
     var compression: String = "auto"
 
+    @Option(
+        name: .long,
+        help: "What the fanout workload's devices hold: longpoll, websocket (the live channel) or both, measured in turn (default both)."
+    )
+    var channel: String = "both"
+
+    /// The channels of `--channel`.
+    private var fanoutChannels: [FanoutChannel] {
+        channel == "both" ? FanoutChannel.allCases : FanoutChannel(rawValue: channel).map { [$0] } ?? []
+    }
+
     /// The `radicale` executable: the flag's, `FERRY_TEST_RADICALE`, or the one `scripts/test` installs.
     private var radicaleExecutable: String? {
         if let radicale { return radicale }
@@ -139,6 +150,7 @@ package struct BenchCommand: AsyncParsableCommand {
                 "--workload must be push, pull, sync, latency, sidecar, backlog, stream, bootstrap, bulk, caldav, fanout, growth or wire, not '\(name)'"
             )
         }
+        if fanoutChannels.isEmpty { throw ValidationError("--channel must be longpoll, websocket or both, not '\(channel)'") }
         if postgres != nil && server != nil { throw ValidationError("--postgres and --server exclude each other") }
         if memory && (postgres != nil || server != nil) { throw ValidationError("--memory excludes --postgres and --server") }
         for (name, value) in [
@@ -197,6 +209,7 @@ package struct BenchCommand: AsyncParsableCommand {
             radicale: radicaleExecutable,
             fanoutDevices: devices.flatMap(Self.sizes),
             fanoutPushes: fanoutPushes,
+            fanoutChannels: fanoutChannels,
             growthLogSizes: growthSizes.flatMap(Self.sizes),
             growthSpaces: growthSpaces.flatMap(Self.sizes),
             growthCount: growthCount

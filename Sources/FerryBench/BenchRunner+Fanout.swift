@@ -7,19 +7,22 @@ import NIOHTTP1
 import Synchronization
 
 extension BenchRunner {
-    /// `fanout`: for each size D of the plan, D devices hold live long-polls on one space of
-    /// one server while another device pushes one mutation at a time; the time from the push
-    /// until each device has it (p50, p99, max over every device of every push), the server's
-    /// resident memory per held long-poll, and its CPU while the long-polls are held and
-    /// nothing is written. Floor: an empty pull's round trip to the same server.
+    /// `fanout`: for each size D of the plan and each channel (long-poll, live WebSocket), D
+    /// devices hold the channel on one space of one server while another device pushes one
+    /// mutation at a time; the time from the push until each device has it (p50, p99, max
+    /// over every device of every push), the server's resident memory per held connection,
+    /// and its CPU while they are held and nothing is written. Floor: an empty pull's round
+    /// trip to the same server.
     func runFanout() async throws {
         for devices in plan.fanoutDevices {
-            // The server must hold every device's long-poll on the bench's one token.
-            let limits = ["--max-long-polls-per-token", String(devices + 16), "--max-long-polls", String(devices + 16)]
-            try await withServer("fanout-\(devices)", spaces: ["fanout"], serverArguments: limits) { server in
-                try await withTransport(server) { transport in
-                    let samples = try await measureFanout(devices: devices, server: server, transport: transport)
-                    recordFanout(samples)
+            for channel in plan.fanoutChannels {
+                // The server must hold every device's connection on the bench's one token.
+                let limits = ["--max-long-polls-per-token", String(devices + 16), "--max-long-polls", String(devices + 16)]
+                try await withServer("fanout-\(channel.rawValue)-\(devices)", spaces: ["fanout"], serverArguments: limits) { server in
+                    try await withTransport(server) { transport in
+                        let samples = try await measureFanout(devices: devices, channel: channel, server: server, transport: transport)
+                        recordFanout(samples)
+                    }
                 }
             }
         }
@@ -28,6 +31,7 @@ extension BenchRunner {
     /// What one size of the fanout workload measured.
     struct FanoutSamples {
         var devices: Int
+        var channel: FanoutChannel
         /// Empty pulls' round trips, in ms.
         var floor: [Double]
         /// From the start of each push until each device had it, in ms.
@@ -41,7 +45,12 @@ extension BenchRunner {
         var idleCPUPercent: Double?
     }
 
-    private func measureFanout(devices: Int, server: BenchServer, transport: HTTPTransport) async throws -> FanoutSamples {
+    private func measureFanout(
+        devices: Int,
+        channel: FanoutChannel,
+        server: BenchServer,
+        transport: HTTPTransport
+    ) async throws -> FanoutSamples {
         let space = server.space("fanout")
         let pid = server.process?.process.processIdentifier
         // A first write, so that the server has served a push and a pull before memory is read.
@@ -71,11 +80,24 @@ extension BenchRunner {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     defer { group.cancelAll() }
                     for device in 0..<devices {
-                        group.addTask { [head] in try await poll.run(device: "d\(device)", since: head) }
+                        switch channel {
+                        case .longpoll:
+                            group.addTask { [head] in try await poll.run(device: "d\(device)", since: head) }
+                        case .websocket:
+                            group.addTask { [head] in
+                                try await FanoutLive.run(
+                                    transport: transport,
+                                    space: space,
+                                    device: "d\(device)",
+                                    since: head,
+                                    arrivals: arrivals
+                                )
+                            }
+                        }
                     }
-                    progress.show("fanout \(devices): connecting the devices' long-polls")
-                    try await waitForLongPolls(devices, server: server, arrivals: arrivals)
-                    var samples = FanoutSamples(devices: devices, floor: floor, delivered: [], slowestPerPush: [])
+                    progress.show("fanout \(devices): connecting the devices' \(channel.rawValue) channels")
+                    try await waitForLongPolls(devices, channel: channel, server: server, arrivals: arrivals)
+                    var samples = FanoutSamples(devices: devices, channel: channel, floor: floor, delivered: [], slowestPerPush: [])
                     if let pid {
                         samples.residentPerPollKB = ProcessMemory.residentMB(of: pid).flatMap { after in
                             residentBefore.map { (after - $0) * 1024 / Double(devices) }
@@ -88,7 +110,7 @@ extension BenchRunner {
                     if let failure = arrivals.failure { throw failure }
                     for push in 0..<plan.fanoutPushes {
                         progress.show("fanout \(devices): push \(push + 1)/\(plan.fanoutPushes), waiting for every device")
-                        try await waitForLongPolls(devices, server: server, arrivals: arrivals)
+                        try await waitForLongPolls(devices, channel: channel, server: server, arrivals: arrivals)
                         let started = ContinuousClock.now
                         head = try await pushOne(space: space, transport: transport, index: freshRecords(1).lowerBound)
                         let times = try await arrivals.wait(for: head, count: devices, timeout: .seconds(60))
@@ -119,25 +141,26 @@ extension BenchRunner {
         return response.headSeq
     }
 
-    /// Returns once the server holds `count` long-polls (its `ferry_longpoll_waiters` gauge);
-    /// throws when a device failed or after a minute.
-    private func waitForLongPolls(_ count: Int, server: BenchServer, arrivals: FanoutArrivals) async throws {
+    /// Returns once the server holds `count` long-polls (its `ferry_longpoll_waiters` gauge)
+    /// or live channels (`ferry_live_connections`); throws when a device failed or after a minute.
+    private func waitForLongPolls(_ count: Int, channel: FanoutChannel, server: BenchServer, arrivals: FanoutArrivals) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         var held = 0
+        let gauge = channel == .websocket ? "ferry_live_connections" : "ferry_longpoll_waiters"
         while ContinuousClock.now < deadline {
             if let failure = arrivals.failure { throw failure }
-            held = try await Self.longPollsHeld(baseURL: server.baseURL)
+            held = try await Self.gauge(gauge, baseURL: server.baseURL)
             if held >= count { return }
             try await Task.sleep(for: .milliseconds(5))
         }
-        throw BenchError("fanout: the server holds \(held) long-polls of \(count) after a minute")
+        throw BenchError("fanout: the server holds \(held) \(channel.rawValue) connections of \(count) after a minute")
     }
 
-    /// The server's `ferry_longpoll_waiters` gauge, from `GET /metrics`.
-    private static func longPollsHeld(baseURL: String) async throws -> Int {
+    /// The server's gauge `name`, from `GET /metrics`.
+    private static func gauge(_ name: String, baseURL: String) async throws -> Int {
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: baseURL + "/metrics"), timeout: .seconds(30))
         let text = String(buffer: try await response.body.collect(upTo: 1 << 22))
-        let line = text.split(separator: "\n").first { $0.hasPrefix("ferry_longpoll_waiters ") }
+        let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
         return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) } ?? 0
     }
 
@@ -153,8 +176,8 @@ extension BenchRunner {
     /// Records one size's result and its floor.
     private func recordFanout(_ samples: FanoutSamples) {
         let floor = Self.roundTripFloor(
-            name: "http_round_trip_fanout_\(samples.devices)",
-            label: "p50 of an empty pull's round trip (floor), fanout \(samples.devices)",
+            name: "http_round_trip_fanout_\(samples.channel.rawValue)_\(samples.devices)",
+            label: "p50 of an empty pull's round trip (floor), fanout \(samples.channel.rawValue) \(samples.devices)",
             samples.floor
         )
         record(floor)
@@ -184,6 +207,7 @@ extension BenchRunner {
                     ("pushes", Double(samples.slowestPerPush.count)),
                     ("slowest_device_p50", BenchStats.quantile(0.5, of: samples.slowestPerPush)),
                 ],
+                fields: [("channel", .string(samples.channel.rawValue))],
                 target: target
             )
         )
@@ -217,6 +241,24 @@ struct FanoutPoll: Sendable {
                 for mutation in page.mutations { arrivals.record(seq: mutation.seq, at: arrived) }
                 since = page.latestSeq
             }
+        } catch {
+            if !Task.isCancelled { arrivals.fail(error) }
+            throw error
+        }
+    }
+}
+
+/// One device's live channel in the fanout workload: the transport's
+/// ``FerryHTTP/HTTPTransport/liveChanges(space:since:excludeDevice:limit:)``.
+enum FanoutLive {
+    /// Holds the channel from `since` on, recording when each mutation arrives, until cancelled.
+    static func run(transport: HTTPTransport, space: String, device: String, since: Int64, arrivals: FanoutArrivals) async throws {
+        do {
+            for try await page in transport.liveChanges(space: space, since: since, excludeDevice: device, limit: 100) {
+                let arrived = ContinuousClock.now
+                for mutation in page.mutations { arrivals.record(seq: mutation.seq, at: arrived) }
+            }
+            if !Task.isCancelled { throw BenchError("fanout: device \(device)'s live channel closed") }
         } catch {
             if !Task.isCancelled { arrivals.fail(error) }
             throw error

@@ -51,6 +51,8 @@ package struct BenchPlan: Sendable {
     package var fanoutPushes: Int
     /// Whether the fanout workload runs at smoke-test length (a shorter idle window).
     package var quickFanout: Bool
+    /// The channels the fanout workload's devices hold, each measured in turn.
+    package var fanoutChannels: [FanoutChannel]
     /// Log sizes of the growth workload (mutations seeded into its space before each point).
     package var growthLogSizes: [Int]
     /// Space counts of the growth workload (spaces of 10 mutations on its second server).
@@ -83,6 +85,7 @@ package struct BenchPlan: Sendable {
         radicale: String? = nil,
         fanoutDevices: [Int]? = nil,
         fanoutPushes: Int? = nil,
+        fanoutChannels: [FanoutChannel]? = nil,
         growthLogSizes: [Int]? = nil,
         growthSpaces: [Int]? = nil,
         growthCount: Int? = nil
@@ -100,6 +103,7 @@ package struct BenchPlan: Sendable {
         self.fanoutDevices = fanoutDevices ?? (quick ? [100] : [500, 2000, 5000])
         self.fanoutPushes = fanoutPushes ?? (quick ? 3 : 20)
         quickFanout = quick
+        self.fanoutChannels = fanoutChannels ?? FanoutChannel.allCases
         self.growthLogSizes = growthLogSizes ?? (quick ? [0, 10_000, 100_000] : [0, 100_000, 1_000_000])
         self.growthSpaces = growthSpaces ?? (quick ? [100, 1_000] : [1_000, 100_000])
         self.growthCount = growthCount ?? (quick ? 2_000 : 20_000)
@@ -124,6 +128,14 @@ package enum BenchCompression: String, Sendable, CaseIterable {
         case .off: .never
         }
     }
+}
+
+/// What the fanout workload's devices hold to hear of new mutations.
+package enum FanoutChannel: String, Sendable, CaseIterable {
+    /// `GET /sync/mutations/pull?wait=60`, pulled again after each answer.
+    case longpoll
+    /// The live channel, `GET /sync/mutations/live` (a WebSocket).
+    case websocket
 }
 
 /// Where the workloads' servers come from: children on a store, or a running server.

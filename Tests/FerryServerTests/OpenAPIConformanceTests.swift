@@ -169,6 +169,35 @@ private let provocations: [String: Provocation] = [
         // The server of this test holds no long-poll (`maxLongPollsPerToken` 0).
         try await server.pull("space=notes&since_seq=0&wait=5", token: try await server.token("notes"))
     },
+    // The live channel's refusals: an in-process server cannot switch protocols, so the
+    // route answers the plain GET as it answers a refused upgrade.
+    "GET /sync/mutations/live 400": { server in
+        try await server.request(.GET, "/sync/mutations/live?space=notes", token: try await server.token("notes"))
+    },
+    "GET /sync/mutations/live 401": { server in
+        try await server.request(.GET, "/sync/mutations/live?space=notes&since_seq=0")
+    },
+    "GET /sync/mutations/live 403": { server in
+        try await server.request(.GET, "/sync/mutations/live?space=notes&since_seq=0", token: try await server.token("other"))
+    },
+    "GET /sync/mutations/live 409": { server in
+        try await server.request(.GET, "/sync/mutations/live?space=notes&since_seq=5", token: try await server.token("notes"))
+    },
+    "GET /sync/mutations/live 503": { server in
+        let token = try await server.token("notes")
+        server.outage.set(down: true)
+        return try await server.request(.GET, "/sync/mutations/live?space=notes&since_seq=0", token: token)
+    },
+    "GET /sync/mutations/live 410": { server in
+        let token = try await server.token("notes")
+        _ = try await snapshotOfNotes(server, token: token)
+        #expect(try await server.eventLog.prune(space: "notes", through: 3, dryRun: false).floorAfter == 3)
+        return try await server.request(.GET, "/sync/mutations/live?space=notes&since_seq=1", token: token)
+    },
+    "GET /sync/mutations/live 429": { server in
+        // The server of this test holds no long-poll, and so no live channel (`maxLongPollsPerToken` 0).
+        try await server.request(.GET, "/sync/mutations/live?space=notes&since_seq=0", token: try await server.token("notes"))
+    },
     "GET /sync/pull 200": { server in
         let token = try await server.token("notes")
         _ = try await snapshotOfNotes(server, token: token)

@@ -158,3 +158,14 @@ struct RawAnswer {
         self.status = status
     }
 }
+
+extension RawAnswer {
+    /// Whether the whole answer was read: a `101` head, or as many body bytes as its
+    /// `Content-Length` says.
+    var isComplete: Bool {
+        if status == 101 { return true }
+        let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+        guard let length, let count = Int(length.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) else { return false }
+        return body.utf8.count >= count
+    }
+}

@@ -54,8 +54,14 @@ public struct ServerConfiguration: Sendable {
     /// The smallest answer body that is compressed, in bytes: gzip saves nothing on a few
     /// hundred bytes. Default 1024.
     public var compressionMinimumBytes: Int
-    /// The clock that measures long-poll waits.
+    /// The clock that measures long-poll waits and the live channel's token re-checks.
     public var clock: any Clock<Duration>
+    /// How often a live channel (`GET /sync/mutations/live`) checks its access token again;
+    /// one found expired or revoked closes the channel (code 4401). Default 30 seconds.
+    public var liveTokenRecheck: Duration
+    /// How often the server pings a live channel; a peer that does not answer a ping before
+    /// the next one is closed. Default 30 seconds.
+    public var livePingInterval: Duration
 
     /// Creates a configuration with the documented defaults.
     public init(
@@ -77,7 +83,9 @@ public struct ServerConfiguration: Sendable {
         maxQueryBytes: Int = 8 << 10,
         compression: Bool = true,
         compressionMinimumBytes: Int = 1024,
-        clock: any Clock<Duration> = ContinuousClock()
+        clock: any Clock<Duration> = ContinuousClock(),
+        liveTokenRecheck: Duration = .seconds(30),
+        livePingInterval: Duration = .seconds(30)
     ) {
         self.maxBodyBytes = maxBodyBytes
         self.maxMutationsPerPush = maxMutationsPerPush
@@ -98,5 +106,7 @@ public struct ServerConfiguration: Sendable {
         self.compression = compression
         self.compressionMinimumBytes = max(0, compressionMinimumBytes)
         self.clock = clock
+        self.liveTokenRecheck = liveTokenRecheck
+        self.livePingInterval = livePingInterval
     }
 }

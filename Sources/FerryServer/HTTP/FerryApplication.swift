@@ -28,6 +28,28 @@ public enum FerryApplication {
         activity: ServerActivity = ServerActivity(),
         logger: Logger
     ) -> Router<FerryRequestContext> {
+        makeRoutes(
+            eventLog: eventLog,
+            tokens: tokens,
+            jwt: jwt,
+            metrics: metrics,
+            configuration: configuration,
+            activity: activity,
+            logger: logger
+        ).router
+    }
+
+    /// The router of ``makeRouter(eventLog:tokens:jwt:metrics:configuration:activity:logger:)``
+    /// and the live channel its server upgrades to (sharing the router's reads and limits).
+    static func makeRoutes(
+        eventLog: any EventLog,
+        tokens: any TokenStore,
+        jwt: JWTAuthenticator?,
+        metrics: ServerMetrics,
+        configuration: ServerConfiguration,
+        activity: ServerActivity,
+        logger: Logger
+    ) -> (router: Router<FerryRequestContext>, live: LiveChannel) {
         let router = Router(context: FerryRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware(logger: logger))
@@ -70,15 +92,17 @@ public enum FerryApplication {
         controller.addAuthRoutes(to: router)
         let sync = router.group("sync")
         if configuration.compression { sync.add(middleware: AcceptEncodingMiddleware()) }
-        controller.addSyncRoutes(
-            to: sync.add(middleware: AuthMiddleware(tokens: tokens, jwt: jwt, realm: .spaces, metrics: metrics))
-        )
+        let authorized = sync.add(middleware: AuthMiddleware(tokens: tokens, jwt: jwt, realm: .spaces, metrics: metrics))
+        controller.addSyncRoutes(to: authorized)
+        let live = LiveChannel(endpoints: controller.endpoints, tokens: tokens, jwt: jwt, metrics: metrics, longPolls: controller.longPolls)
+        // A live channel's upgrade refused before the upgrade is answered here, as a request.
+        authorized.get("mutations/live", use: live.answerRefusal)
         let admin = router.group("admin").add(middleware: AuthMiddleware(tokens: tokens, jwt: jwt, realm: .admin, metrics: metrics))
         AdminController(tokens: tokens, configuration: configuration).addRoutes(to: admin)
         ConsoleAdminRoutes(eventLog: eventLog, activity: activity, clock: activity.clock, startedAt: activity.clock.nowMilliseconds())
             .addRoutes(to: admin)
         ConsolePage.addRoutes(to: router)
-        return router
+        return (router, live)
     }
 
     /// A server on `serverConfiguration.address` serving the routes of
@@ -88,7 +112,8 @@ public enum FerryApplication {
     /// in flight finish, long-polls answer at once) or in a `ServiceGroup`. `services` run
     /// beside the server and stop after it (a ``PostgresBackend``, for one). Its HTTP/1
     /// channel applies `configuration`'s ``FerryLog/ServerConfiguration/idleTimeout`` and
-    /// ``FerryLog/ServerConfiguration/maxHeaderBytes`` (``http1Server(_:)``).
+    /// ``FerryLog/ServerConfiguration/maxHeaderBytes`` (``http1Server(_:)``), and upgrades
+    /// `GET /sync/mutations/live` to the live channel's WebSocket (docs/protocol.md).
     public static func makeApplication(
         eventLog: any EventLog,
         tokens: any TokenStore,
@@ -101,7 +126,7 @@ public enum FerryApplication {
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = makeRouter(
+        let (router, live) = makeRoutes(
             eventLog: eventLog,
             tokens: tokens,
             jwt: jwt,
@@ -112,7 +137,7 @@ public enum FerryApplication {
         )
         return Application(
             router: router,
-            server: http1Server(configuration),
+            server: http1LiveServer(configuration, live: live),
             configuration: serverConfiguration,
             services: services,
             onServerRunning: onServerRunning,

@@ -465,6 +465,48 @@ package enum OpenAPIDocument {
                       schema: {$ref: "#/components/schemas/HistoryPruned"}
                 "429": {$ref: "#/components/responses/RateLimited"}
                 "503": {$ref: "#/components/responses/Unavailable"}
+          /sync/mutations/live:
+            get:
+              operationId: live
+              summary: The live channel, a WebSocket that sends each new page of a space.
+              description: >
+                A WebSocket upgrade (Upgrade: websocket). Checked like a pull before the upgrade,
+                whose refusals are answered as HTTP errors. After 101 the server sends text
+                frames, each a PullResponse: the page at since_seq at once, then each page of
+                mutations visible to the device as they are committed (has_more: the next
+                follows at once). Pages holding only exclude_device's own mutations are not
+                sent. The client sends no data frames (closed with 1008). Closes: 1001 server
+                shutting down; 4000 + HTTP status for a protocol error (4401 token expired or
+                revoked, re-checked every \(configuration.liveTokenRecheck.components.seconds) s;
+                4410 history_pruned; 4503 storage unavailable), the reason the error body when it
+                fits in 123 bytes. Counts against the long-poll limits.
+              security: [{bearer: []}]
+              parameters:
+                - {$ref: "#/components/parameters/space"}
+                - {name: since_seq, in: query, required: true, schema: {$ref: "#/components/schemas/Seq"}}
+                - {name: limit, in: query, required: false, schema: {type: integer, minimum: 1, default: \(configuration.defaultPullLimit)},
+                   description: "Mutations per frame, at most \(configuration.maxPullLimit)."}
+                - {name: exclude_device, in: query, required: false, schema: {$ref: "#/components/schemas/ClientID"},
+                   description: "Leave out the mutations this device wrote."}
+              responses:
+                "400":
+                  description: >
+                    A parameter is wrong, or the request did not ask the WebSocket upgrade (an
+                    upgrade request the server admits is answered 101 Switching Protocols,
+                    which this document cannot describe as a response body).
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "409": {$ref: "#/components/responses/CursorAhead"}
+                "410":
+                  description: since_seq is below the space's floor; bootstrap from the snapshot.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/HistoryPruned"}
+                "429": {$ref: "#/components/responses/RateLimited"}
+                "503": {$ref: "#/components/responses/Unavailable"}
           /sync/pull:
             get:
               operationId: manifest

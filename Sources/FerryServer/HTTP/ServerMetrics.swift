@@ -18,6 +18,7 @@ public final class ServerMetrics: Sendable {
     private let rejected: Metrics.Counter
     private let conflicts: Metrics.Counter
     private let waiters: Metrics.Meter
+    private let liveConnections: Metrics.Meter
     private let streamsOpen: Metrics.Meter
     private let eventsStreamed: Metrics.Counter
     private let acksStored: Metrics.Counter
@@ -66,6 +67,7 @@ public final class ServerMetrics: Sendable {
         self.conflicts = Metrics.Counter(label: "ferry_conflicts_reported_total", factory: factory)
         self.waiters = Metrics.Meter(label: "ferry_longpoll_waiters", factory: factory)
         self.streamsOpen = Metrics.Meter(label: "ferry_streams_open", factory: factory)
+        self.liveConnections = Metrics.Meter(label: "ferry_live_connections", factory: factory)
         self.eventsStreamed = Metrics.Counter(label: "ferry_stream_events_total", factory: factory)
         self.acksStored = Metrics.Counter(label: "ferry_stream_acks_stored_total", factory: factory)
         self.chunksServed = Metrics.Counter(label: "ferry_snapshot_chunks_served_total", factory: factory)
@@ -183,6 +185,12 @@ public final class ServerMetrics: Sendable {
 
     /// Records an event stream ending, completed or cut.
     func streamClosed() { streamsOpen.decrement() }
+
+    /// Records live channels opening (a positive delta) or closing (a negative one):
+    /// `ferry_live_connections`.
+    func liveChanged(by delta: Int) {
+        if delta > 0 { liveConnections.increment(by: Double(delta)) } else { liveConnections.decrement(by: Double(-delta)) }
+    }
 
     /// Records events written to a stream's body.
     func recordStreamed(events: Int) {
