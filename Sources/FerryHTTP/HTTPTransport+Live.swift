@@ -28,6 +28,10 @@ extension HTTPTransport {
     ///   frame's JSON reason when it has one;
     /// - `1001` (the server shuts down) and other closes: `transient`.
     ///
+    /// Pages are read from the connection as they come and buffered until iterated: a consumer
+    /// much slower than the server holds the pages it has not read in memory (the server, for
+    /// its part, sends a page only after the previous one was written out).
+    ///
     /// Cancelling the task that iterates the stream (or dropping the stream) closes the channel.
     public func liveChanges(
         space: String,
