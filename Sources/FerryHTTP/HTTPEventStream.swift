@@ -77,8 +77,7 @@ public final class HTTPEventStream: EventStream {
             body: ByteBuffer(bytes: body.serialized()),
             timeout: session.requestTimeout,
             route: "stream",
-            accept: "application/x-ndjson",
-            headers: session.exchange.coding.enabled ? [(name: "Accept-Encoding", value: "gzip")] : []
+            accept: "application/x-ndjson"
         )
         return NDJSONLines(DecodedBody(response), maxLineBytes: maxLineBytes)
     }

@@ -74,7 +74,7 @@ struct HTTPSession: Sendable {
             route: route,
             accept: accept,
             contentType: contentType,
-            headers: exchange.coding.enabled ? headers + [(name: "Accept-Encoding", value: "gzip")] : headers
+            headers: headers
         )
         return try await exchange.read(response, method, target)
     }
@@ -121,7 +121,9 @@ struct HTTPSession: Sendable {
 
     /// Sends a `/sync` request with the current access token; on `401`, renews the token
     /// (see ``TokenRefresher``) and sends it once more. Answers the first answer that is a
-    /// success, its body not read yet; throws the classified error of any other.
+    /// success, its body not read yet; throws the classified error of any other. When the
+    /// transport uses gzip it asks for it (`Accept-Encoding: gzip`), so the body must be read
+    /// through ``HTTPExchange/read(_:_:_:)`` or ``DecodedBody``, which decode it.
     func authorizedResponse(
         _ method: HTTPMethod,
         _ target: String,
@@ -132,6 +134,7 @@ struct HTTPSession: Sendable {
         contentType: String = "application/json",
         headers: [(name: String, value: String)] = []
     ) async throws -> HTTPClientResponse {
+        let headers = exchange.coding.enabled ? headers + [(name: "Accept-Encoding", value: "gzip")] : headers
         let credentials = await refresher.current()
         var response = try await exchange.start(
             method,

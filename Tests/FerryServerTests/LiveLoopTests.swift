@@ -66,13 +66,8 @@ struct LiveLoopTests {
     }
 
     @Test func theChannelsACommitWakesShareOneRead() async throws {
-        let clock = TestClock()
-        var configuration = ServerConfiguration()
-        configuration.clock = clock
-        let waiters = LongPollWaiters()
-        let outage = StorageOutage()
-        let memory = MemoryEventLog(watcher: CommitWatcher(clock: clock, onWaitersChanged: waiters.changed(by:)))
-        let endpoints = SyncEndpoints(eventLog: outage.eventLog(over: memory), configuration: configuration)
+        let fixture = SharedReadsFixture()
+        let (configuration, waiters, outage, endpoints) = (fixture.configuration, fixture.waiters, fixture.outage, fixture.endpoints)
         let sent = Sent()
         let loops = try await (0..<40).asyncMap { index in
             let query = try PullQuery(

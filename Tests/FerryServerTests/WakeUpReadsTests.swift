@@ -13,13 +13,10 @@ struct WakeUpReadsTests {
     }
 
     @Test func theLongPollsACommitWakesShareOneReadOfTheStore() async throws {
-        let clock = TestClock()
-        var configuration = ServerConfiguration()
-        configuration.clock = clock
-        let waiters = LongPollWaiters()
-        let outage = StorageOutage()
-        let memory = MemoryEventLog(watcher: CommitWatcher(clock: clock, onWaitersChanged: waiters.changed(by:)))
-        let endpoints = SyncEndpoints(eventLog: outage.eventLog(over: memory), configuration: configuration)
+        let fixture = SharedReadsFixture()
+        let (clock, configuration, waiters, outage, endpoints) = (
+            fixture.clock, fixture.configuration, fixture.waiters, fixture.outage, fixture.endpoints
+        )
         try await Self.push(endpoints, from: "writer", 1, key: "first")
 
         let devices = (0..<40).map { "dev-\($0)" } + ["writer"]

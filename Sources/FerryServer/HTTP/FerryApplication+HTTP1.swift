@@ -271,11 +271,7 @@ final class FirstHeadErrorResponder: ChannelInboundHandler, RemovableChannelHand
             return !state.answered
         }
         guard first else { return }
-        let message =
-            parseError == .headerOverflow
-            ? "the request head is over the server's limits: at most \(maxHeaderBytes) bytes of request line and header fields, and \(ParseErrorResponder.maxHeaderFields) fields"
-            : "the request is not valid HTTP/1.1"
-        let body = ParseErrorResponder.errorBody(message)
+        let body = ParseErrorResponder.errorBody(ParseErrorResponder.message(for: parseError, maxHeaderBytes: maxHeaderBytes))
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.count))

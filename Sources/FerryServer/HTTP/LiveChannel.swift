@@ -102,15 +102,7 @@ struct LiveChannel: Sendable {
         _ = try await endpoints.liveFirstPage(query)
         if let grant = context.scope?.grantID {
             if let refusal = longPolls.acquire(grant: grant) {
-                metrics.recordLongPollRefused(limit: refusal.rawValue)
-                let seconds = max(1, endpoints.configuration.longPollRetryAfter.components.seconds)
-                let limit =
-                    refusal == .perToken
-                    ? "this token holds \(endpoints.configuration.maxLongPollsPerToken) long-polls already"
-                    : "the server holds \(endpoints.configuration.maxLongPolls) long-polls already"
-                var response = try FerryError(.rateLimited, "\(limit); ask again in \(seconds) s").response(from: request, context: context)
-                response.headers[.retryAfter] = String(seconds)
-                return response
+                return try refusal.response(configuration: endpoints.configuration, metrics: metrics, request: request, context: context)
             }
             longPolls.release(grant: grant)
         }

@@ -1,3 +1,6 @@
+import FerryCore
+import FerryLog
+import Hummingbird
 import Synchronization
 
 /// Counts the long-polls a server holds, per grant and in total, and refuses one more than
@@ -51,4 +54,27 @@ final class LongPollLimiter: Sendable {
 
     /// The long-polls held now, in total.
     var held: Int { state.withLock { $0.total } }
+}
+
+extension LongPollLimiter.Refusal {
+    /// The answer to a long-poll, or a live channel, refused for this reason: `429
+    /// rate_limited` naming the limit, with `Retry-After` (``FerryLog/ServerConfiguration/longPollRetryAfter``,
+    /// at least 1 s), so that a client looping on long-polls waits instead of asking again at
+    /// once. Counted in `ferry_longpoll_refused_total`.
+    func response(
+        configuration: ServerConfiguration,
+        metrics: ServerMetrics,
+        request: Request,
+        context: FerryRequestContext
+    ) throws -> Response {
+        metrics.recordLongPollRefused(limit: rawValue)
+        let seconds = max(1, configuration.longPollRetryAfter.components.seconds)
+        let limit =
+            self == .perToken
+            ? "this token holds \(configuration.maxLongPollsPerToken) long-polls already"
+            : "the server holds \(configuration.maxLongPolls) long-polls already"
+        var response = try FerryError(.rateLimited, "\(limit); ask again in \(seconds) s").response(from: request, context: context)
+        response.headers[.retryAfter] = String(seconds)
+        return response
+    }
 }

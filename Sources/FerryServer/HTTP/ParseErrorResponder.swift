@@ -53,11 +53,7 @@ final class ParseErrorResponder: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        let message =
-            parseError == .headerOverflow
-            ? "the request head is over the server's limits: at most \(maxHeaderBytes) bytes of request line and header fields, and \(Self.maxHeaderFields) fields"
-            : "the request is not valid HTTP/1.1"
-        let body = Self.errorBody(message)
+        let body = Self.errorBody(Self.message(for: parseError, maxHeaderBytes: maxHeaderBytes))
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[.contentLength] = String(body.count)
@@ -67,6 +63,13 @@ final class ParseErrorResponder: ChannelDuplexHandler, RemovableChannelHandler {
         let closing = context.eventLoop.makePromise(of: Void.self)
         closing.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: closing)
+    }
+
+    /// What the `400` says of `parseError`: over the head limits (naming them), or not HTTP.
+    static func message(for parseError: HTTPParserError, maxHeaderBytes: Int) -> String {
+        parseError == .headerOverflow
+            ? "the request head is over the server's limits: at most \(maxHeaderBytes) bytes of request line and header fields, and \(maxHeaderFields) fields"
+            : "the request is not valid HTTP/1.1"
     }
 
     /// The protocol's error body for a `bad_request` with `message`.

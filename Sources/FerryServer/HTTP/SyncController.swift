@@ -69,15 +69,7 @@ struct SyncController {
             guard page.mutations.isEmpty, page.latestSeq == query.since else {
                 return answer(page, to: query, request: request)
             }
-            metrics.recordLongPollRefused(limit: refusal.rawValue)
-            let seconds = max(1, endpoints.configuration.longPollRetryAfter.components.seconds)
-            let limit =
-                refusal == .perToken
-                ? "this token holds \(endpoints.configuration.maxLongPollsPerToken) long-polls already"
-                : "the server holds \(endpoints.configuration.maxLongPolls) long-polls already"
-            var response = try FerryError(.rateLimited, "\(limit); ask again in \(seconds) s").response(from: request, context: context)
-            response.headers[.retryAfter] = String(seconds)
-            return response
+            return try refusal.response(configuration: endpoints.configuration, metrics: metrics, request: request, context: context)
         }
         defer { longPolls.release(grant: grant) }
         return answer(try await endpoints.pull(query), to: query, request: request)
