@@ -49,6 +49,8 @@ package enum OpenAPIDocument {
               {name: space, in: query, required: true, schema: {$ref: "#/components/schemas/SpaceName"}}
             device_id:
               {name: device_id, in: query, required: true, schema: {$ref: "#/components/schemas/ClientID"}}
+            since_seq:
+              {name: since_seq, in: query, required: true, schema: {$ref: "#/components/schemas/Seq"}}
           headers:
             Retry-After:
               description: Seconds to wait before trying again.
@@ -395,6 +397,11 @@ package enum OpenAPIDocument {
                     max_conflicts: {type: integer, minimum: 1}
           responses:
         \(errorResponses)
+            HistoryPruned:
+              description: since_seq is below the space's floor; bootstrap from the snapshot.
+              content:
+                application/json:
+                  schema: {$ref: "#/components/schemas/HistoryPruned"}
         paths:
           /sync/mutations/push:
             post:
@@ -437,7 +444,7 @@ package enum OpenAPIDocument {
               security: [{bearer: []}]
               parameters:
                 - {$ref: "#/components/parameters/space"}
-                - {name: since_seq, in: query, required: true, schema: {$ref: "#/components/schemas/Seq"}}
+                - {$ref: "#/components/parameters/since_seq"}
                 - {name: limit, in: query, required: false, schema: {type: integer, minimum: 1, default: \(configuration.defaultPullLimit)},
                    description: "At most \(configuration.maxPullLimit); a larger value is treated as \(configuration.maxPullLimit)."}
                 - {name: exclude_device, in: query, required: false, schema: {$ref: "#/components/schemas/ClientID"},
@@ -458,11 +465,7 @@ package enum OpenAPIDocument {
                 "401": {$ref: "#/components/responses/Unauthorized"}
                 "403": {$ref: "#/components/responses/Forbidden"}
                 "409": {$ref: "#/components/responses/CursorAhead"}
-                "410":
-                  description: since_seq is below the space's floor; bootstrap from the snapshot.
-                  content:
-                    application/json:
-                      schema: {$ref: "#/components/schemas/HistoryPruned"}
+                "410": {$ref: "#/components/responses/HistoryPruned"}
                 "429": {$ref: "#/components/responses/RateLimited"}
                 "503": {$ref: "#/components/responses/Unavailable"}
           /sync/mutations/live:
@@ -483,7 +486,7 @@ package enum OpenAPIDocument {
               security: [{bearer: []}]
               parameters:
                 - {$ref: "#/components/parameters/space"}
-                - {name: since_seq, in: query, required: true, schema: {$ref: "#/components/schemas/Seq"}}
+                - {$ref: "#/components/parameters/since_seq"}
                 - {name: limit, in: query, required: false, schema: {type: integer, minimum: 1, default: \(configuration.defaultPullLimit)},
                    description: "Mutations per frame, at most \(configuration.maxPullLimit)."}
                 - {name: exclude_device, in: query, required: false, schema: {$ref: "#/components/schemas/ClientID"},
@@ -500,11 +503,7 @@ package enum OpenAPIDocument {
                 "401": {$ref: "#/components/responses/Unauthorized"}
                 "403": {$ref: "#/components/responses/Forbidden"}
                 "409": {$ref: "#/components/responses/CursorAhead"}
-                "410":
-                  description: since_seq is below the space's floor; bootstrap from the snapshot.
-                  content:
-                    application/json:
-                      schema: {$ref: "#/components/schemas/HistoryPruned"}
+                "410": {$ref: "#/components/responses/HistoryPruned"}
                 "429": {$ref: "#/components/responses/RateLimited"}
                 "503": {$ref: "#/components/responses/Unavailable"}
           /sync/pull:
